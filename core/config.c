@@ -1,0 +1,998 @@
+/* Configuration: the YAML file of DESIGN §4, loaded with libyaml's document
+ * API so every value keeps its line and column for error messages. The
+ * generic node helpers are in config_yaml.c. */
+#include "config.h"
+#include "config_yaml.h"
+
+#include <hookd/plugin.h>
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_FILE (4 * 1024 * 1024)
+#define DAY_MS (86400LL * 1000)
+#define MAX_SIZE_T                                                             \
+    ((uint64_t)SIZE_MAX < (uint64_t)INT64_MAX ? (int64_t)SIZE_MAX : INT64_MAX)
+
+#ifndef HOOKD_DEFAULT_PLUGIN_DIR
+#define HOOKD_DEFAULT_PLUGIN_DIR "./build/plugins"
+#endif
+
+/* ---- sizes and durations ------------------------------------------------- */
+
+/* Leading decimal digits of *s into *v (no sign); -1 if none or overflow. */
+static int leading_number(const char **s, int64_t *v)
+{
+    const char *p = *s;
+    int64_t x = 0;
+    if (*p < '0' || *p > '9')
+        return -1;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        int d = *p - '0';
+        if (x > (INT64_MAX - d) / 10)
+            return -1;
+        x = x * 10 + d;
+    }
+    *s = p;
+    *v = x;
+    return 0;
+}
+
+static int64_t scaled(const char *s, const char *const *units,
+                      const int64_t *mult)
+{
+    int64_t v;
+    if (!s || leading_number(&s, &v) < 0)
+        return -1;
+    for (size_t i = 0; units[i]; i++)
+        if (strcmp(s, units[i]) == 0)
+            return v > INT64_MAX / mult[i] ? -1 : v * mult[i];
+    return -1;
+}
+
+int64_t hookd_parse_duration(const char *s)
+{
+    static const char *const units[] = {"ms", "s", "m", "h", "d", NULL};
+    static const int64_t mult[] = {1, 1000, 60000, 3600000, DAY_MS};
+    return scaled(s, units, mult);
+}
+
+int64_t hookd_parse_size(const char *s)
+{
+    static const char *const units[] = {"", "B", "KiB", "MiB", "GiB", NULL};
+    static const int64_t mult[] = {1, 1, 1LL << 10, 1LL << 20, 1LL << 30};
+    return scaled(s, units, mult);
+}
+
+/* ---- small checks -------------------------------------------------------- */
+
+static const struct {
+    const char *name;
+    hookd_scheme scheme;
+} schemes[] = {
+    {"none", HOOKD_SCHEME_NONE},
+    {"ctct-hmac-sha256", HOOKD_SCHEME_CTCT},
+    {"github", HOOKD_SCHEME_GITHUB},
+    {"stripe", HOOKD_SCHEME_STRIPE},
+    {"standard-webhooks", HOOKD_SCHEME_STDWH},
+    {"hmac", HOOKD_SCHEME_HMAC},
+};
+#define NSCHEMES (sizeof schemes / sizeof schemes[0])
+
+/* Instance and source names: letters, digits, '.', '_', '-'. */
+static int valid_name(const char *s)
+{
+    if (!*s || strlen(s) > 128)
+        return 0;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+              (*s >= '0' && *s <= '9') || *s == '.' || *s == '_' || *s == '-'))
+            return 0;
+    return 1;
+}
+
+/* An HTTP header name (RFC 9110 token). */
+static int valid_header(const char *s)
+{
+    if (!*s)
+        return 0;
+    for (; *s; s++)
+        if (!strchr("!#$%&'*+-.^_`|~", *s) &&
+            !((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+              (*s >= '0' && *s <= '9')))
+            return 0;
+    return 1;
+}
+
+/* A JSON pointer (RFC 6901): "/a/b~1c", every '~' followed by 0 or 1. */
+static int valid_pointer(const char *s)
+{
+    if (*s != '/')
+        return 0;
+    for (; *s; s++)
+        if (*s == '~' && s[1] != '0' && s[1] != '1')
+            return 0;
+    return 1;
+}
+
+/* "host:port" or "[v6]:port", port 0..65535. */
+static int valid_listen(const char *s)
+{
+    const char *colon;
+    if (*s == '[') {
+        const char *rb = strchr(s, ']');
+        if (!rb || rb == s + 1 || rb[1] != ':')
+            return 0;
+        colon = rb + 1;
+    } else {
+        colon = strrchr(s, ':');
+        if (!colon || colon == s || memchr(s, ':', (size_t)(colon - s)))
+            return 0;
+        for (const char *p = s; p < colon; p++)
+            if (*p == ' ' || *p == '/' || *p == '[' || *p == ']')
+                return 0;
+    }
+    const char *port = colon + 1;
+    size_t n = strlen(port);
+    if (n == 0 || n > 5 || strspn(port, "0123456789") != n)
+        return 0;
+    return atol(port) <= 65535;
+}
+
+static int valid_path(const char *s)
+{
+    if (*s != '/')
+        return 0;
+    for (; *s; s++)
+        if ((unsigned char)*s <= ' ' || *s == '?' || *s == '#' || *s == 0x7f)
+            return 0;
+    return 1;
+}
+
+static int set_str(char **dst, const char *s)
+{
+    free(*dst);
+    *dst = strdup(s);
+    return *dst ? 0 : -1;
+}
+
+/* ---- server, admin, spool, log, dispatch --------------------------------- */
+
+static int load_listen(hookd_cy *cy, yaml_node_t *map, const char *key,
+                       char ***list, size_t *n)
+{
+    yaml_node_t **nodes = NULL;
+    int r = hookd_cy_strlist(cy, map, key, list, n, &nodes);
+    if (r <= 0)
+        return r;
+    yaml_node_t *v = hookd_cy_get(cy, map, key);
+    for (size_t i = 0; i < *n; i++) {
+        if (!valid_listen((*list)[i])) {
+            hookd_cy_push_key(cy, key);
+            if (v->type == YAML_SEQUENCE_NODE)
+                hookd_cy_push_index(cy, i);
+            hookd_cy_fail(cy, nodes[i],
+                          "expected host:port (like 127.0.0.1:8080 or "
+                          "[::1]:8080), got \"%s\"",
+                          (*list)[i]);
+            free(nodes);
+            return -1;
+        }
+    }
+    free(nodes);
+    return 1;
+}
+
+static const char *const server_keys[] = {
+    "listen",          "tls",      "max_body", "max_header",
+    "max_connections", "timeouts", NULL};
+static const char *const tls_keys[] = {"cert", "key", NULL};
+static const char *const timeout_keys[] = {"header", "body", "idle", NULL};
+
+static int load_server(hookd_cy *cy, hookd_config *cfg, yaml_node_t *root)
+{
+    yaml_node_t *srv, *tls, *to;
+    int64_t v;
+    int r = hookd_cy_map(cy, root, "server", server_keys, &srv);
+    if (r <= 0)
+        return r;
+    size_t old = hookd_cy_push_key(cy, "server");
+    if (load_listen(cy, srv, "listen", &cfg->listen, &cfg->nlisten) < 0)
+        return -1;
+    if (hookd_cy_map(cy, srv, "tls", tls_keys, &tls) < 0)
+        return -1;
+    if (tls) {
+        size_t o2 = hookd_cy_push_key(cy, "tls");
+        if (hookd_cy_str(cy, tls, "cert", &cfg->tls_cert, 0) < 0 ||
+            hookd_cy_str(cy, tls, "key", &cfg->tls_key, 0) < 0)
+            return -1;
+        if (!cfg->tls_cert != !cfg->tls_key || !cfg->tls_cert)
+            return hookd_cy_fail(cy, tls, "cert and key go together");
+        hookd_cy_pop(cy, o2);
+    }
+    if ((r = hookd_cy_size(cy, srv, "max_body", &v, 1, MAX_SIZE_T)) < 0)
+        return -1;
+    if (r)
+        cfg->max_body = (size_t)v;
+    if ((r = hookd_cy_size(cy, srv, "max_header", &v, 1, 64LL << 20)) < 0)
+        return -1;
+    if (r)
+        cfg->max_header = (size_t)v;
+    if ((r = hookd_cy_int(cy, srv, "max_connections", &v, 1, 1000000)) < 0)
+        return -1;
+    if (r)
+        cfg->max_connections = (int)v;
+    if (hookd_cy_map(cy, srv, "timeouts", timeout_keys, &to) < 0)
+        return -1;
+    if (to) {
+        size_t o2 = hookd_cy_push_key(cy, "timeouts");
+        if (hookd_cy_duration(cy, to, "header", &cfg->header_timeout_ms, 1,
+                              DAY_MS) < 0 ||
+            hookd_cy_duration(cy, to, "body", &cfg->body_timeout_ms, 1,
+                              DAY_MS) < 0 ||
+            hookd_cy_duration(cy, to, "idle", &cfg->idle_timeout_ms, 1,
+                              DAY_MS) < 0)
+            return -1;
+        hookd_cy_pop(cy, o2);
+    }
+    hookd_cy_pop(cy, old);
+    return 0;
+}
+
+static const char *const admin_keys[] = {"listen", NULL};
+static const char *const spool_keys[] = {"path", "sync", "retention", NULL};
+static const char *const log_keys[] = {"level", "format", NULL};
+static const char *const dispatch_keys[] = {"workers", "queue", NULL};
+
+static int load_misc(hookd_cy *cy, hookd_config *cfg, yaml_node_t *root)
+{
+    yaml_node_t *m;
+    int64_t v;
+    int r, e;
+
+    if (hookd_cy_map(cy, root, "admin", admin_keys, &m) < 0)
+        return -1;
+    if (m) {
+        size_t old = hookd_cy_push_key(cy, "admin");
+        if (hookd_cy_str(cy, m, "listen", &cfg->admin_listen, 0) < 0)
+            return -1;
+        if (!cfg->admin_listen)
+            return hookd_cy_fail(cy, m, "missing required key \"listen\"");
+        if (!valid_listen(cfg->admin_listen))
+            return hookd_cy_fail_key(
+                cy, m, "listen",
+                "expected host:port (like 127.0.0.1:9090), got "
+                "\"%s\"",
+                cfg->admin_listen);
+        hookd_cy_pop(cy, old);
+    }
+
+    if (hookd_cy_map(cy, root, "spool", spool_keys, &m) < 0)
+        return -1;
+    if (m) {
+        static const char *const syncs[] = {"normal", "full", NULL};
+        size_t old = hookd_cy_push_key(cy, "spool");
+        if (hookd_cy_str(cy, m, "path", &cfg->spool_path, 0) < 0)
+            return -1;
+        if ((r = hookd_cy_enum(cy, m, "sync", syncs, &e)) < 0)
+            return -1;
+        if (r)
+            cfg->spool_sync_full = e;
+        if (hookd_cy_duration(cy, m, "retention", &cfg->spool_retention_ms, 1,
+                              3650 * DAY_MS) < 0)
+            return -1;
+        hookd_cy_pop(cy, old);
+    }
+
+    if (hookd_cy_map(cy, root, "log", log_keys, &m) < 0)
+        return -1;
+    if (m) {
+        static const char *const levels[] = {"debug", "info", "warn", "error",
+                                             NULL};
+        static const int level_vals[] = {HOOKD_LOG_DEBUG, HOOKD_LOG_INFO,
+                                         HOOKD_LOG_WARN, HOOKD_LOG_ERROR};
+        static const char *const formats[] = {"text", "json", NULL};
+        size_t old = hookd_cy_push_key(cy, "log");
+        if ((r = hookd_cy_enum(cy, m, "level", levels, &e)) < 0)
+            return -1;
+        if (r)
+            cfg->log_level = level_vals[e];
+        if ((r = hookd_cy_enum(cy, m, "format", formats, &e)) < 0)
+            return -1;
+        if (r)
+            cfg->log_json = e;
+        hookd_cy_pop(cy, old);
+    }
+
+    if (hookd_cy_str(cy, root, "plugin_dir", &cfg->plugin_dir, 0) < 0)
+        return -1;
+
+    if (hookd_cy_map(cy, root, "dispatch", dispatch_keys, &m) < 0)
+        return -1;
+    if (m) {
+        size_t old = hookd_cy_push_key(cy, "dispatch");
+        if ((r = hookd_cy_int(cy, m, "workers", &v, 1, 256)) < 0)
+            return -1;
+        if (r)
+            cfg->workers = (int)v;
+        if ((r = hookd_cy_int(cy, m, "queue", &v, 1, 1000000)) < 0)
+            return -1;
+        if (r)
+            cfg->queue_max = (size_t)v;
+        hookd_cy_pop(cy, old);
+    }
+    return 0;
+}
+
+/* ---- sources ------------------------------------------------------------- */
+
+static const char *const source_keys[] = {
+    "name", "path", "auth", "verify", "event_type", "dedup", "enrich", NULL};
+static const char *const auth_keys[] = {"basic", NULL};
+static const char *const basic_keys[] = {"username", "password", NULL};
+static const char *const verify_keys[] = {"scheme",    "secret", "secrets",
+                                          "tolerance", "header", "algorithm",
+                                          "encoding",  "prefix", NULL};
+static const char *const dedup_keys[] = {"key", "window", NULL};
+
+static int load_verify(hookd_cy *cy, hookd_verify_cfg *vc, yaml_node_t *src)
+{
+    yaml_node_t *vn;
+    char *s = NULL;
+    int r, e;
+    if (hookd_cy_map(cy, src, "verify", verify_keys, &vn) < 0)
+        return -1;
+    if (!vn)
+        return hookd_cy_fail(cy, src,
+                             "no verify; write verify: { scheme: none } to "
+                             "accept unsigned requests");
+    size_t old = hookd_cy_push_key(cy, "verify");
+    if (hookd_cy_req_str(cy, vn, "scheme", &s) < 0)
+        return -1;
+    size_t i;
+    for (i = 0; i < NSCHEMES && strcmp(s, schemes[i].name); i++)
+        ;
+    if (i == NSCHEMES) {
+        hookd_cy_fail_key(
+            cy, vn, "scheme",
+            "unknown scheme \"%s\" (ctct-hmac-sha256, github, stripe, "
+            "standard-webhooks, hmac, none)",
+            s);
+        free(s);
+        return -1;
+    }
+    free(s);
+    s = NULL;
+    vc->scheme = schemes[i].scheme;
+    const char *sn = schemes[i].name;
+
+    yaml_node_t *one = hookd_cy_get(cy, vn, "secret");
+    yaml_node_t *many = hookd_cy_get(cy, vn, "secrets");
+    if (one && many)
+        return hookd_cy_fail_key(cy, vn, "secrets",
+                                 "give secret or secrets, not both");
+    if (vc->scheme == HOOKD_SCHEME_NONE && (one || many))
+        return hookd_cy_fail_key(cy, vn, one ? "secret" : "secrets",
+                                 "scheme none takes no secret");
+    if (one) {
+        if (hookd_cy_str(cy, vn, "secret", &s, 0) < 0)
+            return -1;
+        if (!(vc->secrets = calloc(1, sizeof *vc->secrets))) {
+            free(s);
+            return hookd_cy_fail(cy, one, "out of memory");
+        }
+        vc->secrets[0] = s;
+        vc->nsecrets = 1;
+    } else if (many && hookd_cy_strlist(cy, vn, "secrets", &vc->secrets,
+                                        &vc->nsecrets, NULL) < 0) {
+        return -1;
+    }
+    if (vc->scheme != HOOKD_SCHEME_NONE && vc->nsecrets == 0)
+        return hookd_cy_fail(
+            cy, vn, "scheme %s needs a secret (secret: or secrets:)", sn);
+
+    int timed =
+        vc->scheme == HOOKD_SCHEME_STRIPE || vc->scheme == HOOKD_SCHEME_STDWH;
+    vc->tolerance_ms = timed ? 300000 : 0;
+    if (hookd_cy_get(cy, vn, "tolerance") && !timed &&
+        vc->scheme != HOOKD_SCHEME_HMAC)
+        return hookd_cy_fail_key(cy, vn, "tolerance",
+                                 "scheme %s has no timestamp to check", sn);
+    if (hookd_cy_duration(cy, vn, "tolerance", &vc->tolerance_ms, 1000,
+                          DAY_MS) < 0)
+        return -1;
+
+    static const char *const hmac_only[] = {"header", "algorithm", "encoding",
+                                            "prefix"};
+    if (vc->scheme != HOOKD_SCHEME_HMAC) {
+        for (size_t k = 0; k < 4; k++)
+            if (hookd_cy_get(cy, vn, hmac_only[k]))
+                return hookd_cy_fail_key(
+                    cy, vn, hmac_only[k],
+                    "only used with scheme hmac (this is %s)", sn);
+    } else {
+        static const char *const algs[] = {"sha256", "sha512", NULL};
+        static const char *const encs[] = {"hex", "base64", NULL};
+        if (hookd_cy_str(cy, vn, "header", &vc->header, 0) < 0)
+            return -1;
+        if (!vc->header)
+            return hookd_cy_fail(cy, vn, "scheme hmac needs header");
+        if (!valid_header(vc->header))
+            return hookd_cy_fail_key(cy, vn, "header",
+                                     "invalid header name \"%s\"", vc->header);
+        if ((r = hookd_cy_enum(cy, vn, "algorithm", algs, &e)) < 0)
+            return -1;
+        if (r)
+            vc->algorithm = e ? HOOKD_ALG_SHA512 : HOOKD_ALG_SHA256;
+        if ((r = hookd_cy_enum(cy, vn, "encoding", encs, &e)) < 0)
+            return -1;
+        if (r)
+            vc->encoding = e ? HOOKD_ENC_BASE64 : HOOKD_ENC_HEX;
+        if (hookd_cy_str(cy, vn, "prefix", &vc->prefix, HOOKD_CY_EMPTY_OK) < 0)
+            return -1;
+        if (vc->prefix && !*vc->prefix) {
+            free(vc->prefix);
+            vc->prefix = NULL;
+        }
+    }
+    hookd_cy_pop(cy, old);
+    return 0;
+}
+
+static int load_event_type(hookd_cy *cy, hookd_source_cfg *sc, yaml_node_t *n)
+{
+    char *s = NULL;
+    const char *def;
+    switch (sc->verify.scheme) {
+    case HOOKD_SCHEME_STDWH:
+    case HOOKD_SCHEME_STRIPE:
+        def = "/type";
+        break;
+    case HOOKD_SCHEME_GITHUB:
+        def = "header:X-GitHub-Event";
+        break;
+    default:
+        def = "/event_type";
+        break;
+    }
+    int r = hookd_cy_str(cy, n, "event_type", &s, 0);
+    if (r < 0)
+        return -1;
+    const char *v = r ? s : def;
+    if (strncmp(v, "header:", 7) == 0 && valid_header(v + 7))
+        r = set_str(&sc->event_type_header, v + 7);
+    else if (valid_pointer(v))
+        r = set_str(&sc->event_type, v);
+    else
+        r = hookd_cy_fail_key(cy, n, "event_type",
+                              "expected a JSON pointer like /event_type or "
+                              "header:Name, got \"%s\"",
+                              v);
+    free(s);
+    return r < 0 ? -1 : 0;
+}
+
+static int load_dedup(hookd_cy *cy, hookd_source_cfg *sc, yaml_node_t *n)
+{
+    yaml_node_t *d;
+    char *s = NULL;
+    sc->dedup_window_ms = 3600000;
+    if (hookd_cy_map(cy, n, "dedup", dedup_keys, &d) < 0)
+        return -1;
+    size_t old = hookd_cy_push_key(cy, "dedup");
+    if (d && (hookd_cy_duration(cy, d, "window", &sc->dedup_window_ms, 1000,
+                                365 * DAY_MS) < 0 ||
+              hookd_cy_str(cy, d, "key", &s, 0) < 0))
+        return -1;
+    const char *k = s;
+    if (!k)
+        k = sc->verify.scheme == HOOKD_SCHEME_GITHUB
+                ? "header:X-GitHub-Delivery"
+            : sc->verify.scheme == HOOKD_SCHEME_STDWH ? "header:webhook-id"
+                                                      : "none";
+    int r = 0;
+    if (!strcmp(k, "none"))
+        sc->dedup = HOOKD_DEDUP_NONE;
+    else if (!strcmp(k, "body"))
+        sc->dedup = HOOKD_DEDUP_BODY;
+    else if (!strncmp(k, "header:", 7) && valid_header(k + 7)) {
+        sc->dedup = HOOKD_DEDUP_HEADER;
+        r = set_str(&sc->dedup_arg, k + 7);
+    } else if (!strncmp(k, "pointer:", 8) && valid_pointer(k + 8)) {
+        sc->dedup = HOOKD_DEDUP_POINTER;
+        r = set_str(&sc->dedup_arg, k + 8);
+    } else {
+        r = hookd_cy_fail_key(
+            cy, d, "key",
+            "expected none, body, header:Name or pointer:/json/pointer,"
+            " got \"%s\"",
+            k);
+    }
+    free(s);
+    if (r < 0)
+        return -1;
+    hookd_cy_pop(cy, old);
+    return 0;
+}
+
+static int load_source(hookd_cy *cy, hookd_source_cfg *sc, yaml_node_t *n)
+{
+    yaml_node_t *auth, *basic;
+    sc->mark = hookd_cy_mark(n);
+    if (hookd_cy_check_map(cy, n, source_keys) < 0)
+        return -1;
+    if (hookd_cy_req_str(cy, n, "name", &sc->name) < 0)
+        return -1;
+    if (!valid_name(sc->name))
+        return hookd_cy_fail_key(
+            cy, n, "name",
+            "invalid name \"%s\" (letters, digits, '.', '_', '-')", sc->name);
+    if (hookd_cy_req_str(cy, n, "path", &sc->path) < 0)
+        return -1;
+    if (!valid_path(sc->path))
+        return hookd_cy_fail_key(
+            cy, n, "path",
+            "expected a request path starting with '/' (no "
+            "spaces, '?' or '#'), got \"%s\"",
+            sc->path);
+    if (hookd_cy_map(cy, n, "auth", auth_keys, &auth) < 0)
+        return -1;
+    if (auth) {
+        size_t old = hookd_cy_push_key(cy, "auth");
+        if (hookd_cy_map(cy, auth, "basic", basic_keys, &basic) < 0)
+            return -1;
+        if (!basic)
+            return hookd_cy_fail(cy, auth, "missing required key \"basic\"");
+        hookd_cy_push_key(cy, "basic");
+        if (hookd_cy_req_str(cy, basic, "username", &sc->basic_user) < 0 ||
+            hookd_cy_req_str(cy, basic, "password", &sc->basic_pass) < 0)
+            return -1;
+        if (strchr(sc->basic_user, ':'))
+            return hookd_cy_fail_key(cy, basic, "username",
+                                     "must not contain ':'");
+        hookd_cy_pop(cy, old);
+    }
+    if (load_verify(cy, &sc->verify, n) < 0)
+        return -1;
+    if (load_event_type(cy, sc, n) < 0 || load_dedup(cy, sc, n) < 0)
+        return -1;
+    static const char *const enrich[] = {"none", "ctct-plan", NULL};
+    int e, r = hookd_cy_enum(cy, n, "enrich", enrich, &e);
+    if (r < 0)
+        return -1;
+    if (r && e == 1 && set_str(&sc->enrich, "ctct-plan") < 0)
+        return hookd_cy_fail(cy, n, "out of memory");
+    return 0;
+}
+
+/* Reports a duplicate of list[j][key] against an earlier list[i]. */
+static int fail_dup(hookd_cy *cy, yaml_node_t *list, const char *lname,
+                    size_t i, size_t j, const char *key, const char *what,
+                    const char *val)
+{
+    yaml_node_t *first = hookd_cy_item(cy, list, i);
+    yaml_node_t *second = hookd_cy_item(cy, list, j);
+    hookd_cy_push_key(cy, lname);
+    hookd_cy_push_index(cy, j);
+    return hookd_cy_fail_key(cy, second, key,
+                             "duplicate %s \"%s\" (first at line %d)", what,
+                             val, hookd_cy_mark(first).line);
+}
+
+static int load_sources(hookd_cy *cy, hookd_config *cfg, yaml_node_t *root)
+{
+    yaml_node_t *l;
+    size_t n;
+    int r = hookd_cy_list(cy, root, "sources", &l, &n);
+    if (r <= 0 || n == 0)
+        return r;
+    if (!(cfg->sources = calloc(n, sizeof *cfg->sources)))
+        return hookd_cy_fail(cy, l, "out of memory");
+    cfg->nsources = n;
+    for (size_t i = 0; i < n; i++) {
+        size_t old = hookd_cy_push_key(cy, "sources");
+        hookd_cy_push_index(cy, i);
+        if (load_source(cy, &cfg->sources[i], hookd_cy_item(cy, l, i)) < 0)
+            return -1;
+        hookd_cy_pop(cy, old);
+    }
+    for (size_t j = 1; j < n; j++)
+        for (size_t i = 0; i < j; i++) {
+            if (!strcmp(cfg->sources[i].name, cfg->sources[j].name))
+                return fail_dup(cy, l, "sources", i, j, "name", "source name",
+                                cfg->sources[j].name);
+            if (!strcmp(cfg->sources[i].path, cfg->sources[j].path))
+                return fail_dup(cy, l, "sources", i, j, "path", "source path",
+                                cfg->sources[j].path);
+        }
+    return 0;
+}
+
+/* ---- plugins ------------------------------------------------------------- */
+
+static const char *const plugin_keys[] = {
+    "name", "use", "config", "concurrency", "timeout", "retry", NULL};
+static const char *const retry_keys[] = {"attempts", "backoff", "max_backoff",
+                                         NULL};
+
+static int load_plugin(hookd_cy *cy, hookd_plugin_cfg *pc, yaml_node_t *n)
+{
+    int64_t v;
+    int r;
+    pc->mark = pc->config_mark = hookd_cy_mark(n);
+    if (hookd_cy_check_map(cy, n, plugin_keys) < 0)
+        return -1;
+    if (hookd_cy_req_str(cy, n, "name", &pc->name) < 0)
+        return -1;
+    if (!valid_name(pc->name))
+        return hookd_cy_fail_key(
+            cy, n, "name",
+            "invalid name \"%s\" (letters, digits, '.', '_', '-')", pc->name);
+    if (hookd_cy_req_str(cy, n, "use", &pc->use) < 0)
+        return -1;
+    size_t ul = strlen(pc->use);
+    if (!(ul > 3 && !strcmp(pc->use + ul - 3, ".so")) && !valid_name(pc->use))
+        return hookd_cy_fail_key(
+            cy, n, "use",
+            "expected a plugin name or a path ending in .so, got "
+            "\"%s\"",
+            pc->use);
+
+    yaml_node_t *c = hookd_cy_get(cy, n, "config");
+    if (c) {
+        size_t old = hookd_cy_push_key(cy, "config");
+        pc->config_mark = hookd_cy_mark(c);
+        if (hookd_cy_is_null(c))
+            pc->config = json_object();
+        else if (c->type != YAML_MAPPING_NODE)
+            return hookd_cy_fail(cy, c, "expected a mapping");
+        else if (!(pc->config = hookd_cy_json(cy, c, 0)))
+            return -1;
+        hookd_cy_pop(cy, old);
+    } else {
+        pc->config = json_object();
+    }
+    if (!pc->config)
+        return hookd_cy_fail(cy, n, "out of memory");
+
+    if ((r = hookd_cy_int(cy, n, "concurrency", &v, 1, 1024)) < 0)
+        return -1;
+    if (r)
+        pc->concurrency = (int)v;
+    if (hookd_cy_duration(cy, n, "timeout", &pc->timeout_ms, 1, DAY_MS) < 0)
+        return -1;
+
+    yaml_node_t *rt;
+    if (hookd_cy_map(cy, n, "retry", retry_keys, &rt) < 0)
+        return -1;
+    if (rt) {
+        size_t old = hookd_cy_push_key(cy, "retry");
+        if ((r = hookd_cy_int(cy, rt, "attempts", &v, 1, 1000)) < 0)
+            return -1;
+        if (r)
+            pc->retry_attempts = (int)v;
+        if (hookd_cy_duration(cy, rt, "backoff", &pc->retry_backoff_ms, 1,
+                              30 * DAY_MS) < 0 ||
+            (r = hookd_cy_duration(cy, rt, "max_backoff",
+                                   &pc->retry_max_backoff_ms, 1, 30 * DAY_MS)) <
+                0)
+            return -1;
+        if (pc->retry_max_backoff_ms < pc->retry_backoff_ms) {
+            if (r)
+                return hookd_cy_fail_key(cy, rt, "max_backoff",
+                                         "is less than backoff");
+            pc->retry_max_backoff_ms = pc->retry_backoff_ms;
+        }
+        hookd_cy_pop(cy, old);
+    }
+    return 0;
+}
+
+static int load_plugins(hookd_cy *cy, hookd_config *cfg, yaml_node_t *root)
+{
+    yaml_node_t *l;
+    size_t n;
+    int r = hookd_cy_list(cy, root, "plugins", &l, &n);
+    if (r <= 0 || n == 0)
+        return r;
+    if (!(cfg->plugins = calloc(n, sizeof *cfg->plugins)))
+        return hookd_cy_fail(cy, l, "out of memory");
+    cfg->nplugins = n;
+    for (size_t i = 0; i < n; i++) {
+        hookd_plugin_cfg *pc = &cfg->plugins[i];
+        pc->concurrency = 4;
+        pc->timeout_ms = 10000;
+        pc->retry_attempts = 10;
+        pc->retry_backoff_ms = 1000;
+        pc->retry_max_backoff_ms = 600000;
+    }
+    for (size_t i = 0; i < n; i++) {
+        size_t old = hookd_cy_push_key(cy, "plugins");
+        hookd_cy_push_index(cy, i);
+        if (load_plugin(cy, &cfg->plugins[i], hookd_cy_item(cy, l, i)) < 0)
+            return -1;
+        hookd_cy_pop(cy, old);
+    }
+    for (size_t j = 1; j < n; j++)
+        for (size_t i = 0; i < j; i++)
+            if (!strcmp(cfg->plugins[i].name, cfg->plugins[j].name))
+                return fail_dup(cy, l, "plugins", i, j, "name",
+                                "plugin instance name", cfg->plugins[j].name);
+    return 0;
+}
+
+/* ---- routes -------------------------------------------------------------- */
+
+static const char *const route_keys[] = {"match", "source", "to", NULL};
+
+static int load_route(hookd_cy *cy, const hookd_config *cfg,
+                      hookd_route_cfg *rc, yaml_node_t *n)
+{
+    char **to = NULL;
+    size_t nto = 0;
+    yaml_node_t **nodes = NULL;
+    int r;
+    rc->mark = hookd_cy_mark(n);
+    if (hookd_cy_check_map(cy, n, route_keys) < 0)
+        return -1;
+    if ((r = hookd_cy_strlist(cy, n, "match", &rc->match, &rc->nmatch, NULL)) <=
+        0)
+        return r < 0 ? -1
+                     : hookd_cy_fail(cy, n, "missing required key \"match\"");
+    if (hookd_cy_str(cy, n, "source", &rc->source, 0) < 0)
+        return -1;
+    if (rc->source) {
+        size_t i;
+        for (i = 0; i < cfg->nsources; i++)
+            if (!strcmp(cfg->sources[i].name, rc->source))
+                break;
+        if (i == cfg->nsources)
+            return hookd_cy_fail_key(cy, n, "source", "unknown source \"%s\"",
+                                     rc->source);
+    }
+    if ((r = hookd_cy_strlist(cy, n, "to", &to, &nto, &nodes)) <= 0)
+        return r < 0 ? -1 : hookd_cy_fail(cy, n, "missing required key \"to\"");
+    r = 0;
+    if (!(rc->to = calloc(nto, sizeof *rc->to)))
+        r = hookd_cy_fail(cy, n, "out of memory");
+    for (size_t k = 0; r == 0 && k < nto; k++) {
+        size_t i, d;
+        for (i = 0; i < cfg->nplugins; i++)
+            if (!strcmp(cfg->plugins[i].name, to[k]))
+                break;
+        if (i == cfg->nplugins) {
+            hookd_cy_push_key(cy, "to");
+            r = hookd_cy_fail(cy, nodes[k], "unknown plugin instance \"%s\"",
+                              to[k]);
+            break;
+        }
+        for (d = 0; d < rc->nto && rc->to[d] != i; d++)
+            ;
+        if (d == rc->nto) /* an instance named twice gets the event once */
+            rc->to[rc->nto++] = i;
+    }
+    for (size_t k = 0; k < nto; k++)
+        free(to[k]);
+    free(to);
+    free(nodes);
+    return r;
+}
+
+static int load_routes(hookd_cy *cy, hookd_config *cfg, yaml_node_t *root)
+{
+    yaml_node_t *l;
+    size_t n;
+    int r = hookd_cy_list(cy, root, "routes", &l, &n);
+    if (r <= 0 || n == 0)
+        return r;
+    if (!(cfg->routes = calloc(n, sizeof *cfg->routes)))
+        return hookd_cy_fail(cy, l, "out of memory");
+    cfg->nroutes = n;
+    for (size_t i = 0; i < n; i++) {
+        size_t old = hookd_cy_push_key(cy, "routes");
+        hookd_cy_push_index(cy, i);
+        if (load_route(cy, cfg, &cfg->routes[i], hookd_cy_item(cy, l, i)) < 0)
+            return -1;
+        hookd_cy_pop(cy, old);
+    }
+    return 0;
+}
+
+/* ---- entry points -------------------------------------------------------- */
+
+static const char *const top_keys[] = {
+    "server",   "admin",   "spool",   "log",    "plugin_dir",
+    "dispatch", "sources", "plugins", "routes", NULL};
+
+static hookd_config *new_config(const char *name)
+{
+    hookd_config *cfg = calloc(1, sizeof *cfg);
+    if (!cfg)
+        return NULL;
+    cfg->max_body = 1 << 20;
+    cfg->max_header = 16 << 10;
+    cfg->max_connections = 10000;
+    cfg->header_timeout_ms = 10000;
+    cfg->body_timeout_ms = 30000;
+    cfg->idle_timeout_ms = 60000;
+    cfg->spool_sync_full = 1;
+    cfg->spool_retention_ms = 7 * DAY_MS;
+    cfg->log_level = HOOKD_LOG_INFO;
+    cfg->log_json = 1;
+    cfg->workers = 4;
+    cfg->queue_max = 10000;
+    if (!(cfg->file = strdup(name)) ||
+        !(cfg->spool_path = strdup("hookd-spool.db")) ||
+        !(cfg->plugin_dir = strdup(HOOKD_DEFAULT_PLUGIN_DIR))) {
+        hookd_config_free(cfg);
+        return NULL;
+    }
+    return cfg;
+}
+
+static int load_all(hookd_cy *cy, hookd_config *cfg, yaml_node_t *root)
+{
+    if (!root)
+        return hookd_cy_fail(cy, NULL,
+                             "the configuration is empty; expected "
+                             "a mapping at the top level");
+    if (root->type != YAML_MAPPING_NODE)
+        return hookd_cy_fail(cy, root, "expected a mapping at the top level");
+    if (hookd_cy_check_map(cy, root, top_keys) < 0 ||
+        load_server(cy, cfg, root) < 0 || load_misc(cy, cfg, root) < 0 ||
+        load_sources(cy, cfg, root) < 0 || load_plugins(cy, cfg, root) < 0 ||
+        load_routes(cy, cfg, root) < 0)
+        return -1;
+    if (!cfg->listen) {
+        if (!(cfg->listen = calloc(1, sizeof *cfg->listen)) ||
+            !(cfg->listen[0] = strdup("127.0.0.1:8080")))
+            return hookd_cy_fail(cy, root, "out of memory");
+        cfg->nlisten = 1;
+    }
+    return 0;
+}
+
+hookd_config *hookd_config_parse(const char *name, const char *text, size_t len,
+                                 char *err, size_t errlen)
+{
+    yaml_parser_t parser;
+    yaml_document_t doc, extra;
+    hookd_config *cfg = NULL;
+    if (!name)
+        name = "<config>";
+    if (err && errlen)
+        err[0] = '\0';
+    if (!text)
+        text = "", len = 0;
+    if (len > MAX_FILE) {
+        hookd_cy_set_err(err, errlen, "%s: larger than %d MiB", name,
+                         MAX_FILE >> 20);
+        return NULL;
+    }
+    if (!yaml_parser_initialize(&parser)) {
+        hookd_cy_set_err(err, errlen, "%s: out of memory", name);
+        return NULL;
+    }
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+    if (!yaml_parser_load(&parser, &doc)) {
+        hookd_cy_syntax_error(&parser, name, text, len, err, errlen);
+        yaml_parser_delete(&parser);
+        return NULL;
+    }
+    hookd_cy cy = {.doc = &doc,
+                   .file = name,
+                   .err = err,
+                   .errlen = errlen,
+                   .total_left = HOOKD_CY_MAX_TOTAL,
+                   .nodes_left = HOOKD_CY_MAX_NODES};
+    yaml_node_t *root = yaml_document_get_root_node(&doc);
+    if (root) { /* a second document is refused, not ignored */
+        if (!yaml_parser_load(&parser, &extra)) {
+            hookd_cy_syntax_error(&parser, name, text, len, err, errlen);
+            goto out;
+        }
+        yaml_node_t *r2 = yaml_document_get_root_node(&extra);
+        if (r2)
+            hookd_cy_fail(&cy, r2, "only one YAML document is allowed");
+        yaml_document_delete(&extra);
+        if (r2)
+            goto out;
+    }
+    if (!(cfg = new_config(name))) {
+        hookd_cy_set_err(err, errlen, "%s: out of memory", name);
+        goto out;
+    }
+    if (load_all(&cy, cfg, root) < 0) {
+        hookd_config_free(cfg);
+        cfg = NULL;
+    }
+out:
+    yaml_document_delete(&doc);
+    yaml_parser_delete(&parser);
+    return cfg;
+}
+
+hookd_config *hookd_config_load(const char *path, char *err, size_t errlen)
+{
+    if (err && errlen)
+        err[0] = '\0';
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        hookd_cy_set_err(err, errlen, "%s: cannot open: %s", path,
+                         strerror(errno));
+        return NULL;
+    }
+    char *text = malloc(MAX_FILE + 1);
+    size_t len = 0, got;
+    if (!text) {
+        fclose(f);
+        hookd_cy_set_err(err, errlen, "%s: out of memory", path);
+        return NULL;
+    }
+    while (len <= MAX_FILE &&
+           (got = fread(text + len, 1, MAX_FILE + 1 - len, f)) > 0)
+        len += got;
+    int bad = ferror(f), e = errno;
+    fclose(f);
+    hookd_config *cfg = NULL;
+    if (bad)
+        hookd_cy_set_err(err, errlen, "%s: cannot read: %s", path, strerror(e));
+    else if (len > MAX_FILE)
+        hookd_cy_set_err(err, errlen, "%s: larger than %d MiB", path,
+                         MAX_FILE >> 20);
+    else
+        cfg = hookd_config_parse(path, text, len, err, errlen);
+    free(text);
+    return cfg;
+}
+
+static void free_strv(char **v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+void hookd_config_free(hookd_config *cfg)
+{
+    if (!cfg)
+        return;
+    free(cfg->file);
+    free_strv(cfg->listen, cfg->nlisten);
+    free(cfg->tls_cert);
+    free(cfg->tls_key);
+    free(cfg->admin_listen);
+    free(cfg->spool_path);
+    free(cfg->plugin_dir);
+    for (size_t i = 0; cfg->sources && i < cfg->nsources; i++) {
+        hookd_source_cfg *s = &cfg->sources[i];
+        free(s->name);
+        free(s->path);
+        free(s->basic_user);
+        free(s->basic_pass);
+        free_strv(s->verify.secrets, s->verify.nsecrets);
+        free(s->verify.header);
+        free(s->verify.prefix);
+        free(s->event_type);
+        free(s->event_type_header);
+        free(s->dedup_arg);
+        free(s->enrich);
+    }
+    free(cfg->sources);
+    for (size_t i = 0; cfg->plugins && i < cfg->nplugins; i++) {
+        free(cfg->plugins[i].name);
+        free(cfg->plugins[i].use);
+        json_decref(cfg->plugins[i].config);
+    }
+    free(cfg->plugins);
+    for (size_t i = 0; cfg->routes && i < cfg->nroutes; i++) {
+        free_strv(cfg->routes[i].match, cfg->routes[i].nmatch);
+        free(cfg->routes[i].source);
+        free(cfg->routes[i].to);
+    }
+    free(cfg->routes);
+    free(cfg);
+}

@@ -1,0 +1,42 @@
+/* Events: what a request becomes once it is verified; shared by every
+ * delivery of it, so reference-counted. */
+#ifndef HOOKD_EVENT_H
+#define HOOKD_EVENT_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <hookd/plugin.h>
+
+#define HOOKD_ID_LEN 26
+
+typedef struct hookd_ev {
+    atomic_int refs;
+    hookd_event pub;        /* attempt and deadline_ms are set per delivery */
+    char id[HOOKD_ID_LEN + 1];
+    char *source;
+    char *type;
+    char *body;             /* NUL-terminated copy */
+    json_t *json;
+    hookd_header *headers;
+    char *hstore;           /* the header strings */
+    json_t *enrichment;
+} hookd_ev;
+
+/* A new id: a ULID (48-bit ms time, 80 random bits, Crockford base32),
+ * strictly increasing within this process. */
+void hookd_ulid_new(char out[HOOKD_ID_LEN + 1], int64_t unix_ms);
+
+/* Takes ownership of json. Copies body, strings and the headers
+ * (names[i], values[i]). Returns NULL on no memory. */
+hookd_ev *hookd_ev_new(const char *source, const char *type, int64_t received_ms,
+                       const char *body, size_t body_len, json_t *json,
+                       const char *const *names, const char *const *values,
+                       size_t nheaders);
+hookd_ev *hookd_ev_ref(hookd_ev *ev);
+void hookd_ev_unref(hookd_ev *ev);
+
+int64_t hookd_now_ms(void);        /* Unix time, ms */
+int64_t hookd_monotonic_ms(void);  /* CLOCK_MONOTONIC, ms */
+
+#endif

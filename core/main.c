@@ -1,0 +1,389 @@
+/* main: the command line (DESIGN §3). Exit codes: 0 ok, 1 runtime failure,
+ * 2 usage or configuration error. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include <hookd/version.h>
+
+#include "config.h"
+#include "dispatch.h"
+#include "event.h"
+#include "log.h"
+#include "receive.h"
+#include "runtime.h"
+#include "server.h"
+#include "verify.h"
+
+#define EXIT_RUNTIME 1
+#define EXIT_USAGE 2
+
+static const char usage_text[] =
+    "usage: hookd [COMMAND] [OPTIONS]\n"
+    "\n"
+    "Commands:\n"
+    "  run                 run the daemon (the default)\n"
+    "  check               load the configuration and every plugin, print what would run\n"
+    "  sign                print the header(s) a sender would add to a body\n"
+    "  version             print the version\n"
+    "\n"
+    "Options:\n"
+    "  -c, --config FILE   configuration (default ./hookd.yaml, then /etc/hookd/hookd.yaml,\n"
+    "                      then the embedded default: plain HTTP on 127.0.0.1:8080)\n"
+    "  -h, --help          this text\n"
+    "\n"
+    "sign options:\n"
+    "  --scheme S          ctct-hmac-sha256 | github | stripe | standard-webhooks | hmac\n"
+    "  --secret K          the shared secret (or take both from --source NAME of -c FILE)\n"
+    "  --source NAME       use the scheme and first secret of this configured source\n"
+    "  --file BODY         the body to sign (default: standard input)\n"
+    "  --id ID             message id (standard-webhooks; default: a new id)\n"
+    "  --timestamp T       Unix seconds (stripe, standard-webhooks; default: now)\n"
+    "  --header H, --algorithm sha256|sha512, --encoding hex|base64, --prefix P\n"
+    "                      for the generic hmac scheme\n"
+    "\n"
+    "Example:\n"
+    "  hookd sign --scheme ctct-hmac-sha256 --secret \"$CTCT_CLIENT_SECRET\" --file body.json\n";
+
+typedef struct opts {
+    const char *config;
+    const char *scheme, *secret, *source, *file, *id, *timestamp;
+    const char *header, *algorithm, *encoding, *prefix;
+} opts;
+
+/* ---------- configuration ---------- */
+
+static hookd_config *load_config(const char *path, int *exit_code)
+{
+    char err[1024];
+    hookd_config *cfg = NULL;
+    struct stat st;
+    if (path) {
+        cfg = hookd_config_load(path, err, sizeof err);
+    } else if (stat("hookd.yaml", &st) == 0) {
+        cfg = hookd_config_load("hookd.yaml", err, sizeof err);
+    } else if (stat("/etc/hookd/hookd.yaml", &st) == 0) {
+        cfg = hookd_config_load("/etc/hookd/hookd.yaml", err, sizeof err);
+    } else {
+        fprintf(stderr, "hookd: no hookd.yaml here or in /etc/hookd: using the embedded "
+                        "default configuration\n");
+        cfg = hookd_config_parse("(embedded default)", hookd_default_config,
+                                 strlen(hookd_default_config), err, sizeof err);
+    }
+    if (!cfg) {
+        fprintf(stderr, "%s\n", err);
+        *exit_code = EXIT_USAGE;
+    }
+    return cfg;
+}
+
+static hookd_runtime *build_runtime(const opts *o, int *exit_code)
+{
+    hookd_config *cfg = load_config(o->config, exit_code);
+    if (!cfg)
+        return NULL;
+    hookd_log_setup(cfg->log_level, cfg->log_json);
+    char err[1024];
+    hookd_runtime *rt = hookd_runtime_build(cfg, err, sizeof err);
+    if (!rt) {
+        fprintf(stderr, "%s\n", err);
+        *exit_code = EXIT_USAGE;
+    }
+    return rt;
+}
+
+/* ---------- run ---------- */
+
+typedef struct daemon_state {
+    uv_loop_t *loop;
+    hookd_server *server;
+    uv_signal_t sigterm, sigint;
+    int stopping;
+} daemon_state;
+
+static void on_server_stopped(void *arg)
+{
+    daemon_state *d = arg;
+    uv_close((uv_handle_t *)&d->sigterm, NULL);
+    uv_close((uv_handle_t *)&d->sigint, NULL);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    daemon_state *d = h->data;
+    if (d->stopping)
+        return;
+    d->stopping = 1;
+    hookd_log(HOOKD_LOG_INFO, "%s: stopping: no new connections, finishing requests in flight",
+              strsignal(signum));
+    hookd_server_stop(d->server, on_server_stopped, d);
+}
+
+static int cmd_run(const opts *o)
+{
+    int code = 0;
+    hookd_runtime *rt = build_runtime(o, &code);
+    if (!rt)
+        return code;
+    signal(SIGPIPE, SIG_IGN);
+    /* Each connection is a descriptor: allow as many as the hard limit. */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    hookd_dispatch *disp = hookd_dispatch_new(rt->cfg->workers, rt->cfg->queue_max);
+    if (!disp) {
+        fprintf(stderr, "hookd: cannot start the worker threads\n");
+        hookd_runtime_free(rt);
+        return EXIT_RUNTIME;
+    }
+    hookd_receiver recv = {.rt = rt, .dispatch = disp};
+    char err[512];
+    daemon_state d = {.loop = &loop};
+    d.server = hookd_server_new(&loop, rt->cfg, hookd_receive, &recv, err, sizeof err);
+    if (!d.server) {
+        fprintf(stderr, "%s: %s\n", rt->cfg->file, err);
+        hookd_dispatch_free(disp);
+        hookd_runtime_free(rt);
+        uv_loop_close(&loop);
+        return EXIT_RUNTIME;
+    }
+    uv_signal_init(&loop, &d.sigterm);
+    uv_signal_init(&loop, &d.sigint);
+    d.sigterm.data = d.sigint.data = &d;
+    uv_signal_start(&d.sigterm, on_signal, SIGTERM);
+    uv_signal_start(&d.sigint, on_signal, SIGINT);
+    hookd_log(HOOKD_LOG_INFO, "hookd %s ready: %zu sources, %zu plugin instances, %zu routes",
+              HOOKD_VERSION_STRING, rt->cfg->nsources, rt->cfg->nplugins, rt->cfg->nroutes);
+
+    uv_run(&loop, UV_RUN_DEFAULT);
+
+    /* Deliveries already queued run to their end before the plugins go. */
+    hookd_dispatch_free(disp);
+    hookd_server_free(d.server);
+    hookd_runtime_free(rt);
+    uv_loop_close(&loop);
+    hookd_log(HOOKD_LOG_INFO, "stopped");
+    return 0;
+}
+
+/* ---------- check ---------- */
+
+static void print_list(const char *label, char **items, size_t n)
+{
+    printf("%s", label);
+    for (size_t i = 0; i < n; i++)
+        printf("%s%s", i ? ", " : "", items[i]);
+    printf("\n");
+}
+
+static int cmd_check(const opts *o)
+{
+    int code = 0;
+    hookd_runtime *rt = build_runtime(o, &code);
+    if (!rt)
+        return code;
+    const hookd_config *c = rt->cfg;
+    printf("configuration %s is valid\n", c->file);
+    print_list("listen: ", c->listen, c->nlisten);
+    printf("tls: %s\n", c->tls_cert ? "on" : "off (plain HTTP)");
+    printf("limits: max_body %zu B, max_header %zu B, max_connections %d\n", c->max_body,
+           c->max_header, c->max_connections);
+    printf("sources:\n");
+    for (size_t i = 0; i < c->nsources; i++) {
+        const hookd_source_cfg *s = &c->sources[i];
+        printf("  %s  POST %s  verify %s (%zu secret%s)%s  type %s%s\n", s->name, s->path,
+               hookd_scheme_name(s->verify.scheme), s->verify.nsecrets,
+               s->verify.nsecrets == 1 ? "" : "s", s->basic_user ? "  basic auth" : "",
+               s->event_type_header ? "header:" : "",
+               s->event_type_header ? s->event_type_header : s->event_type);
+    }
+    printf("plugin instances:\n");
+    for (size_t i = 0; i < rt->ninstances; i++) {
+        const hookd_instance *in = &rt->instances[i];
+        printf("  %s  %s %s  concurrency %d  timeout %lld ms  retry %d\n", in->cfg->name,
+               in->plugin->name, in->plugin->version ? in->plugin->version : "",
+               in->cfg->concurrency, (long long)in->cfg->timeout_ms, in->cfg->retry_attempts);
+    }
+    printf("routes:\n");
+    for (size_t i = 0; i < c->nroutes; i++) {
+        const hookd_route_cfg *r = &c->routes[i];
+        printf("  ");
+        for (size_t m = 0; m < r->nmatch; m++)
+            printf("%s%s", m ? ", " : "", r->match[m]);
+        if (r->source)
+            printf(" from %s", r->source);
+        printf(" ->");
+        for (size_t t = 0; t < r->nto; t++)
+            printf(" %s", c->plugins[r->to[t]].name);
+        printf("\n");
+    }
+    hookd_runtime_free(rt);
+    return 0;
+}
+
+/* ---------- sign ---------- */
+
+static char *read_all(const char *path, size_t *len)
+{
+    FILE *f = path ? fopen(path, "rb") : stdin;
+    if (!f)
+        return NULL;
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap);
+    while (buf) {
+        if (n == cap) {
+            if (cap >= 64u << 20) { /* bounded like max_body */
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            char *nb = realloc(buf, cap *= 2);
+            if (!nb) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = nb;
+        }
+        size_t got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (got == 0)
+            break;
+    }
+    if (path)
+        fclose(f);
+    *len = n;
+    return buf;
+}
+
+static int cmd_sign(const opts *o)
+{
+    hookd_verify_cfg v = {0};
+    char *secrets[1];
+    hookd_config *cfg = NULL;
+    if (o->source) {
+        int code = 0;
+        cfg = load_config(o->config, &code);
+        if (!cfg)
+            return code;
+        for (size_t i = 0; i < cfg->nsources; i++)
+            if (strcmp(cfg->sources[i].name, o->source) == 0)
+                v = cfg->sources[i].verify;
+        if (!v.nsecrets) {
+            fprintf(stderr, "hookd sign: no source \"%s\" with a secret in %s\n", o->source,
+                    cfg->file);
+            hookd_config_free(cfg);
+            return EXIT_USAGE;
+        }
+    } else {
+        if (!o->scheme || !o->secret) {
+            fprintf(stderr, "hookd sign: give --scheme and --secret, or --source NAME\n");
+            return EXIT_USAGE;
+        }
+        int s = hookd_scheme_from_name(o->scheme);
+        if (s < 0 || s == HOOKD_SCHEME_NONE) {
+            fprintf(stderr, "hookd sign: unknown scheme \"%s\"\n", o->scheme);
+            return EXIT_USAGE;
+        }
+        v.scheme = (hookd_scheme)s;
+        secrets[0] = (char *)o->secret;
+        v.secrets = secrets;
+        v.nsecrets = 1;
+        v.header = (char *)(o->header ? o->header : "X-Signature");
+        v.prefix = (char *)o->prefix;
+        v.algorithm = o->algorithm && strcmp(o->algorithm, "sha512") == 0 ? HOOKD_ALG_SHA512
+                                                                           : HOOKD_ALG_SHA256;
+        v.encoding = o->encoding && strcmp(o->encoding, "base64") == 0 ? HOOKD_ENC_BASE64
+                                                                        : HOOKD_ENC_HEX;
+    }
+    size_t len = 0;
+    char *body = read_all(o->file, &len);
+    if (!body) {
+        fprintf(stderr, "hookd sign: cannot read %s: %s\n", o->file ? o->file : "stdin",
+                strerror(errno));
+        hookd_config_free(cfg);
+        return EXIT_RUNTIME;
+    }
+    char id[HOOKD_ID_LEN + 1];
+    if (o->id)
+        snprintf(id, sizeof id, "%s", o->id);
+    else {
+        hookd_ulid_new(id, hookd_now_ms());
+    }
+    int64_t ts = o->timestamp ? strtoll(o->timestamp, NULL, 10) : (int64_t)time(NULL);
+    char out[4096];
+    int n = hookd_sign(&v, body, len, o->id ? o->id : id, ts, out, sizeof out);
+    free(body);
+    hookd_config_free(cfg);
+    if (n < 0) {
+        fprintf(stderr, "hookd sign: cannot sign with this scheme and secret\n");
+        return EXIT_USAGE;
+    }
+    fputs(out, stdout);
+    return 0;
+}
+
+/* ---------- entry ---------- */
+
+int main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"config", required_argument, 0, 'c'},  {"help", no_argument, 0, 'h'},
+        {"version", no_argument, 0, 'V'},       {"scheme", required_argument, 0, 1},
+        {"secret", required_argument, 0, 2},    {"source", required_argument, 0, 3},
+        {"file", required_argument, 0, 4},      {"id", required_argument, 0, 5},
+        {"timestamp", required_argument, 0, 6}, {"header", required_argument, 0, 7},
+        {"algorithm", required_argument, 0, 8}, {"encoding", required_argument, 0, 9},
+        {"prefix", required_argument, 0, 10},   {0, 0, 0, 0}};
+    opts o = {0};
+    int ch;
+    while ((ch = getopt_long(argc, argv, "c:hV", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 'c': o.config = optarg; break;
+        case 'h': fputs(usage_text, stdout); return 0;
+        case 'V': printf("hookd %s\n", HOOKD_VERSION_STRING); return 0;
+        case 1: o.scheme = optarg; break;
+        case 2: o.secret = optarg; break;
+        case 3: o.source = optarg; break;
+        case 4: o.file = optarg; break;
+        case 5: o.id = optarg; break;
+        case 6: o.timestamp = optarg; break;
+        case 7: o.header = optarg; break;
+        case 8: o.algorithm = optarg; break;
+        case 9: o.encoding = optarg; break;
+        case 10: o.prefix = optarg; break;
+        default: fputs(usage_text, stderr); return EXIT_USAGE;
+        }
+    }
+    const char *cmd = optind < argc ? argv[optind] : "run";
+    if (optind + 1 < argc) {
+        fprintf(stderr, "hookd: unexpected argument \"%s\"\n", argv[optind + 1]);
+        return EXIT_USAGE;
+    }
+    if (strcmp(cmd, "run") == 0)
+        return cmd_run(&o);
+    if (strcmp(cmd, "check") == 0)
+        return cmd_check(&o);
+    if (strcmp(cmd, "sign") == 0)
+        return cmd_sign(&o);
+    if (strcmp(cmd, "version") == 0) {
+        printf("hookd %s (plugin ABI %d.%d)\n", HOOKD_VERSION_STRING, HOOKD_ABI_MAJOR,
+               HOOKD_ABI_MINOR);
+        return 0;
+    }
+    fprintf(stderr, "hookd: unknown command \"%s\"\n%s", cmd, usage_text);
+    return EXIT_USAGE;
+}

@@ -1,0 +1,20 @@
+/* receive: what a complete request goes through — source by path, Basic
+ * credentials, signature on the raw bytes, JSON, event type — and what it
+ * becomes: an event handed to the dispatcher. */
+#ifndef HOOKD_RECEIVE_H
+#define HOOKD_RECEIVE_H
+
+#include "dispatch.h"
+#include "runtime.h"
+#include "server.h"
+
+typedef struct hookd_receiver {
+    hookd_runtime *rt;
+    hookd_dispatch *dispatch;
+    int64_t (*clock_s)(void);   /* Unix seconds; tests may fix it */
+} hookd_receiver;
+
+/* A hookd_handler_fn; ud is a hookd_receiver. */
+void hookd_receive(void *ud, const hookd_request *req, hookd_response *resp);
+
+#endif

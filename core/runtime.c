@@ -1,0 +1,145 @@
+/* runtime: plugin instances, their core-service tables, and routing. */
+#include "runtime.h"
+
+#include <fnmatch.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "event.h"
+#include "log.h"
+#include "template.h"
+
+static void api_log(const hookd_api *api, int level, const char *fmt, ...)
+{
+    hookd_logctx ctx = {.plugin = api->instance_name};
+    va_list ap;
+    va_start(ap, fmt);
+    hookd_vlogx(level, &ctx, fmt, ap);
+    va_end(ap);
+}
+
+static hookd_template *api_template_compile(const hookd_api *api, const char *src,
+                                            char *err, size_t errlen)
+{
+    (void)api;
+    return hookd_template_compile(src, err, errlen);
+}
+
+static void api_free(void *p) { free(p); }
+
+static void fill_api(hookd_api *api, hookd_instance *in)
+{
+    memset(api, 0, sizeof *api);
+    api->struct_size = sizeof *api;
+    api->host = in;
+    api->instance_name = in->cfg->name;
+    api->log = api_log;
+    api->monotonic_ms = hookd_monotonic_ms;
+    api->header = hookd_event_header;
+    api->template_compile = api_template_compile;
+    api->template_render = hookd_template_render;
+    api->template_free = hookd_template_free;
+    api->free = api_free;
+    api->event_json = hookd_event_json;
+}
+
+hookd_runtime *hookd_runtime_build(hookd_config *cfg, char *err, size_t errlen)
+{
+    hookd_runtime *rt = calloc(1, sizeof *rt);
+    if (!rt) {
+        snprintf(err, errlen, "out of memory");
+        hookd_config_free(cfg);
+        return NULL;
+    }
+    rt->cfg = cfg;
+    rt->loader = hookd_loader_new(cfg->plugin_dir);
+    rt->instances = calloc(cfg->nplugins ? cfg->nplugins : 1, sizeof *rt->instances);
+    if (!rt->loader || !rt->instances) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    rt->ninstances = cfg->nplugins;
+    for (size_t i = 0; i < cfg->nplugins; i++) {
+        const hookd_plugin_cfg *pc = &cfg->plugins[i];
+        hookd_instance *in = &rt->instances[i];
+        in->cfg = pc;
+        atomic_init(&in->inflight, 0);
+        char why[512] = "";
+        in->plugin = hookd_loader_open(rt->loader, pc->use, why, sizeof why);
+        if (!in->plugin) {
+            snprintf(err, errlen, "%s:%d:%d: plugins[%zu].use: %s", cfg->file,
+                     pc->mark.line, pc->mark.col, i, why);
+            goto fail;
+        }
+        fill_api(&in->api, in);
+        why[0] = '\0';
+        int rc = in->plugin->init(&in->api, pc->config, &in->inst, why, sizeof why);
+        if (rc != 0) {
+            snprintf(err, errlen, "%s:%d:%d: plugins[%zu].config: %s: %s", cfg->file,
+                     pc->config_mark.line, pc->config_mark.col, i, pc->name,
+                     why[0] ? why : "init failed");
+            goto fail;
+        }
+        in->initialised = 1;
+    }
+    return rt;
+fail:
+    hookd_runtime_free(rt);
+    return NULL;
+}
+
+void hookd_runtime_free(hookd_runtime *rt)
+{
+    if (!rt)
+        return;
+    for (size_t i = 0; i < rt->ninstances; i++) {
+        hookd_instance *in = &rt->instances[i];
+        if (in->initialised)
+            in->plugin->destroy(in->inst);
+    }
+    free(rt->instances);
+    hookd_loader_free(rt->loader);
+    hookd_config_free(rt->cfg);
+    free(rt);
+}
+
+const hookd_source_cfg *hookd_runtime_source(const hookd_runtime *rt,
+                                             const char *path, size_t len)
+{
+    for (size_t i = 0; i < rt->cfg->nsources; i++) {
+        const hookd_source_cfg *s = &rt->cfg->sources[i];
+        if (strlen(s->path) == len && memcmp(s->path, path, len) == 0)
+            return s;
+    }
+    return NULL;
+}
+
+size_t hookd_runtime_route(const hookd_runtime *rt, const char *source,
+                           const char *type, hookd_instance **out)
+{
+    const hookd_config *cfg = rt->cfg;
+    size_t n = 0;
+    /* A small bitmap keeps "each instance once, however many routes name it". */
+    unsigned char seen[(cfg->nplugins + 7) / 8 + 1];
+    memset(seen, 0, sizeof seen);
+    for (size_t r = 0; r < cfg->nroutes; r++) {
+        const hookd_route_cfg *rc = &cfg->routes[r];
+        if (rc->source && strcmp(rc->source, source) != 0)
+            continue;
+        int hit = 0;
+        for (size_t m = 0; m < rc->nmatch && !hit; m++)
+            hit = fnmatch(rc->match[m], type, 0) == 0;
+        if (!hit)
+            continue;
+        for (size_t t = 0; t < rc->nto; t++) {
+            size_t k = rc->to[t];
+            if (seen[k / 8] & (1u << (k % 8)))
+                continue;
+            seen[k / 8] |= (unsigned char)(1u << (k % 8));
+            out[n++] = &rt->instances[k];
+        }
+    }
+    return n;
+}

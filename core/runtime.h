@@ -1,0 +1,42 @@
+/* runtime: a configuration brought to life — plugins loaded, instances
+ * initialised, routes resolved. Built whole before it is used, so a bad
+ * configuration never replaces a running one. */
+#ifndef HOOKD_RUNTIME_H
+#define HOOKD_RUNTIME_H
+
+#include <stdatomic.h>
+#include <hookd/plugin.h>
+
+#include "config.h"
+#include "loader.h"
+
+typedef struct hookd_instance {
+    const hookd_plugin_cfg *cfg;
+    const hookd_plugin *plugin;
+    void *inst;               /* what init() gave */
+    int initialised;
+    hookd_api api;            /* the table handed to this instance */
+    atomic_int inflight;      /* deliveries running now */
+} hookd_instance;
+
+typedef struct hookd_runtime {
+    hookd_config *cfg;        /* owned */
+    hookd_loader *loader;
+    hookd_instance *instances; /* one per cfg->plugins[i] */
+    size_t ninstances;
+} hookd_runtime;
+
+/* Takes ownership of cfg (freed on failure too). On failure returns NULL
+ * with "file:line:col: path: what is wrong" in err. */
+hookd_runtime *hookd_runtime_build(hookd_config *cfg, char *err, size_t errlen);
+void hookd_runtime_free(hookd_runtime *rt);
+
+const hookd_source_cfg *hookd_runtime_source(const hookd_runtime *rt,
+                                             const char *path, size_t len);
+
+/* The instances that the routes give an event: each at most once, in
+ * configuration order. Returns the count (≤ rt->ninstances). */
+size_t hookd_runtime_route(const hookd_runtime *rt, const char *source,
+                           const char *type, hookd_instance **out);
+
+#endif

@@ -1,0 +1,802 @@
+/* server: listeners, connections, HTTP/1.1 parsing with llhttp, TLS through
+ * memory BIOs, and every limit and timeout of the receive path. Requests are
+ * answered in order, so pipelining needs no reordering. */
+#include "server.h"
+
+#include <ctype.h>
+#include <llhttp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "log.h"
+#include "tls.h"
+
+enum { PH_IDLE = 0, PH_HEADERS, PH_BODY };
+
+typedef struct hdr {
+    size_t name_off, val_off;
+} hdr;
+
+typedef struct conn {
+    uv_tcp_t tcp;
+    uv_timer_t timer;
+    struct hookd_server *srv;
+    struct conn *prev, *next;
+    llhttp_t parser;
+    hookd_tls tls;
+    int use_tls;
+    int phase;
+    int closing;        /* read no more; close when the writes are out */
+    int handles;        /* libuv handles still open */
+    int writes;         /* uv_write requests in flight */
+    int reject;         /* status chosen by a callback that stopped the parser */
+    const char *reject_why;
+    /* the request being read */
+    char *hbuf;
+    size_t hlen, hcap, hbytes;
+    size_t url_off;
+    hdr hdrs[HOOKD_MAX_HEADERS];
+    size_t nh;
+    int hstate;         /* 0 between headers, 1 in a name, 2 in a value */
+    char *body;
+    size_t blen, bcap;
+    /* answers not yet written */
+    char *out;
+    size_t olen, ocap;
+    const char *feed_start; /* the bytes llhttp is reading now ... */
+    char feed_prev;         /* ... and the last byte of the previous ones */
+    char peer[64];
+} conn;
+
+typedef struct listener {
+    uv_tcp_t tcp;
+    struct hookd_server *srv;
+} listener;
+
+struct hookd_server {
+    uv_loop_t *loop;
+    const hookd_config *cfg;
+    hookd_handler_fn handler;
+    void *ud;
+    SSL_CTX *tls;
+    listener *ls;
+    size_t nls, ls_open;
+    conn *conns;
+    size_t nconns;
+    int stopping;
+    void (*done)(void *);
+    void *done_arg;
+    llhttp_settings_t settings;
+    char plain[64 * 1024]; /* decrypted bytes, consumed before the next read */
+    char readbuf[64 * 1024];
+    int reading;           /* readbuf is lent to libuv */
+    time_t date_at;
+    char date[40];
+};
+
+static void conn_close(conn *c);
+static void flush(conn *c);
+
+/* ---------- answers ---------- */
+
+static const char *status_text(int s)
+{
+    switch (s) {
+    case 100: return "Continue";
+    case 200: return "OK";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 413: return "Content Too Large";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 503: return "Service Unavailable";
+    default: return "Unknown";
+    }
+}
+
+static const char *http_date(hookd_server *s)
+{
+    time_t now = time(NULL);
+    if (now != s->date_at) {
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        strftime(s->date, sizeof s->date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+        s->date_at = now;
+    }
+    return s->date;
+}
+
+static int out_reserve(conn *c, size_t more)
+{
+    if (c->olen + more <= c->ocap)
+        return 0;
+    size_t cap = c->ocap ? c->ocap : 1024;
+    while (cap < c->olen + more)
+        cap *= 2;
+    char *p = realloc(c->out, cap);
+    if (!p)
+        return -1;
+    c->out = p;
+    c->ocap = cap;
+    return 0;
+}
+
+static void answer(conn *c, const hookd_response *r)
+{
+    const char *extra = r->headers ? r->headers : "";
+    size_t need = 256 + strlen(extra) + r->body_len;
+    if (out_reserve(c, need) != 0) {
+        c->closing = 1;
+        return;
+    }
+    int n = snprintf(c->out + c->olen, c->ocap - c->olen,
+                     "HTTP/1.1 %d %s\r\nDate: %s\r\nContent-Type: application/json\r\n"
+                     "Content-Length: %zu\r\n%s%s\r\n",
+                     r->status, status_text(r->status), http_date(c->srv), r->body_len,
+                     extra, r->close ? "Connection: close\r\n" : "");
+    c->olen += (size_t)n;
+    memcpy(c->out + c->olen, r->body, r->body_len);
+    c->olen += r->body_len;
+}
+
+void hookd_response_error(hookd_response *resp, int status, const char *msg)
+{
+    resp->status = status;
+    size_t at = 0, cap = sizeof resp->body;
+    at += (size_t)snprintf(resp->body, cap, "{\"error\":\"");
+    for (const char *p = msg; *p && at + 8 < cap; p++) {
+        unsigned char ch = (unsigned char)*p;
+        if (ch == '"' || ch == '\\')
+            resp->body[at++] = '\\', resp->body[at++] = (char)ch;
+        else if (ch < 0x20)
+            at += (size_t)snprintf(resp->body + at, cap - at, "\\u%04x", ch);
+        else
+            resp->body[at++] = (char)ch;
+    }
+    at += (size_t)snprintf(resp->body + at, cap - at, "\"}");
+    resp->body_len = at < cap ? at : cap - 1;
+}
+
+/* An answer the connection stage gives itself; the connection then closes. */
+static void refuse(conn *c, int status, const char *why)
+{
+    hookd_response r = {.close = 1};
+    hookd_response_error(&r, status, why);
+    if (status == 503)
+        r.headers = "Retry-After: 1\r\n";
+    answer(c, &r);
+    c->closing = 1;
+    hookd_logctx ctx = {.peer = c->peer};
+    hookd_logx(HOOKD_LOG_WARN, &ctx, "refused %d: %s", status, why);
+}
+
+/* ---------- writing ---------- */
+
+typedef struct wreq {
+    uv_write_t req;
+    conn *c;
+    char data[];
+} wreq;
+
+static void on_write(uv_write_t *req, int status)
+{
+    wreq *w = (wreq *)req;
+    conn *c = w->c;
+    free(w);
+    c->writes--;
+    if (status < 0)
+        c->closing = 1;
+    if (c->closing && c->writes == 0)
+        conn_close(c);
+}
+
+static void write_bytes(conn *c, const char *data, size_t len)
+{
+    if (c->writes == 0) {
+        /* Most answers fit the socket buffer: no copy, no request. */
+        uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
+        int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+        if (n > 0) {
+            data += n;
+            len -= (size_t)n;
+        } else if (n != UV_EAGAIN) {
+            c->closing = 1;
+            return;
+        }
+        if (len == 0)
+            return;
+    }
+    wreq *w = malloc(sizeof *w + len);
+    if (!w) {
+        c->closing = 1;
+        return;
+    }
+    w->c = c;
+    memcpy(w->data, data, len);
+    uv_buf_t b = uv_buf_init(w->data, (unsigned)len);
+    if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_write) != 0) {
+        free(w);
+        c->closing = 1;
+        return;
+    }
+    c->writes++;
+}
+
+static void flush(conn *c)
+{
+    if (c->use_tls) {
+        if (c->olen > 0 && hookd_tls_write(&c->tls, c->out, c->olen) != 0)
+            c->closing = 1;
+        c->olen = 0;
+        char *ct = NULL;
+        size_t n = hookd_tls_take(&c->tls, &ct);
+        if (n > 0) {
+            write_bytes(c, ct, n);
+            free(ct);
+        }
+    } else if (c->olen > 0) {
+        write_bytes(c, c->out, c->olen);
+        c->olen = 0;
+    }
+}
+
+/* ---------- closing ---------- */
+
+/* Once stopping, the last handle to close reports, once. */
+static void maybe_done(hookd_server *s)
+{
+    if (s->stopping && s->nconns == 0 && s->ls_open == 0 && s->done) {
+        void (*done)(void *) = s->done;
+        s->done = NULL;
+        done(s->done_arg);
+    }
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    conn *c = h->data;
+    if (--c->handles > 0)
+        return;
+    hookd_server *s = c->srv;
+    hookd_tls_free(&c->tls);
+    free(c->hbuf);
+    free(c->body);
+    free(c->out);
+    free(c);
+    maybe_done(s);
+}
+
+static void conn_close(conn *c)
+{
+    if (c->handles == 0 || uv_is_closing((uv_handle_t *)&c->tcp))
+        return;
+    c->closing = 1;
+    if (c->writes > 0) {
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        return; /* on_write closes once the answers are out */
+    }
+    hookd_server *s = c->srv;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        s->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    s->nconns--;
+    uv_close((uv_handle_t *)&c->timer, on_handle_closed);
+    uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
+}
+
+/* ---------- timeouts ---------- */
+
+static void on_timer(uv_timer_t *t)
+{
+    conn *c = t->data;
+    if (c->phase == PH_IDLE) {
+        conn_close(c);
+        return;
+    }
+    refuse(c, 408, c->phase == PH_HEADERS ? "header timeout" : "body timeout");
+    flush(c);
+    conn_close(c);
+}
+
+static void arm(conn *c, int64_t ms)
+{
+    uv_timer_start(&c->timer, on_timer, (uint64_t)ms, 0);
+}
+
+/* ---------- parsing ---------- */
+
+static int hput(conn *c, const char *at, size_t len, int count)
+{
+    if (count) {
+        c->hbytes += len;
+        if (c->hbytes > c->srv->cfg->max_header) {
+            c->reject = 431;
+            c->reject_why = "headers larger than max_header";
+            return -1;
+        }
+    }
+    if (c->hlen + len + 1 > c->hcap) {
+        size_t cap = c->hcap ? c->hcap : 1024;
+        while (cap < c->hlen + len + 1)
+            cap *= 2;
+        char *p = realloc(c->hbuf, cap);
+        if (!p) {
+            c->reject = 503;
+            c->reject_why = "out of memory";
+            return -1;
+        }
+        c->hbuf = p;
+        c->hcap = cap;
+    }
+    memcpy(c->hbuf + c->hlen, at, len);
+    c->hlen += len;
+    return 0;
+}
+
+static int hend(conn *c) { return hput(c, "", 1, 0); }
+
+#define CONN(p) ((conn *)(p)->data)
+
+static int on_message_begin(llhttp_t *p)
+{
+    conn *c = CONN(p);
+    c->phase = PH_HEADERS;
+    c->hlen = c->hbytes = 0;
+    c->nh = 0;
+    c->hstate = 0;
+    c->blen = 0;
+    arm(c, c->srv->cfg->header_timeout_ms);
+    return 0;
+}
+
+static int on_url(llhttp_t *p, const char *at, size_t len) { return hput(CONN(p), at, len, 1); }
+static int on_url_complete(llhttp_t *p) { return hend(CONN(p)); }
+
+static int on_header_field(llhttp_t *p, const char *at, size_t len)
+{
+    conn *c = CONN(p);
+    if (c->hstate != 1) {
+        if (c->nh == HOOKD_MAX_HEADERS) {
+            c->reject = 431;
+            c->reject_why = "too many header fields";
+            return -1;
+        }
+        c->hdrs[c->nh].name_off = c->hlen;
+        c->hstate = 1;
+    }
+    return hput(c, at, len, 1);
+}
+
+static int on_header_field_complete(llhttp_t *p)
+{
+    conn *c = CONN(p);
+    if (c->hstate != 1) { /* an empty name: llhttp refuses it, but be safe */
+        c->reject = 400;
+        c->reject_why = "empty header name";
+        return -1;
+    }
+    for (size_t i = c->hdrs[c->nh].name_off; i < c->hlen; i++)
+        c->hbuf[i] = (char)tolower((unsigned char)c->hbuf[i]);
+    return hend(c);
+}
+
+static int on_header_value(llhttp_t *p, const char *at, size_t len)
+{
+    conn *c = CONN(p);
+    /* llhttp passes an obs-fold continuation ("a\r\n  b") on as more of the
+     * same value; a value resumed right after a line end is one. Two parsers
+     * reading one header two ways is a smuggling shape: refuse it. */
+    char before = at > c->feed_start ? at[-1] : c->feed_prev;
+    if (c->hstate == 2 && (before == '\n' || before == '\r')) {
+        c->reject = 400;
+        c->reject_why = "folded header line (obs-fold)";
+        return -1;
+    }
+    if (c->hstate != 2) {
+        c->hdrs[c->nh].val_off = c->hlen;
+        c->hstate = 2;
+    }
+    return hput(c, at, len, 1);
+}
+
+static int on_header_value_complete(llhttp_t *p)
+{
+    conn *c = CONN(p);
+    if (c->hstate != 2)
+        c->hdrs[c->nh].val_off = c->hlen; /* empty value */
+    c->hstate = 0;
+    c->nh++;
+    return hend(c);
+}
+
+static const char *conn_header(conn *c, const char *name)
+{
+    for (size_t i = 0; i < c->nh; i++)
+        if (strcmp(c->hbuf + c->hdrs[i].name_off, name) == 0)
+            return c->hbuf + c->hdrs[i].val_off;
+    return NULL;
+}
+
+static int on_headers_complete(llhttp_t *p)
+{
+    conn *c = CONN(p);
+    c->phase = PH_BODY;
+    if ((p->flags & F_CONTENT_LENGTH) && p->content_length > c->srv->cfg->max_body) {
+        c->reject = 413;
+        c->reject_why = "body larger than max_body";
+        return -1;
+    }
+    const char *expect = conn_header(c, "expect");
+    if (expect && strcasecmp(expect, "100-continue") == 0) {
+        static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+        if (out_reserve(c, sizeof cont) == 0) {
+            memcpy(c->out + c->olen, cont, sizeof cont - 1);
+            c->olen += sizeof cont - 1;
+            flush(c);
+        }
+    }
+    arm(c, c->srv->cfg->body_timeout_ms);
+    return 0;
+}
+
+static int on_body(llhttp_t *p, const char *at, size_t len)
+{
+    conn *c = CONN(p);
+    size_t max = c->srv->cfg->max_body;
+    if (len > max - c->blen) {
+        c->reject = 413;
+        c->reject_why = "body larger than max_body";
+        return -1;
+    }
+    if (c->blen + len + 1 > c->bcap) {
+        size_t cap = c->bcap ? c->bcap : 4096;
+        while (cap < c->blen + len + 1)
+            cap *= 2;
+        if (cap > max + 1)
+            cap = max + 1;
+        char *b = realloc(c->body, cap);
+        if (!b) {
+            c->reject = 503;
+            c->reject_why = "out of memory";
+            return -1;
+        }
+        c->body = b;
+        c->bcap = cap;
+    }
+    memcpy(c->body + c->blen, at, len);
+    c->blen += len;
+    return 0;
+}
+
+static int on_message_complete(llhttp_t *p)
+{
+    conn *c = CONN(p);
+    hookd_server *s = c->srv;
+    hookd_request req = {.method = p->method, .peer = c->peer};
+    const char *url = c->hbuf + c->url_off;
+    const char *q = strchr(url, '?');
+    req.path = url;
+    req.path_len = q ? (size_t)(q - url) : strlen(url);
+    for (size_t i = 0; i < c->nh; i++) {
+        req.names[i] = c->hbuf + c->hdrs[i].name_off;
+        req.values[i] = c->hbuf + c->hdrs[i].val_off;
+    }
+    req.nheaders = c->nh;
+    if (!c->body && on_body(p, "", 0) != 0)
+        return -1;
+    c->body[c->blen] = '\0';
+    req.body = c->body;
+    req.body_len = c->blen;
+
+    hookd_response resp = {0};
+    s->handler(s->ud, &req, &resp);
+    if (!llhttp_should_keep_alive(p) || s->stopping)
+        resp.close = 1;
+    answer(c, &resp);
+    c->phase = PH_IDLE;
+    arm(c, s->cfg->idle_timeout_ms);
+    if (resp.close) {
+        c->closing = 1;
+        return HPE_PAUSED; /* ignore whatever was pipelined behind it */
+    }
+    /* Give back what a large request made us hold. */
+    if (c->bcap > 64 * 1024) {
+        free(c->body);
+        c->body = NULL;
+        c->bcap = 0;
+    }
+    return 0;
+}
+
+static void feed(conn *c, const char *data, size_t len)
+{
+    if (c->closing || len == 0)
+        return;
+    c->feed_start = data;
+    llhttp_errno_t e = llhttp_execute(&c->parser, data, len);
+    c->feed_prev = data[len - 1];
+    if (e == HPE_OK || e == HPE_PAUSED)
+        return;
+    if (c->reject)
+        refuse(c, c->reject, c->reject_why);
+    else {
+        char why[160];
+        snprintf(why, sizeof why, "malformed request: %s", llhttp_get_error_reason(&c->parser));
+        refuse(c, 400, why);
+    }
+}
+
+/* ---------- reading ---------- */
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    (void)suggested;
+    conn *c = h->data;
+    /* Every read is consumed before the next one, so one buffer serves all. */
+    *buf = uv_buf_init(c->srv->readbuf, sizeof c->srv->readbuf);
+}
+
+static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
+{
+    conn *c = st->data;
+    if (nread < 0) {
+        conn_close(c);
+        return;
+    }
+    if (nread == 0)
+        return;
+    if (c->use_tls) {
+        const char *in = buf->base;
+        size_t n = (size_t)nread;
+        for (;;) {
+            int got = hookd_tls_read(&c->tls, in, n, c->srv->plain, sizeof c->srv->plain);
+            in = NULL;
+            n = 0;
+            if (got < 0) {
+                hookd_logctx ctx = {.peer = c->peer};
+                hookd_logx(HOOKD_LOG_WARN, &ctx, "TLS failure; connection closed");
+                flush(c); /* the alert, if any */
+                c->olen = 0;
+                c->closing = 1;
+                break;
+            }
+            if (got == 0)
+                break;
+            feed(c, c->srv->plain, (size_t)got);
+            if (c->closing)
+                break;
+        }
+    } else {
+        feed(c, buf->base, (size_t)nread);
+    }
+    flush(c);
+    if (c->closing)
+        conn_close(c);
+}
+
+/* ---------- accepting ---------- */
+
+static void peer_name(uv_tcp_t *t, char *out, size_t len)
+{
+    struct sockaddr_storage ss;
+    int sl = sizeof ss;
+    char ip[INET6_ADDRSTRLEN] = "?";
+    int port = 0;
+    if (uv_tcp_getpeername(t, (struct sockaddr *)&ss, &sl) == 0) {
+        if (ss.ss_family == AF_INET6) {
+            uv_ip6_name((struct sockaddr_in6 *)&ss, ip, sizeof ip);
+            port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+        } else {
+            uv_ip4_name((struct sockaddr_in *)&ss, ip, sizeof ip);
+            port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+        }
+    }
+    snprintf(out, len, "%s:%d", ip, port);
+}
+
+static void on_connection(uv_stream_t *ls, int status)
+{
+    listener *l = ls->data;
+    hookd_server *s = l->srv;
+    if (status < 0 || s->stopping)
+        return;
+    conn *c = calloc(1, sizeof *c);
+    if (!c)
+        return;
+    c->srv = s;
+    uv_tcp_init(s->loop, &c->tcp);
+    uv_timer_init(s->loop, &c->timer);
+    c->tcp.data = c->timer.data = c;
+    c->handles = 2;
+    c->next = s->conns;
+    if (s->conns)
+        s->conns->prev = c;
+    s->conns = c;
+    s->nconns++;
+    if (uv_accept(ls, (uv_stream_t *)&c->tcp) != 0) {
+        conn_close(c);
+        return;
+    }
+    peer_name(&c->tcp, c->peer, sizeof c->peer);
+    uv_tcp_nodelay(&c->tcp, 1);
+    if (s->nconns > (size_t)s->cfg->max_connections) {
+        if (!s->tls) {
+            refuse(c, 503, "too many connections");
+            flush(c);
+        } else {
+            hookd_logctx ctx = {.peer = c->peer};
+            hookd_logx(HOOKD_LOG_WARN, &ctx, "refused: too many connections");
+        }
+        conn_close(c);
+        return;
+    }
+    if (s->tls) {
+        if (hookd_tls_init(&c->tls, s->tls) != 0) {
+            conn_close(c);
+            return;
+        }
+        c->use_tls = 1;
+    }
+    llhttp_init(&c->parser, HTTP_REQUEST, &s->settings);
+    c->parser.data = c;
+    arm(c, s->cfg->header_timeout_ms);
+    uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+}
+
+static int parse_addr(const char *spec, struct sockaddr_storage *ss)
+{
+    char host[256];
+    const char *colon = strrchr(spec, ':');
+    if (!colon || colon == spec || strlen(spec) >= sizeof host)
+        return -1;
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    if (*end || port < 0 || port > 65535 || end == colon + 1)
+        return -1;
+    size_t hl = (size_t)(colon - spec);
+    memcpy(host, spec, hl);
+    host[hl] = '\0';
+    if (host[0] == '[' && hl > 2 && host[hl - 1] == ']') {
+        host[hl - 1] = '\0';
+        return uv_ip6_addr(host + 1, (int)port, (struct sockaddr_in6 *)ss);
+    }
+    if (strcmp(host, "localhost") == 0)
+        strcpy(host, "127.0.0.1");
+    return uv_ip4_addr(host, (int)port, (struct sockaddr_in *)ss);
+}
+
+static void on_listener_closed(uv_handle_t *h)
+{
+    listener *l = h->data;
+    hookd_server *s = l->srv;
+    s->ls_open--;
+    maybe_done(s);
+}
+
+hookd_server *hookd_server_new(uv_loop_t *loop, const hookd_config *cfg,
+                               hookd_handler_fn handler, void *ud, char *err,
+                               size_t errlen)
+{
+    hookd_server *s = calloc(1, sizeof *s);
+    if (!s) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    s->loop = loop;
+    s->cfg = cfg;
+    s->handler = handler;
+    s->ud = ud;
+    llhttp_settings_init(&s->settings);
+    s->settings.on_message_begin = on_message_begin;
+    s->settings.on_url = on_url;
+    s->settings.on_url_complete = on_url_complete;
+    s->settings.on_header_field = on_header_field;
+    s->settings.on_header_field_complete = on_header_field_complete;
+    s->settings.on_header_value = on_header_value;
+    s->settings.on_header_value_complete = on_header_value_complete;
+    s->settings.on_headers_complete = on_headers_complete;
+    s->settings.on_body = on_body;
+    s->settings.on_message_complete = on_message_complete;
+    if (cfg->tls_cert) {
+        s->tls = hookd_tls_ctx_new(cfg->tls_cert, cfg->tls_key, err, errlen);
+        if (!s->tls)
+            goto fail;
+    }
+    s->ls = calloc(cfg->nlisten, sizeof *s->ls);
+    if (!s->ls) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    for (size_t i = 0; i < cfg->nlisten; i++) {
+        listener *l = &s->ls[i];
+        struct sockaddr_storage ss;
+        memset(&ss, 0, sizeof ss);
+        if (parse_addr(cfg->listen[i], &ss) != 0) {
+            snprintf(err, errlen, "server.listen[%zu]: \"%s\" is not host:port", i,
+                     cfg->listen[i]);
+            goto fail;
+        }
+        uv_tcp_init(loop, &l->tcp);
+        l->tcp.data = l;
+        l->srv = s;
+        s->nls++;
+        s->ls_open++;
+        int rc = uv_tcp_bind(&l->tcp, (struct sockaddr *)&ss, 0);
+        if (rc == 0)
+            rc = uv_listen((uv_stream_t *)&l->tcp, 4096, on_connection);
+        if (rc != 0) {
+            snprintf(err, errlen, "server.listen[%zu]: cannot listen on %s: %s", i,
+                     cfg->listen[i], uv_strerror(rc));
+            goto fail;
+        }
+        struct sockaddr_storage bound;
+        int bl = sizeof bound;
+        char ip[INET6_ADDRSTRLEN] = "?";
+        int port = 0;
+        uv_tcp_getsockname(&l->tcp, (struct sockaddr *)&bound, &bl);
+        if (bound.ss_family == AF_INET6) {
+            uv_ip6_name((struct sockaddr_in6 *)&bound, ip, sizeof ip);
+            port = ntohs(((struct sockaddr_in6 *)&bound)->sin6_port);
+            hookd_log(HOOKD_LOG_INFO, "listening on %s://[%s]:%d", s->tls ? "https" : "http",
+                      ip, port);
+        } else {
+            uv_ip4_name((struct sockaddr_in *)&bound, ip, sizeof ip);
+            port = ntohs(((struct sockaddr_in *)&bound)->sin_port);
+            hookd_log(HOOKD_LOG_INFO, "listening on %s://%s:%d", s->tls ? "https" : "http",
+                      ip, port);
+        }
+    }
+    return s;
+fail:
+    /* Listeners already initialised must be closed through the loop. */
+    s->stopping = 1;
+    for (size_t i = 0; i < s->nls; i++)
+        uv_close((uv_handle_t *)&s->ls[i].tcp, on_listener_closed);
+    uv_run(loop, UV_RUN_NOWAIT);
+    hookd_server_free(s);
+    return NULL;
+}
+
+void hookd_server_stop(hookd_server *s, void (*done)(void *), void *arg)
+{
+    s->stopping = 1;
+    s->done = done;
+    s->done_arg = arg;
+    for (size_t i = 0; i < s->nls; i++)
+        if (!uv_is_closing((uv_handle_t *)&s->ls[i].tcp))
+            uv_close((uv_handle_t *)&s->ls[i].tcp, on_listener_closed);
+    /* Idle connections go now; the others close after their answer. */
+    for (conn *c = s->conns, *nx; c; c = nx) {
+        nx = c->next;
+        if (c->phase == PH_IDLE)
+            conn_close(c);
+    }
+}
+
+void hookd_server_free(hookd_server *s)
+{
+    if (!s)
+        return;
+    SSL_CTX_free(s->tls);
+    free(s->ls);
+    free(s);
+}
+
+size_t hookd_server_connections(const hookd_server *s) { return s->nconns; }
+
+const char *hookd_request_header(const hookd_request *req, const char *name)
+{
+    for (size_t i = 0; i < req->nheaders; i++)
+        if (strcasecmp(req->names[i], name) == 0)
+            return req->values[i];
+    return NULL;
+}

@@ -1,0 +1,56 @@
+/* server: the listeners and HTTP/1.1 connections (libuv + llhttp, optional
+ * TLS). Limits and timeouts are enforced here, while bytes arrive. */
+#ifndef HOOKD_SERVER_H
+#define HOOKD_SERVER_H
+
+#include <stddef.h>
+#include <uv.h>
+
+#include "config.h"
+
+#define HOOKD_MAX_HEADERS 100
+
+typedef struct hookd_request {
+    int method;                       /* llhttp_method_t */
+    const char *path;                 /* up to '?', not NUL-terminated */
+    size_t path_len;
+    const char *names[HOOKD_MAX_HEADERS]; /* lower case, NUL-terminated */
+    const char *values[HOOKD_MAX_HEADERS];
+    size_t nheaders;
+    const char *body;                 /* NUL-terminated; body_len bytes */
+    size_t body_len;
+    const char *peer;                 /* "ip:port" */
+} hookd_request;
+
+typedef struct hookd_response {
+    int status;
+    const char *headers;              /* extra lines, each ending "\r\n"; may be NULL */
+    char body[512];                   /* JSON */
+    size_t body_len;
+    int close;                        /* close the connection after this answer */
+} hookd_response;
+
+typedef void (*hookd_handler_fn)(void *ud, const hookd_request *req, hookd_response *resp);
+
+typedef struct hookd_server hookd_server;
+
+/* Binds every server.listen address (port 0 picks a free one; the real
+ * address is logged). NULL with a one-line reason in err on failure. */
+hookd_server *hookd_server_new(uv_loop_t *loop, const hookd_config *cfg,
+                               hookd_handler_fn handler, void *ud, char *err,
+                               size_t errlen);
+
+/* Stops accepting; requests in flight are answered, idle connections are
+ * closed. `done` runs once every connection is gone (then free the server). */
+void hookd_server_stop(hookd_server *s, void (*done)(void *), void *arg);
+void hookd_server_free(hookd_server *s);
+
+size_t hookd_server_connections(const hookd_server *s);
+
+/* Case-insensitive header look-up in a request (names are lower case). */
+const char *hookd_request_header(const hookd_request *req, const char *name);
+
+/* Fills resp with status and {"error": msg} (msg is JSON-escaped). */
+void hookd_response_error(hookd_response *resp, int status, const char *msg);
+
+#endif

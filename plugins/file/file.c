@@ -1,0 +1,238 @@
+
+/*
+ * Copyright (C) hookd authors
+ */
+
+
+/* file: appends every event to a file as one JSON line,
+ *   {"id","source","type","received_at","attempt","body"}.
+ * Config: path (required), fsync (bool, default false). The file is reopened
+ * when it was renamed or removed (log rotation). */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <hookd/plugin.h>
+
+typedef struct file_inst {
+    const hookd_api *api;
+    char *path;
+    int fsync;
+    pthread_mutex_t lock;   /* fd and every write to it */
+    int fd;                 /* -1: reopen before the next write */
+} file_inst;
+
+/* "2026-11-26T12:00:00.123Z" */
+static void iso_time(int64_t ms, char *out, size_t outlen)
+{
+    int64_t sec = ms / 1000, rem = ms % 1000;
+    if (rem < 0) {
+        rem += 1000;
+        sec--;
+    }
+    time_t t = (time_t)sec;
+    struct tm tm;
+    size_t n = 0;
+    if (gmtime_r(&t, &tm))
+        n = strftime(out, outlen, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (n == 0)
+        n = (size_t)snprintf(out, outlen, "1970-01-01T00:00:00");
+    snprintf(out + n, outlen - n, ".%03dZ", (int)rem);
+}
+
+/* The event as one object; a new reference or NULL on no memory. */
+static json_t *event_object(const hookd_api *api, const hookd_event *ev)
+{
+    if (api && api->struct_size >= offsetof(hookd_api, event_json) + sizeof api->event_json &&
+        api->event_json)
+        return api->event_json(ev);
+    char ts[64];
+    iso_time(ev->received_at_ms, ts, sizeof ts);
+    json_t *body = ev->json ? json_deep_copy(ev->json) : json_null();
+    if (!body)
+        return NULL;
+    return json_pack("{s:s?, s:s?, s:s?, s:s, s:I, s:o}", "id", ev->id, "source",
+                     ev->source, "type", ev->type, "received_at", ts, "attempt",
+                     (json_int_t)ev->attempt, "body", body);
+}
+
+static void file_destroy(void *instance)
+{
+    file_inst *f = instance;
+    if (!f)
+        return;
+    if (f->fd >= 0)
+        close(f->fd);
+    pthread_mutex_destroy(&f->lock);
+    free(f->path);
+    free(f);
+}
+
+static int open_file(const char *path)
+{
+    return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+}
+
+static int file_init(const hookd_api *api, const json_t *config, void **instance,
+                     char *err, size_t errlen)
+{
+    file_inst *f = calloc(1, sizeof *f);
+    if (!f) {
+        snprintf(err, errlen, "out of memory");
+        return HOOKD_ENOMEM;
+    }
+    f->api = api;
+    f->fd = -1;
+    pthread_mutex_init(&f->lock, NULL);
+
+    int rc = HOOKD_EINVAL;
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)config, key, v) {
+        if (strcmp(key, "path") == 0) {
+            const char *s = json_string_value(v);
+            if (!s || !*s || strlen(s) != json_string_length(v)) {
+                snprintf(err, errlen, "path: expected a non-empty string");
+                goto fail;
+            }
+            if (!(f->path = strdup(s))) {
+                snprintf(err, errlen, "out of memory");
+                rc = HOOKD_ENOMEM;
+                goto fail;
+            }
+        } else if (strcmp(key, "fsync") == 0) {
+            if (!json_is_boolean(v)) {
+                snprintf(err, errlen, "fsync: expected true or false");
+                goto fail;
+            }
+            f->fsync = json_is_true(v);
+        } else {
+            snprintf(err, errlen, "unknown key \"%s\"", key);
+            goto fail;
+        }
+    }
+    if (!f->path) {
+        snprintf(err, errlen, "missing required key \"path\"");
+        goto fail;
+    }
+    /* A path that cannot be opened is a start-up error, not a first-event one. */
+    f->fd = open_file(f->path);
+    if (f->fd < 0) {
+        char buf[128];
+        snprintf(err, errlen, "%s: %s", f->path, strerror_r(errno, buf, sizeof buf));
+        rc = HOOKD_EIO;
+        goto fail;
+    }
+    *instance = f;
+    return 0;
+fail:
+    file_destroy(f);
+    return rc;
+}
+
+/* With the lock held: an fd on the file now at f->path. */
+static int ensure_open(file_inst *f)
+{
+    if (f->fd >= 0) {
+        struct stat a, b;
+        if (stat(f->path, &a) == 0 && fstat(f->fd, &b) == 0 && a.st_dev == b.st_dev &&
+            a.st_ino == b.st_ino)
+            return 0;
+        close(f->fd);
+        f->fd = -1;
+        if (f->api && f->api->log)
+            f->api->log(f->api, HOOKD_LOG_INFO, "%s was moved or removed; reopening",
+                        f->path);
+    }
+    f->fd = open_file(f->path);
+    return f->fd >= 0 ? 0 : -1;
+}
+
+/* With the lock held: the whole line, or an errno. */
+static int write_line(file_inst *f, const char *line, size_t len)
+{
+    struct stat before;
+    int have_before = fstat(f->fd, &before) == 0;
+    size_t off = 0;
+    while (off < len) {
+        ssize_t w = write(f->fd, line + off, len - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            int e = w < 0 ? errno : EIO;
+            /* Take a torn line back, if nobody else wrote since. */
+            struct stat now;
+            if (off > 0 && have_before && fstat(f->fd, &now) == 0 &&
+                now.st_size == before.st_size + (off_t)off) {
+                int rc = ftruncate(f->fd, before.st_size);
+                (void)rc;   /* best effort: the retry appends a whole line anyway */
+            }
+            return e;
+        }
+        off += (size_t)w;
+    }
+    return 0;
+}
+
+static int file_deliver(void *instance, const hookd_event *ev, hookd_status *st)
+{
+    file_inst *f = instance;
+    char buf[128];
+
+    json_t *obj = event_object(f->api, ev);
+    char *s = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
+    json_decref(obj);
+    size_t len = s ? strlen(s) : 0;
+    char *line = s ? realloc(s, len + 2) : NULL;
+    if (!line) {
+        free(s);
+        snprintf(st->reason, sizeof st->reason, "out of memory");
+        return HOOKD_RETRY;
+    }
+    line[len++] = '\n';
+    line[len] = '\0';
+
+    int result = HOOKD_OK;
+    pthread_mutex_lock(&f->lock);
+    if (ensure_open(f) != 0) {
+        snprintf(st->reason, sizeof st->reason, "%s: open: %s", f->path,
+                 strerror_r(errno, buf, sizeof buf));
+        result = HOOKD_RETRY;
+    } else {
+        const char *what = "write";
+        int e = write_line(f, line, len);
+        if (e == 0 && f->fsync && fsync(f->fd) != 0) {
+            e = errno;
+            what = "fsync";
+        }
+        if (e != 0) {
+            snprintf(st->reason, sizeof st->reason, "%s: %s: %s", f->path, what,
+                     strerror_r(e, buf, sizeof buf));
+            close(f->fd);   /* reopened by the next delivery */
+            f->fd = -1;
+            result = HOOKD_RETRY;
+        }
+    }
+    pthread_mutex_unlock(&f->lock);
+    free(line);
+    return result;
+}
+
+static const hookd_plugin desc = {
+    HOOKD_PLUGIN_HEADER,
+    .name = "file",
+    .version = "1.0",
+    .init = file_init,
+    .deliver = file_deliver,
+    .destroy = file_destroy,
+};
+
+HOOKD_EXPORT const hookd_plugin *hookd_plugin_entry(void) { return &desc; }

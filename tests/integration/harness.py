@@ -1,0 +1,253 @@
+"""Starts the real hookd binary on a generated configuration and talks to it
+over real sockets. Standard library only."""
+import base64
+import hashlib
+import hmac
+import json
+import os
+import re
+import signal
+import socket
+import ssl
+import subprocess
+import tempfile
+import textwrap
+import time
+import unittest
+
+_TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+HOOKD = os.environ.get("HOOKD_BIN", os.path.join(_TOP, "build/hookd"))
+PLUGIN_DIR = os.environ.get("HOOKD_PLUGIN_DIR", os.path.join(_TOP, "build/plugins"))
+FIXTURE_DIR = os.environ.get("HOOKD_FIXTURE_DIR", os.path.join(_TOP, "build/tests/plugins"))
+SOURCE_DIR = os.environ.get("HOOKD_SOURCE_DIR", _TOP)
+VECTORS = os.environ.get("HOOKD_VECTORS", os.path.join(SOURCE_DIR, "tests/vectors"))
+
+SECRET = "api-secret-key"
+USER, PASSWORD = "partner", "pa:ss:word"
+
+
+def ctct_sig(body: bytes, secret: str = SECRET) -> str:
+    return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+
+
+def basic(user=USER, password=PASSWORD) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+def ctct_body(event_type="tier.increase", account="a07e1ih151d0") -> bytes:
+    return json.dumps({"url": f"https://api.constantcontact.com/v2/partner/accounts/{account}/plan",
+                       "event_type": event_type}, separators=(",", ":")).encode()
+
+
+def request_bytes(body: bytes, path="/webhooks/ctct", method="POST", headers=None,
+                  sig=True, auth=True, close=False) -> bytes:
+    h = {"Host": "localhost", "Content-Type": "application/json",
+         "Content-Length": str(len(body))}
+    if auth:
+        h["Authorization"] = basic()
+    if sig:
+        h["x-ctct-hmac-sha256"] = ctct_sig(body)
+    if close:
+        h["Connection"] = "close"
+    if headers:
+        h.update(headers)
+    head = "".join(f"{k}: {v}\r\n" for k, v in h.items() if v is not None)
+    return f"{method} {path} HTTP/1.1\r\n{head}\r\n".encode() + body
+
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status, self.headers, self.body = status, headers, body
+
+    def json(self):
+        return json.loads(self.body)
+
+    def __repr__(self):
+        return f"<{self.status} {self.body[:200]!r}>"
+
+
+def read_response(sock, buf=b""):
+    """Reads one HTTP/1.1 response (Content-Length framed). Returns
+    (Response, leftover) or (None, b"") if the peer closed first."""
+    while b"\r\n\r\n" not in buf:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return None, b""
+        buf += chunk
+    head, rest = buf.split(b"\r\n\r\n", 1)
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = {}
+    for line in lines[1:]:
+        k, v = line.split(":", 1)
+        headers[k.strip().lower()] = v.strip()
+    n = int(headers.get("content-length", "0"))
+    while len(rest) < n:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        rest += chunk
+    if status == 100:
+        return read_response(sock, rest)
+    return Response(status, headers, rest[:n]), rest[n:]
+
+
+def peer_closed(sock, timeout=5.0) -> bool:
+    """True when the server closes the connection within timeout."""
+    sock.settimeout(timeout)
+    try:
+        while True:
+            data = sock.recv(65536)
+            if not data:
+                return True
+    except (ConnectionResetError, BrokenPipeError):
+        return True
+    except socket.timeout:
+        return False
+
+
+class Hookd:
+    """One hookd process on a configuration made from a YAML fragment."""
+
+    def __init__(self, workdir, yaml_text, tls=False, env=None):
+        self.dir = workdir
+        self.cfg = os.path.join(workdir, "hookd.yaml")
+        with open(self.cfg, "w") as f:
+            f.write(yaml_text)
+        self.tls = tls
+        self.log_path = os.path.join(workdir, "hookd.log")
+        self.env = dict(os.environ, **(env or {}))
+        self.proc = None
+        self.ports = []
+
+    def start(self, timeout=20):
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen([HOOKD, "run", "-c", self.cfg], cwd=self.dir,
+                                     stdout=self.log, stderr=self.log, env=self.env)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            text = self.log_text()
+            if "ready:" in text:
+                self.ports = [int(p) for p in re.findall(r"listening on https?://\S+:(\d+)", text)]
+                return self
+            if self.proc.poll() is not None:
+                raise AssertionError(f"hookd exited {self.proc.returncode}:\n{text}")
+            time.sleep(0.05)
+        raise AssertionError("hookd did not start:\n" + self.log_text())
+
+    @property
+    def port(self):
+        return self.ports[0]
+
+    def log_text(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def stop(self, timeout=30):
+        """SIGTERM; returns the exit code (sanitizer reports make it non-zero)."""
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else 0
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError("hookd did not stop on SIGTERM:\n" + self.log_text()[-3000:])
+        self.log.close()
+        return rc
+
+    def connect(self, port=None, timeout=10):
+        s = socket.create_connection(("127.0.0.1", port or self.port), timeout=timeout)
+        if self.tls:
+            ctx = ssl.create_default_context()
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+            s = ctx.wrap_socket(s)
+        return s
+
+    def send(self, raw: bytes, port=None):
+        with self.connect(port) as s:
+            s.sendall(raw)
+            resp, _ = read_response(s)
+            return resp
+
+    def post(self, body: bytes, **kw):
+        return self.send(request_bytes(body, **kw))
+
+
+def wait_for(pred, timeout=10.0, what="condition"):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def read_lines(path):
+    try:
+        with open(path) as f:
+            return [json.loads(line) for line in f if line.strip()]
+    except FileNotFoundError:
+        return []
+
+
+def make_cert(workdir):
+    cert, key = os.path.join(workdir, "cert.pem"), os.path.join(workdir, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", cert,
+                    "-days", "2", "-subj", "/CN=localhost"], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return cert, key
+
+
+def base_config(workdir, extra_server="", sources=None, plugins=None, routes=None,
+                top="", listen='["127.0.0.1:0"]'):
+    events = os.path.join(workdir, "events.jsonl")
+    sources = sources or textwrap.dedent(f"""\
+      - name: constantcontact
+        path: /webhooks/ctct
+        auth: {{ basic: {{ username: {USER}, password: "{PASSWORD}" }} }}
+        verify: {{ scheme: ctct-hmac-sha256, secret: "{SECRET}" }}
+        event_type: /event_type
+    """)
+    plugins = plugins or textwrap.dedent(f"""\
+      - name: audit
+        use: file
+        config: {{ path: {events} }}
+    """)
+    routes = routes or '  - { match: "*", to: [audit] }\n'
+    return (f"server:\n  listen: {listen}\n{extra_server}"
+            f"log: {{ level: debug, format: text }}\nplugin_dir: {PLUGIN_DIR}\n{top}"
+            f"sources:\n{textwrap.indent(sources, '  ')}"
+            f"plugins:\n{textwrap.indent(plugins, '  ')}"
+            f"routes:\n{routes}")
+
+
+class HookdCase(unittest.TestCase):
+    """A temporary folder per test; every started hookd must stop cleanly."""
+
+    def setUp(self):
+        self._tmp = tempfile.TemporaryDirectory(prefix="hookd-test-")
+        self.dir = self._tmp.name
+        self.events = os.path.join(self.dir, "events.jsonl")
+        self.procs = []
+
+    def tearDown(self):
+        try:
+            for h in self.procs:
+                rc = h.stop()
+                self.assertEqual(rc, 0, "hookd exit code after SIGTERM; log:\n" + h.log_text()[-4000:])
+        finally:
+            self._tmp.cleanup()
+
+    def hookd(self, yaml_text=None, tls=False, env=None, **kw):
+        h = Hookd(self.dir, yaml_text or base_config(self.dir, **kw), tls=tls, env=env)
+        self.procs.append(h)
+        return h.start()
+
+    def run_cli(self, *args, input=None, env=None):
+        return subprocess.run([HOOKD, *args], cwd=self.dir, input=input, capture_output=True,
+                              env=dict(os.environ, **(env or {})), timeout=60)
