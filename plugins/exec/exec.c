@@ -43,36 +43,10 @@ typedef struct exec_inst {
 
 /* ---- the event as JSON (the same object as the file plugin's line) ---- */
 
-static void iso_time(int64_t ms, char *out, size_t outlen)
-{
-    int64_t sec = ms / 1000, rem = ms % 1000;
-    if (rem < 0) {
-        rem += 1000;
-        sec--;
-    }
-    time_t t = (time_t)sec;
-    struct tm tm;
-    size_t n = 0;
-    if (gmtime_r(&t, &tm))
-        n = strftime(out, outlen, "%Y-%m-%dT%H:%M:%S", &tm);
-    if (n == 0)
-        n = (size_t)snprintf(out, outlen, "1970-01-01T00:00:00");
-    snprintf(out + n, outlen - n, ".%03dZ", (int)rem);
-}
-
+/* The event as one JSON object; the core builds it (ABI 1.0 has event_json). */
 static json_t *event_object(const hookd_api *api, const hookd_event *ev)
 {
-    if (api && api->struct_size >= offsetof(hookd_api, event_json) + sizeof api->event_json &&
-        api->event_json)
-        return api->event_json(ev);
-    char ts[64];
-    iso_time(ev->received_at_ms, ts, sizeof ts);
-    json_t *body = ev->json ? json_deep_copy(ev->json) : json_null();
-    if (!body)
-        return NULL;
-    return json_pack("{s:s?, s:s?, s:s?, s:s, s:I, s:o}", "id", ev->id, "source",
-                     ev->source, "type", ev->type, "received_at", ts, "attempt",
-                     (json_int_t)ev->attempt, "body", body);
+    return api->event_json(ev);
 }
 
 /* ---- configuration ---- */

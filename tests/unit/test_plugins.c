@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "loader.h"
+#include "template.h"
 
 static hookd_loader *loader;
 static const hookd_plugin *file_p, *exec_p;
@@ -57,6 +58,7 @@ static const hookd_api api = {
     .log = t_log,
     .monotonic_ms = t_mono,
     .header = t_header,
+    .event_json = hookd_event_json,
 };
 
 /* ---- helpers ---- */
