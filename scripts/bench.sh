@@ -41,6 +41,7 @@ LUA
 TS0=(); TS1=()
 if command -v taskset >/dev/null; then TS0=(taskset -c 0); TS1=(taskset -c 1); fi
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+mb() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 
 run_case() { # name tls(0|1) port
   local name=$1 tls=$2 port=$3 scheme=http tlsconf=""
@@ -75,7 +76,7 @@ YAML
   # the benchmark measures receiving, so it does not wait for them to drain.
   kill -KILL $pid; wait $pid 2>/dev/null || true
   read -r _ rps p50 p99 errs <<<"$out"
-  printf "%-14s %10s %9s %9s %8s %10s %10s\n" "$name" "$rps" "$p50" "$p99" "$errs" "$(awk -v k="$idle" 'BEGIN{printf "%.1f", k/1024}')" "$(awk -v k="$load" 'BEGIN{printf "%.1f", k/1024}')"
+  printf "%-14s %10s %9s %9s %8s %10s %10s\n" "$name" "$rps" "$p50" "$p99" "$errs" "$(mb "$idle")" "$(mb "$load")"
 }
 
 printf "%-14s %10s %9s %9s %8s %10s %10s\n" case "req/s" "p50 ms" "p99 ms" errors "RSS idle MB" "RSS load MB"

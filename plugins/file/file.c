@@ -30,7 +30,6 @@ typedef struct file_inst {
     int fd;                 /* -1: reopen before the next write */
 } file_inst;
 
-/* "2026-11-26T12:00:00.123Z" */
 /* The event as one JSON object; the core builds it (ABI 1.0 has event_json). */
 static json_t *event_object(const hookd_api *api, const hookd_event *ev)
 {
