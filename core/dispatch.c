@@ -1,29 +1,42 @@
-/* dispatch: a fixed pool of threads taking deliveries from one bounded queue,
- * honouring each instance's concurrency. */
+/* dispatch: a fixed pool of threads taking deliveries from a ready queue and
+ * a time-ordered retry list, honouring each instance's concurrency. A job
+ * carries the spool row it belongs to, so every outcome can be recorded. */
 #include "dispatch.h"
 
 #include <errno.h>
+#include <openssl/rand.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
+
+/* A plugin may ask for any delay; a day is the most we keep in memory. */
+#define MAX_REQUESTED_DELAY_MS (24LL * 3600 * 1000)
 
 typedef struct job {
     struct job *next;
     hookd_ev *ev;
     hookd_instance *in;
+    int64_t delivery;
+    int attempts, round_start;
+    int64_t due;            /* monotonic ms */
 } job;
 
 struct hookd_dispatch {
     pthread_mutex_t lock;
-    pthread_cond_t cond;
-    job *head, *tail;
-    size_t queued, max;
+    pthread_cond_t cond;    /* work may be ready */
+    pthread_cond_t gone;    /* a worker ended */
+    job *head, *tail;       /* ready, FIFO */
+    job *later;             /* waiting for a retry, by due time */
+    size_t queued, running;
     int stopping;
-    int nthreads;
+    int nthreads, alive;
     pthread_t *threads;
+    hookd_attempt_fn sink;
+    void *sink_ud;
 };
 
 static const char *result_name(int r)
@@ -31,13 +44,34 @@ static const char *result_name(int r)
     return r == HOOKD_OK ? "ok" : r == HOOKD_RETRY ? "retry" : "fail";
 }
 
-static void run_job(job *j)
+int64_t hookd_backoff_ms(int64_t base, int64_t max, int round, uint64_t rnd)
+{
+    int64_t cap = base > 0 ? base : 1;
+    for (int i = 1; i < round && cap < max; i++)
+        cap = cap > INT64_MAX / 2 ? max : cap * 2;
+    if (cap > max)
+        cap = max;
+    return (int64_t)(rnd % ((uint64_t)cap + 1));
+}
+
+static uint64_t random64(void)
+{
+    uint64_t r = 0;
+    if (RAND_bytes((unsigned char *)&r, sizeof r) != 1)
+        r = (uint64_t)hookd_monotonic_ms() * 6364136223846793005ULL;
+    return r;
+}
+
+/* Runs one attempt, then decides what becomes of the delivery. Returns 1 when
+ * the job must come back later (j->due is set), 0 when it is finished. */
+static int run_job(hookd_dispatch *d, job *j)
 {
     hookd_instance *in = j->in;
+    const hookd_plugin_cfg *pc = in->cfg;
     hookd_event e = j->ev->pub;
-    e.attempt = 1;
-    int64_t start = hookd_monotonic_ms();
-    e.deadline_ms = start + in->cfg->timeout_ms;
+    e.attempt = j->attempts - j->round_start + 1;
+    int64_t start = hookd_monotonic_ms(), started_at = hookd_now_ms();
+    e.deadline_ms = start + pc->timeout_ms;
     hookd_status st = {.retry_after_ms = -1};
     int r = in->plugin->deliver(in->inst, &e, &st);
     if (r != HOOKD_OK && r != HOOKD_RETRY && r != HOOKD_FAIL) {
@@ -45,16 +79,68 @@ static void run_job(job *j)
         r = HOOKD_FAIL;
     }
     st.reason[sizeof st.reason - 1] = '\0';
-    hookd_logctx ctx = {.event = e.id, .source = e.source, .plugin = in->cfg->name};
+    int64_t took = hookd_monotonic_ms() - start;
+    j->attempts++;
+
+    hookd_attempt a = {.delivery = j->delivery, .n = j->attempts, .started_at = started_at,
+                       .duration_ms = took, .result = r, .reason = st.reason};
+    int64_t delay = -1;
+    if (r == HOOKD_OK) {
+        a.state = "delivered";
+    } else if (r == HOOKD_RETRY && j->attempts - j->round_start < pc->retry_attempts) {
+        delay = st.retry_after_ms >= 0
+                    ? (st.retry_after_ms < MAX_REQUESTED_DELAY_MS ? st.retry_after_ms
+                                                                  : MAX_REQUESTED_DELAY_MS)
+                    : hookd_backoff_ms(pc->retry_backoff_ms, pc->retry_max_backoff_ms,
+                                       j->attempts - j->round_start, random64());
+        a.state = "pending";
+        a.next_at = started_at + took + delay;
+    } else {
+        a.state = "dead";
+    }
+    hookd_logctx ctx = {.event = e.id, .source = e.source, .plugin = pc->name};
     hookd_logx(r == HOOKD_OK ? HOOKD_LOG_INFO : HOOKD_LOG_WARN, &ctx,
-               "delivery %s in %lld ms%s%s", result_name(r),
-               (long long)(hookd_monotonic_ms() - start), st.reason[0] ? ": " : "",
-               st.reason);
+               "delivery %s (attempt %d) in %lld ms%s%s%s", result_name(r), j->attempts,
+               (long long)took, st.reason[0] ? ": " : "", st.reason,
+               strcmp(a.state, "dead") == 0 ? "; dead-lettered"
+               : delay >= 0                       ? "; will retry"
+                                                  : "");
+    if (d->sink)
+        d->sink(d->sink_ud, &a);
+    if (delay < 0)
+        return 0;
+    j->due = hookd_monotonic_ms() + delay;
+    return 1;
 }
 
-/* First job whose instance has a free slot; the caller holds the lock. */
+static void push_ready(hookd_dispatch *d, job *j)
+{
+    j->next = NULL;
+    if (d->tail)
+        d->tail->next = j;
+    else
+        d->head = j;
+    d->tail = j;
+}
+
+static void push_later(hookd_dispatch *d, job *j)
+{
+    job **pp = &d->later;
+    while (*pp && (*pp)->due <= j->due)
+        pp = &(*pp)->next;
+    j->next = *pp;
+    *pp = j;
+}
+
+/* First ready job whose instance has a free slot; the caller holds the lock. */
 static job *take(hookd_dispatch *d)
 {
+    int64_t now = hookd_monotonic_ms();
+    while (d->later && d->later->due <= now) {
+        job *j = d->later;
+        d->later = j->next;
+        push_ready(d, j);
+    }
     job *prev = NULL;
     for (job *j = d->head; j; prev = j, j = j->next) {
         if (atomic_load(&j->in->inflight) >= j->in->cfg->concurrency)
@@ -66,55 +152,94 @@ static job *take(hookd_dispatch *d)
         if (d->tail == j)
             d->tail = prev;
         d->queued--;
+        d->running++;
         atomic_fetch_add(&j->in->inflight, 1);
         return j;
     }
     return NULL;
 }
 
+static void wait_work(hookd_dispatch *d)
+{
+    if (!d->later) {
+        pthread_cond_wait(&d->cond, &d->lock);
+        return;
+    }
+    int64_t ms = d->later->due - hookd_monotonic_ms();
+    if (ms <= 0)
+        return;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (ms % 1000) * 1000000;
+    if (ts.tv_nsec >= 1000000000) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000;
+    }
+    pthread_cond_timedwait(&d->cond, &d->lock, &ts);
+}
+
+static void free_job(job *j)
+{
+    hookd_ev_unref(j->ev);
+    free(j);
+}
+
 static void *worker(void *arg)
 {
     hookd_dispatch *d = arg;
     pthread_mutex_lock(&d->lock);
-    for (;;) {
+    while (!d->stopping) {
         job *j = take(d);
         if (!j) {
-            if (d->stopping && !d->head)
-                break;
-            pthread_cond_wait(&d->cond, &d->lock);
+            wait_work(d);
             continue;
         }
         pthread_mutex_unlock(&d->lock);
-        run_job(j);
+        int again = run_job(d, j);
         pthread_mutex_lock(&d->lock);
         atomic_fetch_sub(&j->in->inflight, 1);
-        /* A slot freed: a job skipped for its instance may now run. */
+        d->running--;
+        if (again) {
+            push_later(d, j);
+            d->queued++;
+        } else {
+            free_job(j);
+        }
+        /* A slot freed or a retry was filed: others may have work now. */
         pthread_cond_broadcast(&d->cond);
-        hookd_ev_unref(j->ev);
-        free(j);
     }
+    d->alive--;
+    pthread_cond_broadcast(&d->gone);
     pthread_mutex_unlock(&d->lock);
     return NULL;
 }
 
-hookd_dispatch *hookd_dispatch_new(int workers, size_t queue_max)
+hookd_dispatch *hookd_dispatch_new(int workers)
 {
     hookd_dispatch *d = calloc(1, sizeof *d);
     if (!d)
         return NULL;
     pthread_mutex_init(&d->lock, NULL);
-    pthread_cond_init(&d->cond, NULL);
-    d->max = queue_max;
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&d->cond, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_cond_init(&d->gone, NULL);
     d->threads = calloc((size_t)workers, sizeof *d->threads);
     if (!d->threads) {
         free(d);
         return NULL;
     }
+    pthread_mutex_lock(&d->lock);
     for (int i = 0; i < workers; i++) {
         if (pthread_create(&d->threads[i], NULL, worker, d) != 0)
             break;
         d->nthreads++;
+        d->alive++;
     }
+    pthread_mutex_unlock(&d->lock);
     if (d->nthreads == 0) {
         free(d->threads);
         free(d);
@@ -123,50 +248,36 @@ hookd_dispatch *hookd_dispatch_new(int workers, size_t queue_max)
     return d;
 }
 
-static void free_jobs(job *j)
+void hookd_dispatch_set_sink(hookd_dispatch *d, hookd_attempt_fn fn, void *ud)
 {
-    while (j) {
-        job *nx = j->next;
-        hookd_ev_unref(j->ev);
-        free(j);
-        j = nx;
-    }
+    pthread_mutex_lock(&d->lock);
+    d->sink = fn;
+    d->sink_ud = ud;
+    pthread_mutex_unlock(&d->lock);
 }
 
-int hookd_dispatch_submit(hookd_dispatch *d, hookd_ev *ev, hookd_instance *const *insts,
-                          size_t n)
+int hookd_dispatch_submit(hookd_dispatch *d, hookd_ev *ev, hookd_instance *in,
+                          int64_t delivery, int attempts, int round_start, int64_t due_at)
 {
-    if (n == 0)
-        return 0;
-    job *first = NULL, *last = NULL;
-    for (size_t i = 0; i < n; i++) {
-        job *j = malloc(sizeof *j);
-        if (!j) {
-            free_jobs(first);
-            return -ENOMEM;
-        }
-        j->next = NULL;
-        j->ev = hookd_ev_ref(ev);
-        j->in = insts[i];
-        if (last)
-            last->next = j;
-        else
-            first = j;
-        last = j;
-    }
+    job *j = malloc(sizeof *j);
+    if (!j)
+        return -ENOMEM;
+    j->ev = hookd_ev_ref(ev);
+    j->in = in;
+    j->delivery = delivery;
+    j->attempts = attempts;
+    j->round_start = round_start;
+    int64_t wait = due_at - hookd_now_ms();
+    j->due = hookd_monotonic_ms() + (wait > 0 ? wait : 0);
     pthread_mutex_lock(&d->lock);
-    if (d->queued + n > d->max) {
-        pthread_mutex_unlock(&d->lock);
-        free_jobs(first);
-        return -EAGAIN;
+    if (wait > 0) {
+        push_later(d, j);
+        pthread_cond_broadcast(&d->cond); /* a sleeper may need an earlier wake-up */
+    } else {
+        push_ready(d, j);
+        pthread_cond_signal(&d->cond);
     }
-    if (d->tail)
-        d->tail->next = first;
-    else
-        d->head = first;
-    d->tail = last;
-    d->queued += n;
-    pthread_cond_broadcast(&d->cond);
+    d->queued++;
     pthread_mutex_unlock(&d->lock);
     return 0;
 }
@@ -174,23 +285,52 @@ int hookd_dispatch_submit(hookd_dispatch *d, hookd_ev *ev, hookd_instance *const
 size_t hookd_dispatch_pending(hookd_dispatch *d)
 {
     pthread_mutex_lock(&d->lock);
-    size_t n = d->queued;
+    size_t n = d->queued + d->running;
     pthread_mutex_unlock(&d->lock);
     return n;
+}
+
+static void free_list(job *j)
+{
+    while (j) {
+        job *nx = j->next;
+        free_job(j);
+        j = nx;
+    }
+}
+
+int hookd_dispatch_stop(hookd_dispatch *d, int64_t wait_ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += wait_ms / 1000 + 1;
+    pthread_mutex_lock(&d->lock);
+    d->stopping = 1;
+    pthread_cond_broadcast(&d->cond);
+    int rc = 0;
+    while (d->alive > 0 && rc == 0)
+        rc = pthread_cond_timedwait(&d->gone, &d->lock, &ts);
+    int left = d->alive;
+    pthread_mutex_unlock(&d->lock);
+    if (left > 0)
+        return -ETIMEDOUT;
+    for (int i = 0; i < d->nthreads; i++)
+        pthread_join(d->threads[i], NULL);
+    d->nthreads = 0;
+    return 0;
 }
 
 void hookd_dispatch_free(hookd_dispatch *d)
 {
     if (!d)
         return;
-    pthread_mutex_lock(&d->lock);
-    d->stopping = 1;
-    pthread_cond_broadcast(&d->cond);
-    pthread_mutex_unlock(&d->lock);
-    for (int i = 0; i < d->nthreads; i++)
-        pthread_join(d->threads[i], NULL);
+    if (d->nthreads > 0 && hookd_dispatch_stop(d, INT32_MAX) != 0)
+        return;
+    free_list(d->head);
+    free_list(d->later);
     free(d->threads);
     pthread_mutex_destroy(&d->lock);
     pthread_cond_destroy(&d->cond);
+    pthread_cond_destroy(&d->gone);
     free(d);
 }

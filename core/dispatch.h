@@ -1,25 +1,56 @@
-/* dispatch: the bounded worker pool that calls plugins' deliver(). The loop
- * thread only enqueues; plugin code never runs on it. */
+/* dispatch: the worker pool that calls plugins' deliver(), with each
+ * instance's concurrency, timeout and retry policy. The loop thread only
+ * enqueues; plugin code never runs on it. What each attempt did is handed to
+ * a sink (the spool), which makes it durable. */
 #ifndef HOOKD_DISPATCH_H
 #define HOOKD_DISPATCH_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "event.h"
 #include "runtime.h"
 
 typedef struct hookd_dispatch hookd_dispatch;
 
-hookd_dispatch *hookd_dispatch_new(int workers, size_t queue_max);
+typedef struct hookd_attempt {
+    int64_t delivery;       /* the spool's row id */
+    int n;                  /* this attempt's number, over every round */
+    int64_t started_at;     /* Unix ms */
+    int64_t duration_ms;
+    int result;             /* HOOKD_OK, HOOKD_RETRY or HOOKD_FAIL */
+    const char *reason;     /* "" when the plugin gave none */
+    const char *state;      /* afterwards: "delivered", "pending" or "dead" */
+    int64_t next_at;        /* Unix ms of the next attempt when pending */
+} hookd_attempt;
 
-/* Queues one delivery of ev to each of insts[0..n): all of them or none.
- * Returns 0, or -EAGAIN when the queue has no room for n more. */
-int hookd_dispatch_submit(hookd_dispatch *d, hookd_ev *ev, hookd_instance *const *insts,
-                          size_t n);
+/* Called on a worker thread after every attempt. */
+typedef void (*hookd_attempt_fn)(void *ud, const hookd_attempt *a);
 
+hookd_dispatch *hookd_dispatch_new(int workers);
+
+/* Where attempts are reported; set before the first submit. */
+void hookd_dispatch_set_sink(hookd_dispatch *d, hookd_attempt_fn fn, void *ud);
+
+/* Queues one delivery of ev to `in`, due at Unix ms `due_at`. `attempts` is
+ * how many were made before, `round_start` the count at the last replay (the
+ * retry budget counts from it). Takes its own reference to ev. Thread-safe.
+ * Returns 0 or -ENOMEM. */
+int hookd_dispatch_submit(hookd_dispatch *d, hookd_ev *ev, hookd_instance *in,
+                          int64_t delivery, int attempts, int round_start, int64_t due_at);
+
+/* Deliveries queued, waiting for a retry, or running. */
 size_t hookd_dispatch_pending(hookd_dispatch *d);
 
-/* Lets queued and running deliveries end, then joins the workers. */
+/* Stops taking jobs, lets running deliveries end and waits up to wait_ms for
+ * them. Queued jobs are dropped: they stay pending in the spool. Returns 0,
+ * or -ETIMEDOUT when a plugin is still running (then the pool must not be
+ * freed, nor the plugins destroyed). */
+int hookd_dispatch_stop(hookd_dispatch *d, int64_t wait_ms);
 void hookd_dispatch_free(hookd_dispatch *d);
+
+/* The delay before retry number `round` (1 = the first retry): full jitter,
+ * uniform in [0, min(max, base * 2^(round-1))]. `rnd` is 64 random bits. */
+int64_t hookd_backoff_ms(int64_t base, int64_t max, int round, uint64_t rnd);
 
 #endif

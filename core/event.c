@@ -3,6 +3,7 @@
 
 #include <openssl/rand.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -51,10 +52,10 @@ void hookd_ulid_new(char out[HOOKD_ID_LEN + 1], int64_t unix_ms)
     out[HOOKD_ID_LEN] = '\0';
 }
 
-hookd_ev *hookd_ev_new(const char *source, const char *type, int64_t received_ms,
-                       const char *body, size_t body_len, json_t *json,
-                       const char *const *names, const char *const *values,
-                       size_t nheaders)
+static hookd_ev *ev_build(const char *id, const char *source, const char *type,
+                          int64_t received_ms, const char *body, size_t body_len, json_t *json,
+                          const char *const *names, const char *const *values,
+                          size_t nheaders)
 {
     hookd_ev *ev = calloc(1, sizeof *ev);
     if (!ev)
@@ -85,7 +86,11 @@ hookd_ev *hookd_ev_new(const char *source, const char *type, int64_t received_ms
         ev->headers[i].value = p;
         p += v;
     }
-    hookd_ulid_new(ev->id, received_ms);
+    ev->hsize = hsize;
+    if (id)
+        snprintf(ev->id, sizeof ev->id, "%s", id);
+    else
+        hookd_ulid_new(ev->id, received_ms);
 
     hookd_event *e = &ev->pub;
     e->id = ev->id;
@@ -103,6 +108,41 @@ fail:
     json_decref(json);
     hookd_ev_unref(ev);
     return NULL;
+}
+
+hookd_ev *hookd_ev_new(const char *source, const char *type, int64_t received_ms,
+                       const char *body, size_t body_len, json_t *json,
+                       const char *const *names, const char *const *values,
+                       size_t nheaders)
+{
+    return ev_build(NULL, source, type, received_ms, body, body_len, json, names, values,
+                    nheaders);
+}
+
+hookd_ev *hookd_ev_restore(const char *id, const char *source, const char *type,
+                           int64_t received_ms, const char *body, size_t body_len,
+                           const char *hblob, size_t hblob_len)
+{
+    const char *names[HOOKD_EV_MAX_HEADERS], *values[HOOKD_EV_MAX_HEADERS];
+    size_t n = 0;
+    const char *p = hblob, *end = hblob + hblob_len;
+    /* The blob is ours, but a damaged file must not walk us off its end. */
+    while (p < end && n < HOOKD_EV_MAX_HEADERS) {
+        const char *nz = memchr(p, '\0', (size_t)(end - p));
+        if (!nz)
+            break;
+        const char *v = nz + 1;
+        const char *vz = v < end ? memchr(v, '\0', (size_t)(end - v)) : NULL;
+        if (!vz)
+            break;
+        names[n] = p;
+        values[n++] = v;
+        p = vz + 1;
+    }
+    json_t *json = json_loadb(body, body_len, 0, NULL);
+    if (!json)
+        return NULL;
+    return ev_build(id, source, type, received_ms, body, body_len, json, names, values, n);
 }
 
 hookd_ev *hookd_ev_ref(hookd_ev *ev)

@@ -19,7 +19,8 @@ typedef struct hookd_ev {
     char *body;             /* NUL-terminated copy */
     json_t *json;
     hookd_header *headers;
-    char *hstore;           /* the header strings */
+    char *hstore;           /* the header strings: "name\0value\0" pairs */
+    size_t hsize;           /* bytes in hstore */
     json_t *enrichment;
 } hookd_ev;
 
@@ -33,6 +34,12 @@ hookd_ev *hookd_ev_new(const char *source, const char *type, int64_t received_ms
                        const char *body, size_t body_len, json_t *json,
                        const char *const *names, const char *const *values,
                        size_t nheaders);
+/* An event read back from the spool: the same id, headers from a hstore
+ * blob. NULL on no memory or a body that is no longer JSON. */
+#define HOOKD_EV_MAX_HEADERS 100
+hookd_ev *hookd_ev_restore(const char *id, const char *source, const char *type,
+                           int64_t received_ms, const char *body, size_t body_len,
+                           const char *hblob, size_t hblob_len);
 hookd_ev *hookd_ev_ref(hookd_ev *ev);
 void hookd_ev_unref(hookd_ev *ev);
 

@@ -21,6 +21,8 @@
 #include "receive.h"
 #include "runtime.h"
 #include "server.h"
+#include "spool.h"
+#include "spool_cli.h"
 #include "verify.h"
 
 #define EXIT_RUNTIME 1
@@ -34,11 +36,23 @@ static const char usage_text[] =
     "  check               load the configuration and every plugin, print what would run\n"
     "  sign                print the header(s) a sender would add to a body\n"
     "  version             print the version\n"
+    "  events              list stored events, newest first\n"
+    "  events show ID      one event: its deliveries, each attempt, times and reasons\n"
+    "  dead                list dead-lettered deliveries\n"
+    "  replay ID...        deliver these events again (every routed instance)\n"
+    "  replay --dead       deliver every dead letter again (--plugin NAME: only its)\n"
     "\n"
     "Options:\n"
     "  -c, --config FILE   configuration (default ./hookd.yaml, then /etc/hookd/hookd.yaml,\n"
     "                      then the embedded default: plain HTTP on 127.0.0.1:8080)\n"
     "  -h, --help          this text\n"
+    "\n"
+    "events, dead, replay options (they work while the daemon runs):\n"
+    "  --type GLOB         only events whose type matches (events)\n"
+    "  --since DURATION    only events received within it, e.g. 1h (events)\n"
+    "  --limit N           at most N rows (default 50)\n"
+    "  --plugin NAME       only this plugin instance's deliveries (dead, replay --dead)\n"
+    "  --json              machine-readable output\n"
     "\n"
     "sign options:\n"
     "  --scheme S          ctct-hmac-sha256 | github | stripe | standard-webhooks | hmac\n"
@@ -57,6 +71,7 @@ typedef struct opts {
     const char *config;
     const char *scheme, *secret, *source, *file, *id, *timestamp;
     const char *header, *algorithm, *encoding, *prefix;
+    hookd_cli_args cli;
 } opts;
 
 /* ---------- configuration ---------- */
@@ -105,6 +120,7 @@ static hookd_runtime *build_runtime(const opts *o, int *exit_code)
 typedef struct daemon_state {
     uv_loop_t *loop;
     hookd_server *server;
+    hookd_spool *spool;
     uv_signal_t sigterm, sigint;
     int stopping;
 } daemon_state;
@@ -114,6 +130,7 @@ static void on_server_stopped(void *arg)
     daemon_state *d = arg;
     uv_close((uv_handle_t *)&d->sigterm, NULL);
     uv_close((uv_handle_t *)&d->sigint, NULL);
+    hookd_spool_detach(d->spool); /* every request is answered: no append is left */
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -127,6 +144,17 @@ static void on_signal(uv_signal_t *h, int signum)
     hookd_server_stop(d->server, on_server_stopped, d);
 }
 
+/* How long running deliveries may take to end: the longest timeout, and a
+ * little more for a plugin to notice its deadline. */
+static int64_t drain_ms(const hookd_config *cfg)
+{
+    int64_t ms = 0;
+    for (size_t i = 0; i < cfg->nplugins; i++)
+        if (cfg->plugins[i].timeout_ms > ms)
+            ms = cfg->plugins[i].timeout_ms;
+    return ms + 5000;
+}
+
 static int cmd_run(const opts *o)
 {
     int code = 0;
@@ -134,6 +162,8 @@ static int cmd_run(const opts *o)
     if (!rt)
         return code;
     signal(SIGPIPE, SIG_IGN);
+    /* A file size limit must fail a write (the spool answers 503), not kill us. */
+    signal(SIGXFSZ, SIG_IGN);
     /* Each connection is a descriptor: allow as many as the hard limit. */
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
@@ -143,18 +173,31 @@ static int cmd_run(const opts *o)
 
     uv_loop_t loop;
     uv_loop_init(&loop);
-    hookd_dispatch *disp = hookd_dispatch_new(rt->cfg->workers, rt->cfg->queue_max);
+    char err[512];
+    daemon_state d = {.loop = &loop};
+    hookd_dispatch *disp = hookd_dispatch_new(rt->cfg->workers);
     if (!disp) {
         fprintf(stderr, "hookd: cannot start the worker threads\n");
         hookd_runtime_free(rt);
         return EXIT_RUNTIME;
     }
-    hookd_receiver recv = {.rt = rt, .dispatch = disp};
-    char err[512];
-    daemon_state d = {.loop = &loop};
+    d.spool = hookd_spool_open(&loop, rt, disp, err, sizeof err);
+    if (!d.spool) {
+        fprintf(stderr, "hookd: %s\n", err);
+        hookd_dispatch_free(disp);
+        hookd_runtime_free(rt);
+        uv_loop_close(&loop);
+        return EXIT_RUNTIME;
+    }
+    hookd_receiver recv = {
+        .rt = rt, .dispatch = disp, .spool = d.spool, .queue_max = rt->cfg->queue_max};
     d.server = hookd_server_new(&loop, rt->cfg, hookd_receive, &recv, err, sizeof err);
     if (!d.server) {
         fprintf(stderr, "%s: %s\n", rt->cfg->file, err);
+        hookd_spool_detach(d.spool);
+        uv_run(&loop, UV_RUN_DEFAULT);
+        hookd_dispatch_stop(disp, drain_ms(rt->cfg));
+        hookd_spool_close(d.spool);
         hookd_dispatch_free(disp);
         hookd_runtime_free(rt);
         uv_loop_close(&loop);
@@ -170,13 +213,55 @@ static int cmd_run(const opts *o)
 
     uv_run(&loop, UV_RUN_DEFAULT);
 
-    /* Deliveries already queued run to their end before the plugins go. */
-    hookd_dispatch_free(disp);
+    /* Running deliveries end; queued ones stay pending in the spool for the
+     * next start. Their outcomes are written before the spool closes. */
+    int clean = hookd_dispatch_stop(disp, drain_ms(rt->cfg)) == 0;
+    hookd_spool_close(d.spool);
     hookd_server_free(d.server);
+    if (!clean) {
+        /* A plugin ignores its deadline: it cannot be unloaded under it. */
+        hookd_log(HOOKD_LOG_WARN, "stopped with a delivery still running past its timeout; "
+                                  "it stays pending and runs again at the next start");
+        _exit(0);
+    }
+    hookd_dispatch_free(disp);
     hookd_runtime_free(rt);
     uv_loop_close(&loop);
     hookd_log(HOOKD_LOG_INFO, "stopped");
     return 0;
+}
+
+/* ---------- events, dead, replay ---------- */
+
+static int cmd_spool(const opts *o, const char *cmd, char **pos, size_t npos)
+{
+    int code = 0;
+    hookd_config *cfg = load_config(o->config, &code);
+    if (!cfg)
+        return code;
+    hookd_cli_args a = o->cli;
+    a.spool_path = cfg->spool_path;
+    a.ids = pos;
+    a.nids = npos;
+    if (strcmp(cmd, "events") == 0 && npos > 0 && strcmp(pos[0], "show") == 0) {
+        a.ids = pos + 1;
+        a.nids = npos - 1;
+        if (a.nids != 1) {
+            fprintf(stderr, "hookd: events show takes one event id\n");
+            code = EXIT_USAGE;
+        } else {
+            code = hookd_cli_show(&a, stdout);
+        }
+    } else if (strcmp(cmd, "replay") == 0) {
+        code = hookd_cli_replay(&a, stdout);
+    } else if (npos > 0) {
+        fprintf(stderr, "hookd: unexpected argument \"%s\"\n", pos[0]);
+        code = EXIT_USAGE;
+    } else {
+        code = strcmp(cmd, "dead") == 0 ? hookd_cli_dead(&a, stdout) : hookd_cli_events(&a, stdout);
+    }
+    hookd_config_free(cfg);
+    return code;
 }
 
 /* ---------- check ---------- */
@@ -347,7 +432,10 @@ int main(int argc, char **argv)
         {"file", required_argument, 0, 4},      {"id", required_argument, 0, 5},
         {"timestamp", required_argument, 0, 6}, {"header", required_argument, 0, 7},
         {"algorithm", required_argument, 0, 8}, {"encoding", required_argument, 0, 9},
-        {"prefix", required_argument, 0, 10},   {0, 0, 0, 0}};
+        {"prefix", required_argument, 0, 10},   {"type", required_argument, 0, 11},
+        {"since", required_argument, 0, 12},    {"limit", required_argument, 0, 13},
+        {"json", no_argument, 0, 14},           {"dead", no_argument, 0, 15},
+        {"plugin", required_argument, 0, 16},   {0, 0, 0, 0}};
     opts o = {0};
     int ch;
     while ((ch = getopt_long(argc, argv, "c:hV", longopts, NULL)) != -1) {
@@ -365,10 +453,26 @@ int main(int argc, char **argv)
         case 8: o.algorithm = optarg; break;
         case 9: o.encoding = optarg; break;
         case 10: o.prefix = optarg; break;
+        case 11: o.cli.type = optarg; break;
+        case 12: o.cli.since = optarg; break;
+        case 13: {
+            char *end;
+            o.cli.limit = strtol(optarg, &end, 10);
+            if (*end || o.cli.limit <= 0) {
+                fprintf(stderr, "hookd: --limit wants a positive number\n");
+                return EXIT_USAGE;
+            }
+            break;
+        }
+        case 14: o.cli.json = 1; break;
+        case 15: o.cli.dead = 1; break;
+        case 16: o.cli.plugin = optarg; break;
         default: fputs(usage_text, stderr); return EXIT_USAGE;
         }
     }
     const char *cmd = optind < argc ? argv[optind] : "run";
+    if (strcmp(cmd, "events") == 0 || strcmp(cmd, "dead") == 0 || strcmp(cmd, "replay") == 0)
+        return cmd_spool(&o, cmd, argv + optind + 1, (size_t)(argc - optind - 1));
     if (optind + 1 < argc) {
         fprintf(stderr, "hookd: unexpected argument \"%s\"\n", argv[optind + 1]);
         return EXIT_USAGE;

@@ -4,6 +4,8 @@
 
 #include <errno.h>
 #include <llhttp.h>
+#include <openssl/sha.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -41,7 +43,96 @@ static int type_ok(const char *t)
 
 static int64_t wall_s(void) { return (int64_t)time(NULL); }
 
-void hookd_receive(void *ud, const hookd_request *req, hookd_response *resp)
+/* Runs on the loop thread once the spool committed (or could not). */
+static void stored(hookd_append *a)
+{
+    hookd_receiver *rc = a->owner;
+    hookd_ev *ev = a->ev;
+    hookd_response resp = {0};
+    hookd_logctx ctx = {.event = ev->id, .source = ev->source, .peer = a->peer};
+    if (a->result < 0) {
+        char why[160];
+        snprintf(why, sizeof why, "spool cannot store the event: %s", a->why);
+        hookd_response_error(&resp, 503, why);
+        resp.headers = "Retry-After: 5\r\n";
+        hookd_logx(HOOKD_LOG_WARN, &ctx, "refused 503: %s", why);
+    } else if (a->result == HOOKD_SPOOL_DUPLICATE) {
+        resp.status = 200;
+        resp.body_len = (size_t)snprintf(resp.body, sizeof resp.body,
+                                         "{\"id\":\"%s\",\"duplicate\":true}", a->first_id);
+        hookd_logx(HOOKD_LOG_INFO, &ctx, "duplicate of %s: answered, not delivered again",
+                   a->first_id);
+    } else {
+        for (size_t i = 0; i < a->nto; i++)
+            hookd_dispatch_submit(rc->dispatch, ev, a->to[i], a->delivery[i], 0, 0, 0);
+        if (a->nto == 0)
+            hookd_logx(HOOKD_LOG_INFO, &ctx, "accepted %s: no route matches (unrouted)",
+                       ev->type);
+        else
+            hookd_logx(HOOKD_LOG_DEBUG, &ctx, "accepted %s for %zu deliveries", ev->type,
+                       a->nto);
+        resp.status = 200;
+        resp.body_len =
+            (size_t)snprintf(resp.body, sizeof resp.body, "{\"id\":\"%s\"}", ev->id);
+    }
+    free(a->to);
+    a->to = NULL;
+    hookd_server_answer(a->ud, &resp);
+}
+
+static void free_unsent(hookd_append *a)
+{
+    hookd_ev_unref(a->ev);
+    free(a->to);
+    free(a->delivery);
+    free(a);
+}
+
+/* The dedup key: a SHA-256 of the body, a header or a JSON value, so that
+ * what is stored has one bounded size. 0 when the source has none. */
+static int dedup_key(const hookd_source_cfg *src, const hookd_request *req, const json_t *json,
+                     char out[65])
+{
+    const char *data = NULL;
+    size_t len = 0;
+    char *dumped = NULL;
+    switch (src->dedup) {
+    case HOOKD_DEDUP_NONE:
+        return 0;
+    case HOOKD_DEDUP_BODY:
+        data = req->body;
+        len = req->body_len;
+        break;
+    case HOOKD_DEDUP_HEADER:
+        data = hookd_request_header(req, src->dedup_arg);
+        len = data ? strlen(data) : 0;
+        break;
+    case HOOKD_DEDUP_POINTER: {
+        const json_t *v = hookd_json_pointer(json, src->dedup_arg);
+        if (json_is_string(v)) {
+            data = json_string_value(v);
+            len = json_string_length(v);
+        } else if (v) {
+            data = dumped = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT | JSON_SORT_KEYS);
+            len = data ? strlen(data) : 0;
+        }
+        break;
+    }
+    }
+    if (!data || len == 0) {
+        free(dumped);
+        return 0; /* nothing to key on: no dedup for this one */
+    }
+    unsigned char md[SHA256_DIGEST_LENGTH];
+    SHA256((const unsigned char *)data, len, md);
+    free(dumped);
+    for (int i = 0; i < SHA256_DIGEST_LENGTH; i++)
+        snprintf(out + 2 * i, 3, "%02x", md[i]);
+    return 1;
+}
+
+int hookd_receive(void *ud, const hookd_request *req, hookd_response *resp,
+                  hookd_pending *later)
 {
     hookd_receiver *rc = ud;
     const hookd_runtime *rt = rc->rt;
@@ -50,19 +141,19 @@ void hookd_receive(void *ud, const hookd_request *req, hookd_response *resp)
     const hookd_source_cfg *src = hookd_runtime_source(rt, req->path, req->path_len);
     if (!src) {
         refuse(resp, 404, req, NULL, "no source at this path");
-        return;
+        return 0;
     }
     if (req->method != HTTP_POST) {
         refuse(resp, 405, req, src->name, "only POST is accepted");
         resp->headers = "Allow: POST\r\n";
-        return;
+        return 0;
     }
     if (src->basic_user &&
         hookd_basic_check(hookd_request_header(req, "authorization"), src->basic_user,
                           src->basic_pass) != 0) {
         refuse(resp, 401, req, src->name, "basic credentials missing or wrong");
         resp->headers = "WWW-Authenticate: Basic realm=\"hookd\"\r\n";
-        return;
+        return 0;
     }
     const char *check = NULL;
     int64_t now = rc->clock_s ? rc->clock_s() : wall_s();
@@ -70,7 +161,7 @@ void hookd_receive(void *ud, const hookd_request *req, hookd_response *resp)
                      &check) != HOOKD_VERIFY_OK) {
         snprintf(why, sizeof why, "signature check failed: %s", check ? check : "refused");
         refuse(resp, 401, req, src->name, why);
-        return;
+        return 0;
     }
 
     json_error_t jerr;
@@ -78,7 +169,7 @@ void hookd_receive(void *ud, const hookd_request *req, hookd_response *resp)
     if (!json) {
         snprintf(why, sizeof why, "body is not JSON: %s at byte %d", jerr.text, jerr.position);
         refuse(resp, 400, req, src->name, why);
-        return;
+        return 0;
     }
     const char *type = NULL;
     if (src->event_type_header) {
@@ -93,9 +184,16 @@ void hookd_receive(void *ud, const hookd_request *req, hookd_response *resp)
                  src->event_type_header ? src->event_type_header : src->event_type);
         refuse(resp, 400, req, src->name, why);
         json_decref(json);
-        return;
+        return 0;
     }
 
+    if (hookd_dispatch_pending(rc->dispatch) + hookd_spool_waiting(rc->spool) >=
+        rc->queue_max) {
+        refuse(resp, 503, req, src->name, "too many events waiting");
+        resp->headers = "Retry-After: 1\r\n";
+        json_decref(json);
+        return 0;
+    }
     /* Keep every header a plugin may want, but not the credentials. */
     const char *names[HOOKD_MAX_HEADERS], *values[HOOKD_MAX_HEADERS];
     size_t nk = 0;
@@ -109,25 +207,31 @@ void hookd_receive(void *ud, const hookd_request *req, hookd_response *resp)
     }
     hookd_ev *ev = hookd_ev_new(src->name, type, hookd_now_ms(), req->body, req->body_len,
                                 json, names, values, nk);
-    if (!ev) {
+    hookd_append *a = ev ? calloc(1, sizeof *a) : NULL;
+    hookd_instance **to = a ? calloc(rt->ninstances + 1, sizeof *to) : NULL;
+    if (!to) {
         refuse(resp, 503, req, src->name, "out of memory");
         resp->headers = "Retry-After: 1\r\n";
-        return;
-    }
-    hookd_instance *to[rt->ninstances + 1];
-    size_t n = hookd_runtime_route(rt, src->name, ev->type, to);
-    hookd_logctx ctx = {.event = ev->id, .source = src->name, .peer = req->peer};
-    if (n == 0) {
-        hookd_logx(HOOKD_LOG_INFO, &ctx, "accepted %s: no route matches (unrouted)", ev->type);
-    } else if (hookd_dispatch_submit(rc->dispatch, ev, to, n) != 0) {
-        refuse(resp, 503, req, src->name, "too many events waiting");
-        resp->headers = "Retry-After: 1\r\n";
+        free(a);
         hookd_ev_unref(ev);
-        return;
-    } else {
-        hookd_logx(HOOKD_LOG_DEBUG, &ctx, "accepted %s for %zu deliveries", ev->type, n);
+        return 0;
     }
-    resp->status = 200;
-    resp->body_len = (size_t)snprintf(resp->body, sizeof resp->body, "{\"id\":\"%s\"}", ev->id);
-    hookd_ev_unref(ev);
+    a->ev = ev;
+    a->to = to;
+    a->nto = hookd_runtime_route(rt, src->name, ev->type, to);
+    a->delivery = calloc(a->nto + 1, sizeof *a->delivery);
+    a->window_ms = src->dedup_window_ms;
+    a->has_key = dedup_key(src, req, json, a->key);
+    a->done = stored;
+    a->ud = later;
+    a->owner = rc;
+    if (!a->delivery) {
+        refuse(resp, 503, req, src->name, "out of memory");
+        resp->headers = "Retry-After: 1\r\n";
+        free_unsent(a);
+        return 0;
+    }
+    snprintf(a->peer, sizeof a->peer, "%s", req->peer);
+    hookd_spool_append(rc->spool, a);
+    return HOOKD_ANSWER_LATER;
 }

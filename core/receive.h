@@ -7,14 +7,19 @@
 #include "dispatch.h"
 #include "runtime.h"
 #include "server.h"
+#include "spool.h"
 
 typedef struct hookd_receiver {
     hookd_runtime *rt;
     hookd_dispatch *dispatch;
+    hookd_spool *spool;
+    size_t queue_max;           /* deliveries pending + appends waiting: 503 beyond */
     int64_t (*clock_s)(void);   /* Unix seconds; tests may fix it */
 } hookd_receiver;
 
-/* A hookd_handler_fn; ud is a hookd_receiver. */
-void hookd_receive(void *ud, const hookd_request *req, hookd_response *resp);
+/* A hookd_handler_fn; ud is a hookd_receiver. An accepted event is answered
+ * once the spool has committed it. */
+int hookd_receive(void *ud, const hookd_request *req, hookd_response *resp,
+                  hookd_pending *later);
 
 #endif

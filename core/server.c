@@ -14,7 +14,7 @@
 #include "log.h"
 #include "tls.h"
 
-enum { PH_IDLE = 0, PH_HEADERS, PH_BODY };
+enum { PH_IDLE = 0, PH_HEADERS, PH_BODY, PH_WAIT };
 
 typedef struct hdr {
     size_t name_off, val_off;
@@ -32,6 +32,12 @@ typedef struct conn {
     int closing;        /* read no more; close when the writes are out */
     int handles;        /* libuv handles still open */
     int writes;         /* uv_write requests in flight */
+    int waiting;        /* the handler answers later; reading is paused */
+    int keep_alive;     /* of the request being answered */
+    int read_paused;    /* too much stashed */
+    int eof;            /* the peer half-closed while a request waited */
+    char *stash;        /* bytes read behind a request that waits */
+    size_t stash_len;
     int reject;         /* status chosen by a callback that stopped the parser */
     const char *reject_why;
     /* the request being read */
@@ -268,6 +274,7 @@ static void on_handle_closed(uv_handle_t *h)
     free(c->hbuf);
     free(c->body);
     free(c->out);
+    free(c->stash);
     free(c);
     maybe_done(s);
 }
@@ -277,6 +284,8 @@ static void conn_close(conn *c)
     if (c->handles == 0 || uv_is_closing((uv_handle_t *)&c->tcp))
         return;
     c->closing = 1;
+    if (c->waiting)
+        return; /* the pending answer closes it */
     if (c->writes > 0) {
         uv_read_stop((uv_stream_t *)&c->tcp);
         return; /* on_write closes once the answers are out */
@@ -477,6 +486,8 @@ static int on_body(llhttp_t *p, const char *at, size_t len)
     return 0;
 }
 
+static int finish(conn *c, hookd_response *resp);
+
 static int on_message_complete(llhttp_t *p)
 {
     conn *c = CONN(p);
@@ -498,13 +509,26 @@ static int on_message_complete(llhttp_t *p)
     req.body_len = c->blen;
 
     hookd_response resp = {0};
-    s->handler(s->ud, &req, &resp);
-    if (!llhttp_should_keep_alive(p) || s->stopping)
-        resp.close = 1;
-    answer(c, &resp);
+    c->keep_alive = llhttp_should_keep_alive(p) && !s->stopping;
+    if (s->handler(s->ud, &req, &resp, (hookd_pending *)c) == HOOKD_ANSWER_LATER) {
+        c->waiting = 1;
+        c->phase = PH_WAIT;
+        uv_timer_stop(&c->timer);
+        return HPE_PAUSED;
+    }
+    return finish(c, &resp);
+}
+
+/* After an answer: the connection goes idle, or closes. */
+static int finish(conn *c, hookd_response *resp)
+{
+    hookd_server *s = c->srv;
+    if (!c->keep_alive || s->stopping)
+        resp->close = 1;
+    answer(c, resp);
     c->phase = PH_IDLE;
     arm(c, s->cfg->idle_timeout_ms);
-    if (resp.close) {
+    if (resp->close) {
         c->closing = 1;
         return HPE_PAUSED; /* ignore whatever was pipelined behind it */
     }
@@ -517,13 +541,47 @@ static int on_message_complete(llhttp_t *p)
     return 0;
 }
 
+/* Bytes that arrive while a request waits for its answer are kept for later;
+ * past this much the connection stops reading until the answer. Reading is
+ * not stopped for every wait: that would cost two epoll_ctl per request. */
+#define STASH_MAX (256 * 1024)
+
+static void stash(conn *c, const char *data, size_t len)
+{
+    if (len == 0)
+        return;
+    char *b = realloc(c->stash, c->stash_len + len);
+    if (!b) {
+        c->closing = 1;
+        return;
+    }
+    memcpy(b + c->stash_len, data, len);
+    c->stash = b;
+    c->stash_len += len;
+    if (c->stash_len > STASH_MAX && !c->read_paused) {
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        c->read_paused = 1;
+    }
+}
+
 static void feed(conn *c, const char *data, size_t len)
 {
     if (c->closing || len == 0)
         return;
+    if (c->waiting) {
+        stash(c, data, len);
+        return;
+    }
     c->feed_start = data;
     llhttp_errno_t e = llhttp_execute(&c->parser, data, len);
     c->feed_prev = data[len - 1];
+    if (e == HPE_PAUSED && c->waiting) {
+        /* Keep what follows the waiting request for when it is answered. */
+        const char *at = llhttp_get_error_pos(&c->parser);
+        if (at && at >= data && at <= data + len)
+            stash(c, at, (size_t)(data + len - at));
+        return;
+    }
     if (e == HPE_OK || e == HPE_PAUSED)
         return;
     if (c->reject)
@@ -545,38 +603,78 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     *buf = uv_buf_init(c->srv->readbuf, sizeof c->srv->readbuf);
 }
 
+/* Decrypts what TLS holds (after `in`, if any) and parses it, until the
+ * connection closes or TLS has nothing more. */
+static void pump_tls(conn *c, const char *in, size_t n)
+{
+    for (;;) {
+        int got = hookd_tls_read(&c->tls, in, n, c->srv->plain, sizeof c->srv->plain);
+        in = NULL;
+        n = 0;
+        if (got < 0) {
+            hookd_logctx ctx = {.peer = c->peer};
+            hookd_logx(HOOKD_LOG_WARN, &ctx, "TLS failure; connection closed");
+            flush(c); /* the alert, if any */
+            c->olen = 0;
+            c->closing = 1;
+            return;
+        }
+        if (got == 0)
+            return;
+        feed(c, c->srv->plain, (size_t)got);
+        if (c->closing)
+            return;
+    }
+}
+
 static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 {
     conn *c = st->data;
+    if (nread == UV_EOF && c->waiting) {
+        /* The sender half-closed after its request(s): answer, then close. */
+        c->eof = 1;
+        uv_read_stop(st);
+        return;
+    }
     if (nread < 0) {
         conn_close(c);
         return;
     }
     if (nread == 0)
         return;
-    if (c->use_tls) {
-        const char *in = buf->base;
-        size_t n = (size_t)nread;
-        for (;;) {
-            int got = hookd_tls_read(&c->tls, in, n, c->srv->plain, sizeof c->srv->plain);
-            in = NULL;
-            n = 0;
-            if (got < 0) {
-                hookd_logctx ctx = {.peer = c->peer};
-                hookd_logx(HOOKD_LOG_WARN, &ctx, "TLS failure; connection closed");
-                flush(c); /* the alert, if any */
-                c->olen = 0;
-                c->closing = 1;
-                break;
-            }
-            if (got == 0)
-                break;
-            feed(c, c->srv->plain, (size_t)got);
-            if (c->closing)
-                break;
-        }
-    } else {
+    if (c->use_tls)
+        pump_tls(c, buf->base, (size_t)nread);
+    else
         feed(c, buf->base, (size_t)nread);
+    flush(c);
+    if (c->closing)
+        conn_close(c);
+}
+
+void hookd_server_answer(hookd_pending *later, const hookd_response *resp)
+{
+    conn *c = (conn *)later;
+    c->waiting = 0;
+    if (c->closing) { /* the peer went away meanwhile */
+        conn_close(c);
+        return;
+    }
+    hookd_response r = *resp;
+    llhttp_resume(&c->parser);
+    if (finish(c, &r) == 0) {
+        /* Parse what arrived behind it; it may wait again. */
+        char *stash = c->stash;
+        size_t n = c->stash_len;
+        c->stash = NULL;
+        c->stash_len = 0;
+        feed(c, stash, n); /* if it waits again, feed stashes the tail anew */
+        free(stash);
+        if (c->eof && !c->waiting)
+            c->closing = 1;
+        else if (c->read_paused && !c->waiting && !c->closing) {
+            c->read_paused = 0;
+            uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+        }
     }
     flush(c);
     if (c->closing)

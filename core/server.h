@@ -30,7 +30,17 @@ typedef struct hookd_response {
     int close;                        /* close the connection after this answer */
 } hookd_response;
 
-typedef void (*hookd_handler_fn)(void *ud, const hookd_request *req, hookd_response *resp);
+/* An answer given later: the connection reads nothing more until it comes. */
+typedef struct hookd_pending hookd_pending;
+#define HOOKD_ANSWER_LATER 1
+
+/* Fills resp and returns 0, or keeps `later` and returns HOOKD_ANSWER_LATER,
+ * then calls hookd_server_answer(later, ...) exactly once on the loop thread
+ * (the request's memory is valid only during the call). */
+typedef int (*hookd_handler_fn)(void *ud, const hookd_request *req, hookd_response *resp,
+                                hookd_pending *later);
+
+void hookd_server_answer(hookd_pending *later, const hookd_response *resp);
 
 typedef struct hookd_server hookd_server;
 

@@ -28,6 +28,7 @@ typedef struct file_inst {
     int fsync;
     pthread_mutex_t lock;   /* fd and every write to it */
     int fd;                 /* -1: reopen before the next write */
+    int64_t checked_at;     /* monotonic ms of the last rotation check */
 } file_inst;
 
 /* The event as one JSON object; the core builds it (ABI 1.0 has event_json). */
@@ -114,6 +115,11 @@ fail:
 static int ensure_open(file_inst *f)
 {
     if (f->fd >= 0) {
+        /* Rotation shows within a second; a stat per line costs too much. */
+        int64_t now = f->api && f->api->monotonic_ms ? f->api->monotonic_ms() : 0;
+        if (now && now < f->checked_at + 1000)
+            return 0;
+        f->checked_at = now;
         struct stat a, b;
         if (stat(f->path, &a) == 0 && fstat(f->fd, &b) == 0 && a.st_dev == b.st_dev &&
             a.st_ino == b.st_ino)
@@ -131,8 +137,6 @@ static int ensure_open(file_inst *f)
 /* With the lock held: the whole line, or an errno. */
 static int write_line(file_inst *f, const char *line, size_t len)
 {
-    struct stat before;
-    int have_before = fstat(f->fd, &before) == 0;
     size_t off = 0;
     while (off < len) {
         ssize_t w = write(f->fd, line + off, len - off);
@@ -140,11 +144,10 @@ static int write_line(file_inst *f, const char *line, size_t len)
             continue;
         if (w <= 0) {
             int e = w < 0 ? errno : EIO;
-            /* Take a torn line back, if nobody else wrote since. */
+            /* Take a torn line back (O_APPEND: our bytes are the last ones). */
             struct stat now;
-            if (off > 0 && have_before && fstat(f->fd, &now) == 0 &&
-                now.st_size == before.st_size + (off_t)off) {
-                int rc = ftruncate(f->fd, before.st_size);
+            if (off > 0 && fstat(f->fd, &now) == 0 && now.st_size >= (off_t)off) {
+                int rc = ftruncate(f->fd, now.st_size - (off_t)off);
                 (void)rc;   /* best effort: the retry appends a whole line anyway */
             }
             return e;

@@ -109,53 +109,106 @@ def peer_closed(sock, timeout=5.0) -> bool:
 class Hookd:
     """One hookd process on a configuration made from a YAML fragment."""
 
-    def __init__(self, workdir, yaml_text, tls=False, env=None):
+    def __init__(self, workdir, yaml_text, tls=False, env=None, preexec_fn=None):
         self.dir = workdir
         self.cfg = os.path.join(workdir, "hookd.yaml")
-        with open(self.cfg, "w") as f:
-            f.write(yaml_text)
+        self.write_config(yaml_text)
         self.tls = tls
         self.log_path = os.path.join(workdir, "hookd.log")
         self.env = dict(os.environ, **(env or {}))
+        self.preexec_fn = preexec_fn  # runs in the child before exec (e.g. setrlimit)
         self.proc = None
+        self.log = None
+        self.log_offset = 0   # where this run's part of hookd.log begins
+        self.killed = False   # SIGKILLed on purpose and not started since
         self.ports = []
 
+    def write_config(self, yaml_text):
+        """Replaces the configuration; the next start() uses it."""
+        with open(self.cfg, "w") as f:
+            f.write(yaml_text)
+
     def start(self, timeout=20):
+        """Starts hookd (again, after a stop() or kill(): same dir, same log
+        file, appended to) and waits for this run's "ready:" line."""
+        if self.proc is not None and self.proc.poll() is None:
+            raise AssertionError("hookd is already running")
+        self._close_log()
         self.log = open(self.log_path, "ab")
+        self.log_offset = os.fstat(self.log.fileno()).st_size
+        self.killed = False
+        self.ports = []
         self.proc = subprocess.Popen([HOOKD, "run", "-c", self.cfg], cwd=self.dir,
-                                     stdout=self.log, stderr=self.log, env=self.env)
+                                     stdout=self.log, stderr=self.log, env=self.env,
+                                     preexec_fn=self.preexec_fn)
         deadline = time.time() + timeout
         while time.time() < deadline:
-            text = self.log_text()
+            text = self.run_log()
             if "ready:" in text:
                 self.ports = [int(p) for p in re.findall(r"listening on https?://\S+:(\d+)", text)]
                 return self
             if self.proc.poll() is not None:
                 raise AssertionError(f"hookd exited {self.proc.returncode}:\n{text}")
             time.sleep(0.05)
-        raise AssertionError("hookd did not start:\n" + self.log_text())
+        raise AssertionError("hookd did not start:\n" + self.run_log())
 
     @property
     def port(self):
         return self.ports[0]
 
     def log_text(self):
+        """The whole log file, every run in this folder."""
         with open(self.log_path, "rb") as f:
             return f.read().decode("utf-8", "replace")
 
+    def run_log(self):
+        """The log of the current (or last) run only."""
+        with open(self.log_path, "rb") as f:
+            f.seek(self.log_offset)
+            return f.read().decode("utf-8", "replace")
+
+    def _close_log(self):
+        if self.log is not None and not self.log.closed:
+            self.log.close()
+
     def stop(self, timeout=30):
-        """SIGTERM; returns the exit code (sanitizer reports make it non-zero)."""
-        if self.proc is None or self.proc.poll() is not None:
-            return self.proc.returncode if self.proc else 0
+        """SIGTERM; returns the exit code (sanitizer reports make it non-zero).
+        A process that already exited just gives its exit code."""
+        if self.proc is None:
+            return 0
+        if self.proc.poll() is not None:
+            self._close_log()
+            return self.proc.returncode
         self.proc.send_signal(signal.SIGTERM)
         try:
             rc = self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
-            raise AssertionError("hookd did not stop on SIGTERM:\n" + self.log_text()[-3000:])
-        self.log.close()
+            self._close_log()
+            raise AssertionError("hookd did not stop on SIGTERM:\n" + self.run_log()[-3000:])
+        self._close_log()
         return rc
+
+    def kill(self, timeout=30):
+        """SIGKILL and wait; returns the exit code (-9 when the signal did it).
+        Until the next start(), HookdCase.tearDown does not count this exit as
+        a failure."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.killed = True
+        rc = self.proc.wait(timeout)
+        self._close_log()
+        return rc
+
+    @property
+    def pid(self):
+        return self.proc.pid if self.proc else None
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
 
     def connect(self, port=None, timeout=10):
         s = socket.create_connection(("127.0.0.1", port or self.port), timeout=timeout)
@@ -176,13 +229,13 @@ class Hookd:
         return self.send(request_bytes(body, **kw))
 
 
-def wait_for(pred, timeout=10.0, what="condition"):
+def wait_for(pred, timeout=10.0, what="condition", interval=0.05):
     deadline = time.time() + timeout
     while time.time() < deadline:
         v = pred()
         if v:
             return v
-        time.sleep(0.05)
+        time.sleep(interval)
     raise AssertionError(f"timed out waiting for {what}")
 
 
@@ -238,15 +291,20 @@ class HookdCase(unittest.TestCase):
     def tearDown(self):
         try:
             for h in self.procs:
+                if h.killed:  # SIGKILLed on purpose and never restarted
+                    h.stop()
+                    continue
                 rc = h.stop()
                 self.assertEqual(rc, 0, "hookd exit code after SIGTERM; log:\n" + h.log_text()[-4000:])
         finally:
             self._tmp.cleanup()
 
-    def hookd(self, yaml_text=None, tls=False, env=None, **kw):
-        h = Hookd(self.dir, yaml_text or base_config(self.dir, **kw), tls=tls, env=env)
+    def hookd(self, yaml_text=None, tls=False, env=None, preexec_fn=None, start_timeout=20,
+              **kw):
+        h = Hookd(self.dir, yaml_text or base_config(self.dir, **kw), tls=tls, env=env,
+                  preexec_fn=preexec_fn)
         self.procs.append(h)
-        return h.start()
+        return h.start(start_timeout)
 
     def run_cli(self, *args, input=None, env=None):
         return subprocess.run([HOOKD, *args], cwd=self.dir, input=input, capture_output=True,

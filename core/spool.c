@@ -1,0 +1,701 @@
+/* spool: SQLite in WAL mode, owned by one writer thread. The loop thread
+ * queues appends and gets them back through a uv_async once their
+ * transaction committed; workers queue attempt records. Both kinds ride in
+ * the same group commit. Between commits the writer takes pending deliveries
+ * nobody holds (a previous run's, or replayed ones) and purges old events. */
+#include "spool.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "spool_schema.h"
+
+#define HOUSEKEEP_MS 1000     /* recovery poll and retention pass */
+#define RETRY_FAILED_MS 200   /* after a failed commit, before records retry */
+#define RECORD_DELAY_MS 20    /* the longest a record waits for company */
+#define PURGE_BATCH 500
+
+typedef struct rec {
+    struct rec *next;
+    hookd_attempt a;
+    char reason[256];
+} rec;
+
+enum {
+    S_DEDUP_GET, S_DEDUP_PUT, S_EVENT, S_DELIVERY, S_UPDATE, S_ATTEMPT, S_POLL, S_CLAIM,
+    S_ORPHAN, S_OLD, S_DEL_ATTEMPTS, S_DEL_DELIVERIES, S_DEL_EVENT, S_DEDUP_OLD, S_VERSION,
+    S_COUNT
+};
+
+static const char *const sql_text[S_COUNT] = {
+    [S_DEDUP_GET] = "SELECT event, at FROM dedup WHERE source = ?1 AND key = ?2",
+    [S_DEDUP_PUT] = "INSERT OR REPLACE INTO dedup(source, key, event, at) VALUES(?1,?2,?3,?4)",
+    [S_EVENT] = "INSERT INTO events(id, source, type, received_at, body, headers)"
+                " VALUES(?1,?2,?3,?4,?5,?6)",
+    [S_DELIVERY] = "INSERT INTO deliveries(event, plugin, state, next_at, updated_at, claim)"
+                   " VALUES(?1,?2,'pending',?3,?4,?5)",
+    [S_UPDATE] = "UPDATE deliveries SET state=?1, attempts=?2, next_at=?3, updated_at=?4,"
+                 " reason=?5 WHERE id=?6 AND attempts <= ?2",
+    [S_ATTEMPT] = "INSERT OR REPLACE INTO attempts(delivery, n, started_at, duration_ms,"
+                  " result, reason, retry_at) VALUES(?1,?2,?3,?4,?5,?6,?7)",
+    [S_POLL] = "SELECT d.id, d.plugin, d.attempts, d.round_start, d.next_at, e.seq, e.id,"
+               " e.source, e.type, e.received_at, e.body, e.headers"
+               " FROM deliveries d JOIN events e ON e.seq = d.event"
+               " WHERE d.state = 'pending' AND (d.claim IS NULL OR d.claim <> ?1)"
+               " ORDER BY d.id LIMIT ?2",
+    [S_CLAIM] = "UPDATE deliveries SET claim = ?1 WHERE id = ?2",
+    [S_ORPHAN] = "UPDATE deliveries SET state='dead', updated_at=?1, reason=?2, claim=NULL"
+                 " WHERE id=?3",
+    [S_OLD] = "SELECT e.seq FROM events e WHERE e.received_at < ?1 AND NOT EXISTS"
+              " (SELECT 1 FROM deliveries d WHERE d.event = e.seq AND d.state <> 'delivered')"
+              " ORDER BY e.received_at LIMIT ?2",
+    [S_DEL_ATTEMPTS] = "DELETE FROM attempts WHERE delivery IN"
+                       " (SELECT id FROM deliveries WHERE event = ?1)",
+    [S_DEL_DELIVERIES] = "DELETE FROM deliveries WHERE event = ?1",
+    [S_DEL_EVENT] = "DELETE FROM events WHERE seq = ?1",
+    [S_DEDUP_OLD] = "DELETE FROM dedup WHERE (source, key) IN"
+                    " (SELECT source, key FROM dedup WHERE at < ?1 LIMIT ?2)",
+    [S_VERSION] = "PRAGMA data_version",
+};
+
+struct hookd_spool {
+    sqlite3 *db;
+    sqlite3_stmt *st[S_COUNT];
+    hookd_runtime *rt;
+    hookd_dispatch *dispatch;
+    const char *path;
+    int64_t run;              /* this process's claim on deliveries */
+    int64_t max_window_ms;    /* the longest dedup window of any source */
+
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    hookd_append *in_head, *in_tail;  /* appends to commit */
+    rec *recs, *recs_tail;            /* attempts to record, in order */
+    hookd_append *done_head, *done_tail; /* committed or failed, for the loop */
+    int stopping, detached;
+    int64_t recs_since;               /* monotonic ms of the oldest record waiting */
+    atomic_size_t waiting;
+
+    uv_async_t async;
+    /* writer only */
+    int failing;              /* the last commit failed: logged once */
+    int64_t retry_recs_at;    /* monotonic ms; records wait after a failure */
+    int64_t version;          /* PRAGMA data_version at the last poll */
+    int backlog;              /* the last poll stopped at its limit */
+    int polled;
+    uint64_t commits, appended;   /* for the log line at close */
+};
+
+/* ---------- small helpers ---------- */
+
+static int exec(hookd_spool *sp, const char *sql)
+{
+    return sqlite3_exec(sp->db, sql, NULL, NULL, NULL);
+}
+
+static const char *describe(int rc)
+{
+    switch (rc & 0xff) {
+    case SQLITE_FULL: return "disk full";
+    case SQLITE_IOERR: return "I/O error";
+    case SQLITE_READONLY: return "read-only";
+    case SQLITE_CANTOPEN: return "cannot open the file";
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED: return "busy (another writer holds it)";
+    case SQLITE_CORRUPT: return "file is damaged";
+    case SQLITE_NOMEM: return "out of memory";
+    default: return "write failed";
+    }
+}
+
+static int step_done(sqlite3_stmt *s)
+{
+    int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    return rc == SQLITE_DONE || rc == SQLITE_ROW ? SQLITE_OK : rc;
+}
+
+static void bind_text(sqlite3_stmt *s, int i, const char *v)
+{
+    if (v)
+        sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(s, i);
+}
+
+/* ---------- the group commit ---------- */
+
+static int store(hookd_spool *sp, hookd_append *a, int64_t now)
+{
+    hookd_ev *ev = a->ev;
+    sqlite3_stmt *s;
+    int rc;
+    if (a->has_key) {
+        s = sp->st[S_DEDUP_GET];
+        bind_text(s, 1, ev->source);
+        bind_text(s, 2, a->key);
+        rc = sqlite3_step(s);
+        if (rc == SQLITE_ROW &&
+            sqlite3_column_int64(s, 1) >= ev->pub.received_at_ms - a->window_ms) {
+            snprintf(a->first_id, sizeof a->first_id, "%s",
+                     (const char *)sqlite3_column_text(s, 0));
+            sqlite3_reset(s);
+            a->result = HOOKD_SPOOL_DUPLICATE;
+            return SQLITE_OK;
+        }
+        sqlite3_reset(s);
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+            return rc;
+        s = sp->st[S_DEDUP_PUT];
+        bind_text(s, 1, ev->source);
+        bind_text(s, 2, a->key);
+        bind_text(s, 3, ev->id);
+        sqlite3_bind_int64(s, 4, ev->pub.received_at_ms);
+        if ((rc = step_done(s)) != SQLITE_OK)
+            return rc;
+    }
+    s = sp->st[S_EVENT];
+    bind_text(s, 1, ev->id);
+    bind_text(s, 2, ev->source);
+    bind_text(s, 3, ev->type);
+    sqlite3_bind_int64(s, 4, ev->pub.received_at_ms);
+    sqlite3_bind_blob(s, 5, ev->body, (int)ev->pub.body_len, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 6, ev->hstore, (int)ev->hsize, SQLITE_STATIC);
+    if ((rc = step_done(s)) != SQLITE_OK)
+        return rc;
+    int64_t seq = sqlite3_last_insert_rowid(sp->db);
+    s = sp->st[S_DELIVERY];
+    for (size_t i = 0; i < a->nto; i++) {
+        sqlite3_bind_int64(s, 1, seq);
+        bind_text(s, 2, a->to[i]->cfg->name);
+        sqlite3_bind_int64(s, 3, ev->pub.received_at_ms);
+        sqlite3_bind_int64(s, 4, now);
+        sqlite3_bind_int64(s, 5, sp->run);
+        if ((rc = step_done(s)) != SQLITE_OK)
+            return rc;
+        a->delivery[i] = sqlite3_last_insert_rowid(sp->db);
+    }
+    a->result = HOOKD_SPOOL_STORED;
+    return SQLITE_OK;
+}
+
+static const char *result_text(int r)
+{
+    return r == HOOKD_OK ? "ok" : r == HOOKD_RETRY ? "retry" : "fail";
+}
+
+static int record(hookd_spool *sp, const rec *r, int64_t now)
+{
+    const hookd_attempt *a = &r->a;
+    int pending = strcmp(a->state, "pending") == 0;
+    sqlite3_stmt *s = sp->st[S_UPDATE];
+    bind_text(s, 1, a->state);
+    sqlite3_bind_int(s, 2, a->n);
+    sqlite3_bind_int64(s, 3, pending ? a->next_at : now);
+    sqlite3_bind_int64(s, 4, now);
+    bind_text(s, 5, r->reason[0] ? r->reason : NULL);
+    sqlite3_bind_int64(s, 6, a->delivery);
+    int rc = step_done(s);
+    if (rc != SQLITE_OK)
+        return rc;
+    s = sp->st[S_ATTEMPT];
+    sqlite3_bind_int64(s, 1, a->delivery);
+    sqlite3_bind_int(s, 2, a->n);
+    sqlite3_bind_int64(s, 3, a->started_at);
+    sqlite3_bind_int64(s, 4, a->duration_ms);
+    bind_text(s, 5, result_text(a->result));
+    bind_text(s, 6, r->reason[0] ? r->reason : NULL);
+    if (pending)
+        sqlite3_bind_int64(s, 7, a->next_at);
+    else
+        sqlite3_bind_null(s, 7);
+    return step_done(s);
+}
+
+static void note_failure(hookd_spool *sp, int rc, const char *during)
+{
+    if (!sp->failing)
+        hookd_log(HOOKD_LOG_ERROR, "spool %s: %s failed: %s (%s); answering 503 until it recovers",
+                  sp->path, during, describe(rc), sqlite3_errmsg(sp->db));
+    sp->failing = 1;
+}
+
+static void note_success(hookd_spool *sp)
+{
+    if (sp->failing)
+        hookd_log(HOOKD_LOG_INFO, "spool %s: writing again", sp->path);
+    sp->failing = 0;
+}
+
+static void rollback(hookd_spool *sp)
+{
+    if (!sqlite3_get_autocommit(sp->db))
+        exec(sp, "ROLLBACK");
+}
+
+/* Commits appends and records in one transaction. Returns 0, or the SQLite
+ * code of the failure (nothing of the batch is then stored). */
+static int commit(hookd_spool *sp, hookd_append *apps, rec *recs)
+{
+    int64_t now = hookd_now_ms();
+    int rc = exec(sp, "BEGIN IMMEDIATE");
+    for (hookd_append *a = apps; a && rc == SQLITE_OK; a = a->next)
+        rc = store(sp, a, now);
+    for (rec *r = recs; r && rc == SQLITE_OK; r = r->next)
+        rc = record(sp, r, now);
+    if (rc == SQLITE_OK)
+        rc = exec(sp, "COMMIT");
+    if (rc == SQLITE_OK) {
+        note_success(sp);
+        sp->commits++;
+        for (hookd_append *a = apps; a; a = a->next)
+            sp->appended++;
+        return 0;
+    }
+    int ext = sqlite3_extended_errcode(sp->db);
+    note_failure(sp, ext ? ext : rc, "commit");
+    rollback(sp);
+    for (hookd_append *a = apps; a; a = a->next) {
+        a->result = -EIO;
+        a->why = describe(ext ? ext : rc);
+    }
+    return rc;
+}
+
+/* ---------- recovery: pending deliveries nobody holds ---------- */
+
+static hookd_instance *instance_named(hookd_runtime *rt, const char *name)
+{
+    for (size_t i = 0; i < rt->ninstances; i++)
+        if (strcmp(rt->instances[i].cfg->name, name) == 0)
+            return &rt->instances[i];
+    return NULL;
+}
+
+static int64_t data_version(hookd_spool *sp)
+{
+    sqlite3_stmt *s = sp->st[S_VERSION];
+    int64_t v = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : -1;
+    sqlite3_reset(s);
+    return v;
+}
+
+static void poll_pending(hookd_spool *sp)
+{
+    size_t busy = hookd_dispatch_pending(sp->dispatch);
+    size_t max = sp->rt->cfg->queue_max;
+    if (busy >= max) {
+        sp->backlog = 1;
+        return;
+    }
+    /* Another connection (hookd replay) commits: data_version moves. */
+    int64_t v = data_version(sp);
+    if (sp->polled && !sp->backlog && v == sp->version)
+        return;
+    sp->version = v;
+    if (exec(sp, "BEGIN IMMEDIATE") != SQLITE_OK)
+        return;
+    int64_t now = hookd_now_ms();
+    size_t limit = max - busy, taken = 0, dead = 0;
+    sqlite3_stmt *s = sp->st[S_POLL];
+    sqlite3_bind_int64(s, 1, sp->run);
+    sqlite3_bind_int64(s, 2, (int64_t)limit);
+    hookd_ev *ev = NULL;
+    int64_t ev_seq = -1;
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        int64_t id = sqlite3_column_int64(s, 0);
+        const char *plugin = (const char *)sqlite3_column_text(s, 1);
+        hookd_instance *in = instance_named(sp->rt, plugin);
+        taken++;
+        if (!in) {
+            char why[256];
+            snprintf(why, sizeof why, "no plugin instance \"%s\" in the configuration", plugin);
+            sqlite3_stmt *o = sp->st[S_ORPHAN];
+            sqlite3_bind_int64(o, 1, now);
+            bind_text(o, 2, why);
+            sqlite3_bind_int64(o, 3, id);
+            step_done(o);
+            dead++;
+            continue;
+        }
+        int64_t seq = sqlite3_column_int64(s, 5);
+        if (seq != ev_seq) {
+            hookd_ev_unref(ev);
+            ev = hookd_ev_restore((const char *)sqlite3_column_text(s, 6),
+                                  (const char *)sqlite3_column_text(s, 7),
+                                  (const char *)sqlite3_column_text(s, 8),
+                                  sqlite3_column_int64(s, 9),
+                                  sqlite3_column_blob(s, 10),
+                                  (size_t)sqlite3_column_bytes(s, 10),
+                                  sqlite3_column_blob(s, 11),
+                                  (size_t)sqlite3_column_bytes(s, 11));
+            ev_seq = seq;
+        }
+        if (!ev || hookd_dispatch_submit(sp->dispatch, ev, in, id,
+                                         sqlite3_column_int(s, 2), sqlite3_column_int(s, 3),
+                                         sqlite3_column_int64(s, 4)) != 0)
+            continue; /* left unclaimed: the next poll tries again */
+        sqlite3_stmt *c = sp->st[S_CLAIM];
+        sqlite3_bind_int64(c, 1, sp->run);
+        sqlite3_bind_int64(c, 2, id);
+        step_done(c);
+    }
+    sqlite3_reset(s);
+    hookd_ev_unref(ev);
+    if (exec(sp, "COMMIT") != SQLITE_OK) {
+        rollback(sp);
+        return;
+    }
+    sp->version = data_version(sp);
+    sp->backlog = taken == limit;
+    if (taken > 0 || !sp->polled)
+        hookd_log(taken ? HOOKD_LOG_INFO : HOOKD_LOG_DEBUG,
+                  "spool: took %zu pending deliveries%s%s", taken - dead,
+                  dead ? " (some name a plugin instance no longer configured: dead-lettered)"
+                       : "",
+                  sp->backlog ? "; more wait in the spool" : "");
+    sp->polled = 1;
+}
+
+/* ---------- retention ---------- */
+
+static void purge(hookd_spool *sp)
+{
+    int64_t now = hookd_now_ms();
+    if (exec(sp, "BEGIN IMMEDIATE") != SQLITE_OK)
+        return;
+    sqlite3_stmt *s = sp->st[S_OLD];
+    sqlite3_bind_int64(s, 1, now - sp->rt->cfg->spool_retention_ms);
+    sqlite3_bind_int(s, 2, PURGE_BATCH);
+    int64_t seqs[PURGE_BATCH];
+    int n = 0, rc = SQLITE_OK;
+    while (n < PURGE_BATCH && sqlite3_step(s) == SQLITE_ROW)
+        seqs[n++] = sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    static const int del[] = {S_DEL_ATTEMPTS, S_DEL_DELIVERIES, S_DEL_EVENT};
+    for (int i = 0; i < n && rc == SQLITE_OK; i++)
+        for (size_t k = 0; k < sizeof del / sizeof del[0] && rc == SQLITE_OK; k++) {
+            sqlite3_bind_int64(sp->st[del[k]], 1, seqs[i]);
+            rc = step_done(sp->st[del[k]]);
+        }
+    if (rc == SQLITE_OK && sp->max_window_ms > 0) {
+        s = sp->st[S_DEDUP_OLD];
+        sqlite3_bind_int64(s, 1, now - sp->max_window_ms);
+        sqlite3_bind_int(s, 2, PURGE_BATCH);
+        rc = step_done(s);
+    }
+    if (rc == SQLITE_OK && exec(sp, "COMMIT") == SQLITE_OK) {
+        if (n > 0)
+            hookd_log(HOOKD_LOG_DEBUG, "spool: purged %d delivered events past retention", n);
+        return;
+    }
+    rollback(sp);
+}
+
+/* ---------- the writer thread ---------- */
+
+static void *writer(void *arg)
+{
+    hookd_spool *sp = arg;
+    int64_t next_housekeep = 0;
+    int yielded = 0;
+    pthread_mutex_lock(&sp->lock);
+    for (;;) {
+        int64_t now = hookd_monotonic_ms();
+        int64_t recs_due = sp->recs ? sp->recs_since + RECORD_DELAY_MS : INT64_MAX;
+        if (recs_due < sp->retry_recs_at)
+            recs_due = sp->retry_recs_at;
+        int recs_ready = sp->recs && now >= sp->retry_recs_at;
+        if (!sp->in_head && now < recs_due && now < next_housekeep && !sp->stopping) {
+            int64_t until = next_housekeep < recs_due ? next_housekeep : recs_due;
+            struct timespec ts;
+            clock_gettime(CLOCK_MONOTONIC, &ts);
+            int64_t ms = until - now;
+            ts.tv_sec += ms / 1000;
+            ts.tv_nsec += (ms % 1000) * 1000000;
+            if (ts.tv_nsec >= 1000000000) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000;
+            }
+            pthread_cond_timedwait(&sp->cond, &sp->lock, &ts);
+            continue;
+        }
+        if (sp->in_head && !sp->stopping && !yielded) {
+            /* Let the loop thread add what it has already read to this
+             * commit: on a busy core that doubles the events per commit. */
+            yielded = 1;
+            pthread_mutex_unlock(&sp->lock);
+            sched_yield();
+            pthread_mutex_lock(&sp->lock);
+            continue;
+        }
+        yielded = 0;
+        hookd_append *apps = sp->in_head;
+        rec *recs = recs_ready || sp->stopping ? sp->recs : NULL;
+        sp->in_head = sp->in_tail = NULL;
+        if (recs) {
+            sp->recs = sp->recs_tail = NULL;
+            sp->recs_since = 0;
+        }
+        int stopping = sp->stopping;
+        pthread_mutex_unlock(&sp->lock);
+
+        int failed = 0;
+        if (apps || recs)
+            failed = commit(sp, apps, recs) != 0;
+        if (!failed) {
+            while (recs) {
+                rec *nx = recs->next;
+                free(recs);
+                recs = nx;
+            }
+        }
+        if (!stopping && hookd_monotonic_ms() >= next_housekeep) {
+            poll_pending(sp);
+            purge(sp);
+            next_housekeep = hookd_monotonic_ms() + HOUSEKEEP_MS;
+        }
+
+        pthread_mutex_lock(&sp->lock);
+        if (apps) {
+            hookd_append *last = apps;
+            while (last->next)
+                last = last->next;
+            if (sp->done_tail)
+                sp->done_tail->next = apps;
+            else
+                sp->done_head = apps;
+            sp->done_tail = last;
+            if (!sp->detached)
+                uv_async_send(&sp->async);
+        }
+        if (failed && recs) {
+            /* Keep them for the next commit: losing one only repeats a delivery. */
+            rec *last = recs;
+            while (last->next)
+                last = last->next;
+            last->next = sp->recs;
+            if (!sp->recs)
+                sp->recs_tail = last;
+            sp->recs = recs;
+            sp->retry_recs_at = hookd_monotonic_ms() + RETRY_FAILED_MS;
+            if (!sp->recs_since)
+                sp->recs_since = hookd_monotonic_ms();
+        }
+        if (stopping && !sp->in_head && (!sp->recs || failed))
+            break;
+    }
+    pthread_mutex_unlock(&sp->lock);
+    return NULL;
+}
+
+/* ---------- the loop side ---------- */
+
+static void free_append(hookd_append *a)
+{
+    hookd_ev_unref(a->ev);
+    free(a->delivery);
+    free(a);
+}
+
+static void on_async(uv_async_t *h)
+{
+    hookd_spool *sp = h->data;
+    pthread_mutex_lock(&sp->lock);
+    hookd_append *a = sp->done_head;
+    sp->done_head = sp->done_tail = NULL;
+    pthread_mutex_unlock(&sp->lock);
+    while (a) {
+        hookd_append *nx = a->next;
+        a->next = NULL;
+        atomic_fetch_sub(&sp->waiting, 1);
+        a->done(a);
+        free_append(a);
+        a = nx;
+    }
+}
+
+void hookd_spool_append(hookd_spool *sp, hookd_append *a)
+{
+    a->next = NULL;
+    atomic_fetch_add(&sp->waiting, 1);
+    pthread_mutex_lock(&sp->lock);
+    if (sp->in_tail)
+        sp->in_tail->next = a;
+    else
+        sp->in_head = a;
+    sp->in_tail = a;
+    pthread_cond_signal(&sp->cond);
+    pthread_mutex_unlock(&sp->lock);
+}
+
+size_t hookd_spool_waiting(hookd_spool *sp) { return atomic_load(&sp->waiting); }
+
+void hookd_spool_record(void *ud, const hookd_attempt *a)
+{
+    hookd_spool *sp = ud;
+    rec *r = malloc(sizeof *r);
+    if (!r)
+        return; /* the delivery stays pending: it runs again after a restart */
+    r->a = *a;
+    snprintf(r->reason, sizeof r->reason, "%s", a->reason ? a->reason : "");
+    r->a.reason = NULL;
+    pthread_mutex_lock(&sp->lock);
+    r->next = NULL;
+    if (sp->recs_tail)
+        sp->recs_tail->next = r;
+    else
+        sp->recs = r;
+    sp->recs_tail = r;
+    /* No wake-up: records ride with the next appends, or wait RECORD_DELAY_MS. */
+    if (!sp->recs_since)
+        sp->recs_since = hookd_monotonic_ms();
+    pthread_mutex_unlock(&sp->lock);
+}
+
+/* ---------- open and close ---------- */
+
+static void close_db(hookd_spool *sp)
+{
+    for (int i = 0; i < S_COUNT; i++)
+        sqlite3_finalize(sp->st[i]);
+    sqlite3_close(sp->db);
+    sp->db = NULL;
+}
+
+static int open_db(hookd_spool *sp, char *err, size_t errlen)
+{
+    const hookd_config *cfg = sp->rt->cfg;
+    int rc = sqlite3_open_v2(sp->path, &sp->db,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                             NULL);
+    if (rc != SQLITE_OK)
+        goto fail;
+    sqlite3_busy_timeout(sp->db, 5000);
+    char pragmas[256];
+    snprintf(pragmas, sizeof pragmas,
+             "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s; PRAGMA cache_size=-16000;"
+             " PRAGMA temp_store=MEMORY;",
+             cfg->spool_sync_full ? "FULL" : "NORMAL");
+    if ((rc = exec(sp, pragmas)) != SQLITE_OK || (rc = exec(sp, HOOKD_SPOOL_SCHEMA_SQL)) != SQLITE_OK)
+        goto fail;
+    sqlite3_stmt *s;
+    if ((rc = sqlite3_prepare_v2(sp->db, "SELECT value FROM meta WHERE key='schema'", -1, &s,
+                                 NULL)) != SQLITE_OK)
+        goto fail;
+    int have = sqlite3_step(s) == SQLITE_ROW ? atoi((const char *)sqlite3_column_text(s, 0)) : 0;
+    sqlite3_finalize(s);
+    if (have == 0) {
+        char sql[96];
+        snprintf(sql, sizeof sql, "INSERT INTO meta VALUES('schema','%d')", HOOKD_SPOOL_SCHEMA);
+        if ((rc = exec(sp, sql)) != SQLITE_OK)
+            goto fail;
+    } else if (have != HOOKD_SPOOL_SCHEMA) {
+        snprintf(err, errlen, "spool %s has schema %d; this hookd reads schema %d", sp->path,
+                 have, HOOKD_SPOOL_SCHEMA);
+        close_db(sp);
+        return -1;
+    }
+    for (int i = 0; i < S_COUNT; i++)
+        if ((rc = sqlite3_prepare_v3(sp->db, sql_text[i], -1, SQLITE_PREPARE_PERSISTENT,
+                                     &sp->st[i], NULL)) != SQLITE_OK)
+            goto fail;
+    return 0;
+fail:
+    snprintf(err, errlen, "spool %s: %s", sp->path,
+             sp->db ? sqlite3_errmsg(sp->db) : sqlite3_errstr(rc));
+    close_db(sp);
+    return -1;
+}
+
+hookd_spool *hookd_spool_open(uv_loop_t *loop, hookd_runtime *rt, hookd_dispatch *d,
+                              char *err, size_t errlen)
+{
+    hookd_spool *sp = calloc(1, sizeof *sp);
+    if (!sp) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    sp->rt = rt;
+    sp->dispatch = d;
+    sp->path = rt->cfg->spool_path;
+    sp->run = (hookd_now_ms() << 16) | (getpid() & 0xffff);
+    for (size_t i = 0; i < rt->cfg->nsources; i++) {
+        const hookd_source_cfg *src = &rt->cfg->sources[i];
+        if (src->dedup != HOOKD_DEDUP_NONE && src->dedup_window_ms > sp->max_window_ms)
+            sp->max_window_ms = src->dedup_window_ms;
+    }
+    atomic_init(&sp->waiting, 0);
+    if (open_db(sp, err, errlen) != 0) {
+        free(sp);
+        return NULL;
+    }
+    pthread_mutex_init(&sp->lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&sp->cond, &ca);
+    pthread_condattr_destroy(&ca);
+    uv_async_init(loop, &sp->async, on_async);
+    sp->async.data = sp;
+    hookd_dispatch_set_sink(d, hookd_spool_record, sp);
+    if (pthread_create(&sp->thread, NULL, writer, sp) != 0) {
+        snprintf(err, errlen, "cannot start the spool writer thread");
+        uv_close((uv_handle_t *)&sp->async, NULL);
+        uv_run(loop, UV_RUN_NOWAIT);
+        close_db(sp);
+        pthread_mutex_destroy(&sp->lock);
+        pthread_cond_destroy(&sp->cond);
+        free(sp);
+        return NULL;
+    }
+    return sp;
+}
+
+void hookd_spool_detach(hookd_spool *sp)
+{
+    pthread_mutex_lock(&sp->lock);
+    sp->detached = 1;
+    pthread_mutex_unlock(&sp->lock);
+    uv_close((uv_handle_t *)&sp->async, NULL);
+}
+
+void hookd_spool_close(hookd_spool *sp)
+{
+    if (!sp)
+        return;
+    pthread_mutex_lock(&sp->lock);
+    sp->stopping = 1;
+    pthread_cond_signal(&sp->cond);
+    pthread_mutex_unlock(&sp->lock);
+    pthread_join(sp->thread, NULL);
+    /* Appends that never reached the loop (none after a clean stop). */
+    for (hookd_append *a = sp->done_head, *nx; a; a = nx) {
+        nx = a->next;
+        free_append(a);
+    }
+    for (rec *r = sp->recs, *nx; r; r = nx) {
+        nx = r->next;
+        free(r);
+    }
+    if (exec(sp, "PRAGMA wal_checkpoint(TRUNCATE)") != SQLITE_OK)
+        hookd_log(HOOKD_LOG_WARN, "spool %s: checkpoint at close failed: %s", sp->path,
+                  sqlite3_errmsg(sp->db));
+    close_db(sp);
+    pthread_mutex_destroy(&sp->lock);
+    pthread_cond_destroy(&sp->cond);
+    uint64_t appended = sp->appended, commits = sp->commits;
+    free(sp);
+    hookd_log(HOOKD_LOG_INFO, "spool closed: %llu events in %llu commits",
+              (unsigned long long)appended, (unsigned long long)commits);
+}

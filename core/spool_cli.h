@@ -1,0 +1,32 @@
+/* spool_cli: `hookd events`, `events show`, `dead` and `replay`. They open
+ * the daemon's spool as a second SQLite connection (WAL: readers never block
+ * the daemon, the one writer waits for its turn), so an operator can look at
+ * what arrived, what failed and why, and deliver it again while hookd runs. */
+#ifndef HOOKD_SPOOL_CLI_H
+#define HOOKD_SPOOL_CLI_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+typedef struct hookd_cli_args {
+    const char *spool_path;
+    const char *type;     /* --type GLOB (SQLite GLOB on events.type), NULL: any */
+    const char *since;    /* --since DURATION: received_at >= now - d, NULL: any */
+    const char *plugin;   /* --plugin NAME (dead, replay --dead) */
+    long limit;           /* --limit N; <= 0 means the default 50; at most 100000 */
+    int json;             /* --json */
+    int dead;             /* replay --dead */
+    char **ids;           /* positional event ids */
+    size_t nids;
+} hookd_cli_args;
+
+/* Each returns the process exit code: 0 ok, 1 runtime failure (no spool,
+ * unknown id, SQLite error), 2 usage error (bad --since, missing or malformed
+ * id, replay with neither ids nor --dead, or both). Output goes to out; errors
+ * are one line "hookd: ..." on stderr. */
+int hookd_cli_events(const hookd_cli_args *a, FILE *out);  /* list, newest first */
+int hookd_cli_show(const hookd_cli_args *a, FILE *out);    /* ids[0], exactly one id */
+int hookd_cli_dead(const hookd_cli_args *a, FILE *out);    /* dead letters, oldest first */
+int hookd_cli_replay(const hookd_cli_args *a, FILE *out);  /* ids, or every dead letter */
+
+#endif
