@@ -576,6 +576,9 @@ static void close_db(hookd_spool *sp)
 static int open_db(hookd_spool *sp, char *err, size_t errlen)
 {
     const hookd_config *cfg = sp->rt->cfg;
+    /* Memory statistics take a global mutex on every allocation; hookd never
+     * reads them. (A no-op once SQLite is initialised.) */
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
     int rc = sqlite3_open_v2(sp->path, &sp->db,
                              SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                              NULL);
