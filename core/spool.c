@@ -557,9 +557,12 @@ void hookd_spool_record(void *ud, const hookd_attempt *a)
     else
         sp->recs = r;
     sp->recs_tail = r;
-    /* No wake-up: records ride with the next appends, or wait RECORD_DELAY_MS. */
-    if (!sp->recs_since)
+    /* One wake-up per group: the first record sets the writer's deadline
+     * (RECORD_DELAY_MS); the others ride along, or with the next appends. */
+    if (!sp->recs_since) {
         sp->recs_since = hookd_monotonic_ms();
+        pthread_cond_signal(&sp->cond);
+    }
     pthread_mutex_unlock(&sp->lock);
 }
 
