@@ -168,15 +168,7 @@ static void wait_work(hookd_dispatch *d)
     int64_t ms = d->later->due - hookd_monotonic_ms();
     if (ms <= 0)
         return;
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (ms % 1000) * 1000000;
-    if (ts.tv_nsec >= 1000000000) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000;
-    }
-    pthread_cond_timedwait(&d->cond, &d->lock, &ts);
+    hookd_cond_wait_ms(&d->cond, &d->lock, ms);
 }
 
 static void free_job(job *j)

@@ -3,6 +3,7 @@
 #ifndef HOOKD_EVENT_H
 #define HOOKD_EVENT_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -45,5 +46,8 @@ void hookd_ev_unref(hookd_ev *ev);
 
 int64_t hookd_now_ms(void);        /* Unix time, ms */
 int64_t hookd_monotonic_ms(void);  /* CLOCK_MONOTONIC, ms */
+
+/* Waits on cond (made with CLOCK_MONOTONIC) for at most ms; lock is held. */
+void hookd_cond_wait_ms(pthread_cond_t *cond, pthread_mutex_t *lock, int64_t ms);
 
 #endif

@@ -418,16 +418,7 @@ static void *writer(void *arg)
         int recs_ready = sp->recs && now >= sp->retry_recs_at;
         if (!sp->in_head && now < recs_due && now < next_housekeep && !sp->stopping) {
             int64_t until = next_housekeep < recs_due ? next_housekeep : recs_due;
-            struct timespec ts;
-            clock_gettime(CLOCK_MONOTONIC, &ts);
-            int64_t ms = until - now;
-            ts.tv_sec += ms / 1000;
-            ts.tv_nsec += (ms % 1000) * 1000000;
-            if (ts.tv_nsec >= 1000000000) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000;
-            }
-            pthread_cond_timedwait(&sp->cond, &sp->lock, &ts);
+            hookd_cond_wait_ms(&sp->cond, &sp->lock, until - now);
             continue;
         }
         if (sp->in_head && !sp->stopping && !yielded) {
