@@ -213,11 +213,7 @@ hookd_dispatch *hookd_dispatch_new(int workers)
     if (!d)
         return NULL;
     pthread_mutex_init(&d->lock, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&d->cond, &ca);
-    pthread_condattr_destroy(&ca);
+    hookd_cond_init_monotonic(&d->cond);
     pthread_cond_init(&d->gone, NULL);
     d->threads = calloc((size_t)workers, sizeof *d->threads);
     if (!d->threads) {

@@ -179,6 +179,15 @@ int64_t hookd_monotonic_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+void hookd_cond_init_monotonic(pthread_cond_t *cond)
+{
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(cond, &ca);
+    pthread_condattr_destroy(&ca);
+}
+
 void hookd_cond_wait_ms(pthread_cond_t *cond, pthread_mutex_t *lock, int64_t ms)
 {
     struct timespec ts;

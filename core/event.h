@@ -47,7 +47,10 @@ void hookd_ev_unref(hookd_ev *ev);
 int64_t hookd_now_ms(void);        /* Unix time, ms */
 int64_t hookd_monotonic_ms(void);  /* CLOCK_MONOTONIC, ms */
 
-/* Waits on cond (made with CLOCK_MONOTONIC) for at most ms; lock is held. */
+/* A condition variable whose timed waits use CLOCK_MONOTONIC, so a change of
+ * the wall clock neither stretches nor cuts them. */
+void hookd_cond_init_monotonic(pthread_cond_t *cond);
+/* Waits on such a cond for at most ms; lock is held. */
 void hookd_cond_wait_ms(pthread_cond_t *cond, pthread_mutex_t *lock, int64_t ms);
 
 #endif

@@ -75,17 +75,7 @@ static void stored(hookd_append *a)
         resp.body_len =
             (size_t)snprintf(resp.body, sizeof resp.body, "{\"id\":\"%s\"}", ev->id);
     }
-    free(a->to);
-    a->to = NULL;
     hookd_server_answer(a->ud, &resp);
-}
-
-static void free_unsent(hookd_append *a)
-{
-    hookd_ev_unref(a->ev);
-    free(a->to);
-    free(a->delivery);
-    free(a);
 }
 
 /* The dedup key: a SHA-256 of the body, a header or a JSON value, so that
@@ -207,30 +197,20 @@ int hookd_receive(void *ud, const hookd_request *req, hookd_response *resp,
     }
     hookd_ev *ev = hookd_ev_new(src->name, type, hookd_now_ms(), req->body, req->body_len,
                                 json, names, values, nk);
-    hookd_append *a = ev ? calloc(1, sizeof *a) : NULL;
-    hookd_instance **to = a ? calloc(rt->ninstances + 1, sizeof *to) : NULL;
-    if (!to) {
+    hookd_instance *to[rt->ninstances + 1];
+    size_t nto = ev ? hookd_runtime_route(rt, src->name, ev->type, to) : 0;
+    hookd_append *a = ev ? hookd_append_new(ev, to, nto) : NULL;
+    if (!a) {
         refuse(resp, 503, req, src->name, "out of memory");
         resp->headers = "Retry-After: 1\r\n";
-        free(a);
         hookd_ev_unref(ev);
         return 0;
     }
-    a->ev = ev;
-    a->to = to;
-    a->nto = hookd_runtime_route(rt, src->name, ev->type, to);
-    a->delivery = calloc(a->nto + 1, sizeof *a->delivery);
     a->window_ms = src->dedup_window_ms;
     a->has_key = dedup_key(src, req, json, a->key);
     a->done = stored;
     a->ud = later;
     a->owner = rc;
-    if (!a->delivery) {
-        refuse(resp, 503, req, src->name, "out of memory");
-        resp->headers = "Retry-After: 1\r\n";
-        free_unsent(a);
-        return 0;
-    }
     snprintf(a->peer, sizeof a->peer, "%s", req->peer);
     hookd_spool_append(rc->spool, a);
     return HOOKD_ANSWER_LATER;

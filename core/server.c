@@ -32,7 +32,7 @@ typedef struct conn {
     int closing;        /* read no more; close when the writes are out */
     int handles;        /* libuv handles still open */
     int writes;         /* uv_write requests in flight */
-    int waiting;        /* the handler answers later; reading is paused */
+    int waiting;        /* the handler answers later; bytes read meanwhile are stashed */
     int keep_alive;     /* of the request being answered */
     int read_paused;    /* too much stashed */
     int eof;            /* the peer half-closed while a request waited */
@@ -284,8 +284,10 @@ static void conn_close(conn *c)
     if (c->handles == 0 || uv_is_closing((uv_handle_t *)&c->tcp))
         return;
     c->closing = 1;
-    if (c->waiting)
+    if (c->waiting) {
+        uv_read_stop((uv_stream_t *)&c->tcp);
         return; /* the pending answer closes it */
+    }
     if (c->writes > 0) {
         uv_read_stop((uv_stream_t *)&c->tcp);
         return; /* on_write closes once the answers are out */

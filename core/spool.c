@@ -492,10 +492,26 @@ static void *writer(void *arg)
 
 /* ---------- the loop side ---------- */
 
-static void free_append(hookd_append *a)
+hookd_append *hookd_append_new(hookd_ev *ev, hookd_instance *const *to, size_t nto)
 {
+    hookd_append *a =
+        calloc(1, sizeof *a + nto * (sizeof *a->delivery + sizeof *a->to));
+    if (!a)
+        return NULL;
+    /* int64_t first: the block after the struct is aligned for it. */
+    a->delivery = (int64_t *)(a + 1);
+    a->to = (hookd_instance **)(a->delivery + nto);
+    memcpy(a->to, to, nto * sizeof *to);
+    a->nto = nto;
+    a->ev = ev;
+    return a;
+}
+
+void hookd_append_free(hookd_append *a)
+{
+    if (!a)
+        return;
     hookd_ev_unref(a->ev);
-    free(a->delivery);
     free(a);
 }
 
@@ -511,7 +527,7 @@ static void on_async(uv_async_t *h)
         a->next = NULL;
         atomic_fetch_sub(&sp->waiting, 1);
         a->done(a);
-        free_append(a);
+        hookd_append_free(a);
         a = nx;
     }
 }
@@ -638,11 +654,7 @@ hookd_spool *hookd_spool_open(uv_loop_t *loop, hookd_runtime *rt, hookd_dispatch
         return NULL;
     }
     pthread_mutex_init(&sp->lock, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&sp->cond, &ca);
-    pthread_condattr_destroy(&ca);
+    hookd_cond_init_monotonic(&sp->cond);
     uv_async_init(loop, &sp->async, on_async);
     sp->async.data = sp;
     hookd_dispatch_set_sink(d, hookd_spool_record, sp);
@@ -679,7 +691,7 @@ void hookd_spool_close(hookd_spool *sp)
     /* Appends that never reached the loop (none after a clean stop). */
     for (hookd_append *a = sp->done_head, *nx; a; a = nx) {
         nx = a->next;
-        free_append(a);
+        hookd_append_free(a);
     }
     for (rec *r = sp->recs, *nx; r; r = nx) {
         nx = r->next;

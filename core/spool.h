@@ -24,7 +24,7 @@ typedef struct hookd_append {
     struct hookd_append *next;
     /* inputs */
     hookd_ev *ev;                   /* the append holds a reference */
-    hookd_instance **to;            /* routed instances; nto of them */
+    hookd_instance **to;            /* routed instances; nto of them (in this block) */
     size_t nto;
     int has_key;                    /* dedup: key is a SHA-256 hex of the key material */
     char key[65];
@@ -37,8 +37,13 @@ typedef struct hookd_append {
     int result;                     /* HOOKD_SPOOL_STORED, _DUPLICATE, or < 0 */
     char first_id[HOOKD_ID_LEN + 1];/* the earlier event when a duplicate */
     const char *why;                /* when result < 0: what the spool could not do */
-    int64_t *delivery;              /* nto row ids when stored */
+    int64_t *delivery;              /* nto row ids when stored (in this block) */
 } hookd_append;
+
+/* One allocation holding the append and its two arrays; takes over the
+ * caller's reference to ev (on failure too: then NULL, ev untouched). */
+hookd_append *hookd_append_new(hookd_ev *ev, hookd_instance *const *to, size_t nto);
+void hookd_append_free(hookd_append *a);
 
 /* Opens (and creates) the spool at rt->cfg->spool_path, starts the writer and
  * takes every pending delivery left by an earlier run into `d`. NULL with a
