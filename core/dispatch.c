@@ -16,14 +16,15 @@
 /* A plugin may ask for any delay; a day is the most we keep in memory. */
 #define MAX_REQUESTED_DELAY_MS (24LL * 3600 * 1000)
 
-typedef struct job {
-    struct job *next;
+typedef struct hookd_job job;
+struct hookd_job {
+    job *next;
     hookd_ev *ev;
     hookd_instance *in;
     int64_t delivery;
     int attempts, round_start;
     int64_t due;            /* monotonic ms */
-} job;
+};
 
 struct hookd_dispatch {
     pthread_mutex_t lock;
@@ -32,6 +33,7 @@ struct hookd_dispatch {
     job *head, *tail;       /* ready, FIFO */
     job *later;             /* waiting for a retry, by due time */
     size_t queued, running;
+    atomic_size_t jobs;     /* submitted and not yet freed: read without the lock */
     int stopping;
     int nthreads, alive;
     pthread_t *threads;
@@ -171,8 +173,9 @@ static void wait_work(hookd_dispatch *d)
     hookd_cond_wait_ms(&d->cond, &d->lock, ms);
 }
 
-static void free_job(job *j)
+static void free_job(hookd_dispatch *d, job *j)
 {
+    atomic_fetch_sub(&d->jobs, 1);
     hookd_ev_unref(j->ev);
     free(j);
 }
@@ -196,7 +199,7 @@ static void *worker(void *arg)
             push_later(d, j);
             d->queued++;
         } else {
-            free_job(j);
+            free_job(d, j);
         }
         /* A slot freed or a retry was filed: others may have work now. */
         pthread_cond_broadcast(&d->cond);
@@ -212,6 +215,7 @@ hookd_dispatch *hookd_dispatch_new(int workers)
     hookd_dispatch *d = calloc(1, sizeof *d);
     if (!d)
         return NULL;
+    atomic_init(&d->jobs, 0);
     pthread_mutex_init(&d->lock, NULL);
     hookd_cond_init_monotonic(&d->cond);
     pthread_cond_init(&d->gone, NULL);
@@ -244,12 +248,13 @@ void hookd_dispatch_set_sink(hookd_dispatch *d, hookd_attempt_fn fn, void *ud)
     pthread_mutex_unlock(&d->lock);
 }
 
-int hookd_dispatch_submit(hookd_dispatch *d, hookd_ev *ev, hookd_instance *in,
-                          int64_t delivery, int attempts, int round_start, int64_t due_at)
+int hookd_dispatch_stage(hookd_job_list *l, hookd_ev *ev, hookd_instance *in,
+                         int64_t delivery, int attempts, int round_start, int64_t due_at)
 {
     job *j = malloc(sizeof *j);
     if (!j)
         return -ENOMEM;
+    j->next = NULL;
     j->ev = hookd_ev_ref(ev);
     j->in = in;
     j->delivery = delivery;
@@ -257,32 +262,61 @@ int hookd_dispatch_submit(hookd_dispatch *d, hookd_ev *ev, hookd_instance *in,
     j->round_start = round_start;
     int64_t wait = due_at - hookd_now_ms();
     j->due = hookd_monotonic_ms() + (wait > 0 ? wait : 0);
-    pthread_mutex_lock(&d->lock);
-    if (wait > 0) {
-        push_later(d, j);
-        pthread_cond_broadcast(&d->cond); /* a sleeper may need an earlier wake-up */
-    } else {
-        push_ready(d, j);
-        pthread_cond_signal(&d->cond);
-    }
-    d->queued++;
-    pthread_mutex_unlock(&d->lock);
+    if (l->tail)
+        l->tail->next = j;
+    else
+        l->head = j;
+    l->tail = j;
     return 0;
+}
+
+void hookd_dispatch_submit_list(hookd_dispatch *d, hookd_job_list *l)
+{
+    if (!l->head)
+        return;
+    int64_t now = hookd_monotonic_ms();
+    int ready = 0, later = 0;
+    pthread_mutex_lock(&d->lock);
+    for (job *j = l->head, *nx; j; j = nx) {
+        nx = j->next;
+        if (j->due > now) {
+            push_later(d, j);
+            later = 1;
+        } else {
+            push_ready(d, j);
+            ready++;
+        }
+        d->queued++;
+        atomic_fetch_add(&d->jobs, 1);
+    }
+    if (later || ready > 1)
+        pthread_cond_broadcast(&d->cond); /* a sleeper may need an earlier wake-up */
+    else
+        pthread_cond_signal(&d->cond);
+    pthread_mutex_unlock(&d->lock);
+    l->head = l->tail = NULL;
+}
+
+int hookd_dispatch_submit(hookd_dispatch *d, hookd_ev *ev, hookd_instance *in,
+                          int64_t delivery, int attempts, int round_start, int64_t due_at)
+{
+    hookd_job_list l = {0};
+    int rc = hookd_dispatch_stage(&l, ev, in, delivery, attempts, round_start, due_at);
+    if (rc == 0)
+        hookd_dispatch_submit_list(d, &l);
+    return rc;
 }
 
 size_t hookd_dispatch_pending(hookd_dispatch *d)
 {
-    pthread_mutex_lock(&d->lock);
-    size_t n = d->queued + d->running;
-    pthread_mutex_unlock(&d->lock);
-    return n;
+    return atomic_load(&d->jobs);
 }
 
-static void free_list(job *j)
+static void free_list(hookd_dispatch *d, job *j)
 {
     while (j) {
         job *nx = j->next;
-        free_job(j);
+        free_job(d, j);
         j = nx;
     }
 }
@@ -314,8 +348,8 @@ void hookd_dispatch_free(hookd_dispatch *d)
         return;
     if (d->nthreads > 0 && hookd_dispatch_stop(d, INT32_MAX) != 0)
         return;
-    free_list(d->head);
-    free_list(d->later);
+    free_list(d, d->head);
+    free_list(d, d->later);
     free(d->threads);
     pthread_mutex_destroy(&d->lock);
     pthread_cond_destroy(&d->cond);

@@ -39,7 +39,20 @@ void hookd_dispatch_set_sink(hookd_dispatch *d, hookd_attempt_fn fn, void *ud);
 int hookd_dispatch_submit(hookd_dispatch *d, hookd_ev *ev, hookd_instance *in,
                           int64_t delivery, int attempts, int round_start, int64_t due_at);
 
-/* Deliveries queued, waiting for a retry, or running. */
+/* Jobs staged by one thread and handed over together: one lock and one
+ * wake-up for a whole group (the loop stages every delivery of a commit). */
+typedef struct hookd_job hookd_job;
+typedef struct hookd_job_list {
+    hookd_job *head, *tail;
+} hookd_job_list;
+
+/* As hookd_dispatch_submit, into l (no lock taken). */
+int hookd_dispatch_stage(hookd_job_list *l, hookd_ev *ev, hookd_instance *in,
+                         int64_t delivery, int attempts, int round_start, int64_t due_at);
+/* Queues every staged job and empties l. Thread-safe. */
+void hookd_dispatch_submit_list(hookd_dispatch *d, hookd_job_list *l);
+
+/* Deliveries queued, waiting for a retry, or running. Lock-free. */
 size_t hookd_dispatch_pending(hookd_dispatch *d);
 
 /* Stops taking jobs, lets running deliveries end and waits up to wait_ms for

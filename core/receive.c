@@ -46,7 +46,6 @@ static int64_t wall_s(void) { return (int64_t)time(NULL); }
 /* Runs on the loop thread once the spool committed (or could not). */
 static void stored(hookd_append *a)
 {
-    hookd_receiver *rc = a->owner;
     hookd_ev *ev = a->ev;
     hookd_response resp = {0};
     hookd_logctx ctx = {.event = ev->id, .source = ev->source, .peer = a->peer};
@@ -64,7 +63,9 @@ static void stored(hookd_append *a)
                    a->first_id);
     } else {
         for (size_t i = 0; i < a->nto; i++)
-            hookd_dispatch_submit(rc->dispatch, ev, a->to[i], a->delivery[i], 0, 0, 0);
+            if (hookd_dispatch_stage(a->jobs, ev, a->to[i], a->delivery[i], 0, 0, 0) != 0)
+                hookd_logx(HOOKD_LOG_WARN, &ctx, "no memory to queue a delivery: it runs "
+                           "after the next restart");
         if (a->nto == 0)
             hookd_logx(HOOKD_LOG_INFO, &ctx, "accepted %s: no route matches (unrouted)",
                        ev->type);

@@ -10,6 +10,7 @@
 #include "event.h"
 #include "log.h"
 #include "template.h"
+#include "verify.h"
 
 static void api_log(const hookd_api *api, int level, const char *fmt, ...)
 {
@@ -29,6 +30,7 @@ static hookd_template *api_template_compile(const hookd_api *api, const char *sr
 
 static void api_free(void *p) { free(p); }
 
+
 static void fill_api(hookd_api *api, hookd_instance *in)
 {
     memset(api, 0, sizeof *api);
@@ -43,6 +45,7 @@ static void fill_api(hookd_api *api, hookd_instance *in)
     api->template_free = hookd_template_free;
     api->free = api_free;
     api->event_json = hookd_event_json;
+    api->sign = hookd_sign_named;
 }
 
 hookd_runtime *hookd_runtime_build(hookd_config *cfg, char *err, size_t errlen)

@@ -86,6 +86,9 @@ struct hookd_spool {
     atomic_size_t waiting;
 
     uv_async_t async;
+    uv_check_t check;         /* hands staged appends to the writer */
+    uv_prepare_t prepare;     /* the same, for appends made outside I/O callbacks */
+    hookd_append *st_head, *st_tail;  /* loop only: appended this iteration */
     /* writer only */
     int failing;              /* the last commit failed: logged once */
     int64_t retry_recs_at;    /* monotonic ms; records wait after a failure */
@@ -522,28 +525,48 @@ static void on_async(uv_async_t *h)
     hookd_append *a = sp->done_head;
     sp->done_head = sp->done_tail = NULL;
     pthread_mutex_unlock(&sp->lock);
+    /* The whole commit's deliveries reach the workers at once. */
+    hookd_job_list jobs = {0};
     while (a) {
         hookd_append *nx = a->next;
         a->next = NULL;
         atomic_fetch_sub(&sp->waiting, 1);
+        a->jobs = &jobs;
         a->done(a);
         hookd_append_free(a);
         a = nx;
     }
+    hookd_dispatch_submit_list(sp->dispatch, &jobs);
 }
+
+/* One lock and one wake-up per loop iteration rather than per request. */
+static void hand_over(hookd_spool *sp)
+{
+    if (!sp->st_head)
+        return;
+    pthread_mutex_lock(&sp->lock);
+    if (sp->in_tail)
+        sp->in_tail->next = sp->st_head;
+    else
+        sp->in_head = sp->st_head;
+    sp->in_tail = sp->st_tail;
+    pthread_cond_signal(&sp->cond);
+    pthread_mutex_unlock(&sp->lock);
+    sp->st_head = sp->st_tail = NULL;
+}
+
+static void on_check(uv_check_t *h) { hand_over(h->data); }
+static void on_prepare(uv_prepare_t *h) { hand_over(h->data); }
 
 void hookd_spool_append(hookd_spool *sp, hookd_append *a)
 {
     a->next = NULL;
     atomic_fetch_add(&sp->waiting, 1);
-    pthread_mutex_lock(&sp->lock);
-    if (sp->in_tail)
-        sp->in_tail->next = a;
+    if (sp->st_tail)
+        sp->st_tail->next = a;
     else
-        sp->in_head = a;
-    sp->in_tail = a;
-    pthread_cond_signal(&sp->cond);
-    pthread_mutex_unlock(&sp->lock);
+        sp->st_head = a;
+    sp->st_tail = a;
 }
 
 size_t hookd_spool_waiting(hookd_spool *sp) { return atomic_load(&sp->waiting); }
@@ -595,7 +618,7 @@ static int open_db(hookd_spool *sp, char *err, size_t errlen)
     if (rc != SQLITE_OK)
         goto fail;
     sqlite3_busy_timeout(sp->db, 5000);
-    char pragmas[256];
+    char pragmas[320];
     snprintf(pragmas, sizeof pragmas,
              "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s; PRAGMA cache_size=-16000;"
              " PRAGMA temp_store=MEMORY;",
@@ -657,10 +680,19 @@ hookd_spool *hookd_spool_open(uv_loop_t *loop, hookd_runtime *rt, hookd_dispatch
     hookd_cond_init_monotonic(&sp->cond);
     uv_async_init(loop, &sp->async, on_async);
     sp->async.data = sp;
+    uv_check_init(loop, &sp->check);
+    uv_prepare_init(loop, &sp->prepare);
+    sp->check.data = sp->prepare.data = sp;
+    uv_check_start(&sp->check, on_check);
+    uv_prepare_start(&sp->prepare, on_prepare);
+    uv_unref((uv_handle_t *)&sp->check);
+    uv_unref((uv_handle_t *)&sp->prepare);
     hookd_dispatch_set_sink(d, hookd_spool_record, sp);
     if (pthread_create(&sp->thread, NULL, writer, sp) != 0) {
         snprintf(err, errlen, "cannot start the spool writer thread");
         uv_close((uv_handle_t *)&sp->async, NULL);
+        uv_close((uv_handle_t *)&sp->check, NULL);
+        uv_close((uv_handle_t *)&sp->prepare, NULL);
         uv_run(loop, UV_RUN_NOWAIT);
         close_db(sp);
         pthread_mutex_destroy(&sp->lock);
@@ -673,6 +705,9 @@ hookd_spool *hookd_spool_open(uv_loop_t *loop, hookd_runtime *rt, hookd_dispatch
 
 void hookd_spool_detach(hookd_spool *sp)
 {
+    hand_over(sp);
+    uv_close((uv_handle_t *)&sp->check, NULL);
+    uv_close((uv_handle_t *)&sp->prepare, NULL);
     pthread_mutex_lock(&sp->lock);
     sp->detached = 1;
     pthread_mutex_unlock(&sp->lock);

@@ -38,6 +38,7 @@ typedef struct hookd_append {
     char first_id[HOOKD_ID_LEN + 1];/* the earlier event when a duplicate */
     const char *why;                /* when result < 0: what the spool could not do */
     int64_t *delivery;              /* nto row ids when stored (in this block) */
+    hookd_job_list *jobs;           /* during done(): stage deliveries here */
 } hookd_append;
 
 /* One allocation holding the append and its two arrays; takes over the
@@ -51,7 +52,8 @@ void hookd_append_free(hookd_append *a);
 hookd_spool *hookd_spool_open(uv_loop_t *loop, hookd_runtime *rt, hookd_dispatch *d,
                               char *err, size_t errlen);
 
-/* Loop thread. Takes ownership of a (freed after done() returns). */
+/* Loop thread. Takes ownership of a (freed after done() returns). The writer
+ * gets what was appended once per loop iteration, after the I/O callbacks. */
 void hookd_spool_append(hookd_spool *sp, hookd_append *a);
 
 /* Appends queued or being committed. */

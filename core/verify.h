@@ -41,6 +41,14 @@ int hookd_basic_check(const char *authorization, const char *user,
 int hookd_sign(const hookd_verify_cfg *v, const char *body, size_t body_len,
                const char *id, int64_t ts, char *out, size_t outlen);
 
+/* The plugins' signer (hookd_api.sign): hookd_sign by scheme name with one
+ * secret, so hookd signs exactly what it would accept; hmac signs with
+ * "X-Hookd-Signature: sha256=<hex>". Returns the length written or
+ * HOOKD_EINVAL (-22). */
+int hookd_sign_named(const char *scheme, const char *secret, const char *body,
+                     size_t body_len, const char *id, int64_t ts, char *out,
+                     size_t outlen);
+
 /* Scheme name <-> enum ("ctct-hmac-sha256", "github", "stripe",
  * "standard-webhooks", "hmac", "none"). from_name returns -1 if unknown. */
 int hookd_scheme_from_name(const char *name);

@@ -130,7 +130,23 @@ struct hookd_api {
     /* The event as one JSON object: {"id","source","type","received_at",
      * "attempt","body"} with body the parsed JSON. A new reference. */
     json_t *(*event_json)(const hookd_event *ev);
+
+    /* ABI 1.1: check HOOKD_API_HAS(api, sign) before use.
+     * Signs an outgoing body the way a sender of `scheme` does, so the
+     * receiver can verify hookd: "standard-webhooks" (secret "whsec_" +
+     * base64; signs id.ts.body), "github", "ctct-hmac-sha256", "stripe"
+     * (signs ts.body) or "hmac" (X-Hookd-Signature: sha256=<hex>). `id` is
+     * the message id, `ts` Unix seconds. Writes header lines "Name: value\n"
+     * into out (NUL-terminated); returns their length, or HOOKD_EINVAL for
+     * an unknown scheme, a bad secret or an `out` too small. */
+    int (*sign)(const char *scheme, const char *secret, const char *body,
+                size_t body_len, const char *id, int64_t ts, char *out,
+                size_t outlen);
 };
+
+/* True if the daemon's table is long enough to hold member m. */
+#define HOOKD_API_HAS(api, m)                                                  \
+    ((api)->struct_size >= offsetof(hookd_api, m) + sizeof((api)->m))
 
 typedef struct hookd_plugin {
     uint32_t abi_major;

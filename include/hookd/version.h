@@ -9,6 +9,6 @@
 
 /* The plugin ABI. A loader refuses another major and a newer minor. */
 #define HOOKD_ABI_MAJOR 1
-#define HOOKD_ABI_MINOR 0
+#define HOOKD_ABI_MINOR 1
 
 #endif

@@ -636,6 +636,37 @@ static void test_sign(void **state)
     assert_int_equal(verify1(&u, "x", NULL, NULL, 0), HOOKD_VERIFY_MALFORMED);
 }
 
+/* The plugins' signer: by name, one secret, hmac with hookd's own header. */
+static void test_sign_named(void **state)
+{
+    (void)state;
+    char out[512], want[256];
+    int n = hookd_sign_named("standard-webhooks", SW_SECRET, SW_BODY, strlen(SW_BODY), SW_ID,
+                             SW_T, out, sizeof out);
+    snprintf(want, sizeof want, "webhook-id: %s\nwebhook-timestamp: %d\nwebhook-signature: %s\n",
+             SW_ID, SW_T, SW_SIG);
+    assert_string_equal(out, want);
+    assert_int_equal(n, (int)strlen(want));
+
+    n = hookd_sign_named("github", "It's a Secret to Everybody", "Hello, World!", 13, NULL, 0,
+                         out, sizeof out);
+    assert_string_equal(out, "X-Hub-Signature-256: sha256="
+                             "757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17\n");
+
+    n = hookd_sign_named("hmac", "It's a Secret to Everybody", "Hello, World!", 13, NULL, 0, out,
+                         sizeof out);
+    assert_string_equal(out, "X-Hookd-Signature: sha256="
+                             "757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17\n");
+
+    assert_int_equal(hookd_sign_named("none", "s", "x", 1, NULL, 0, out, sizeof out), -22);
+    assert_int_equal(hookd_sign_named("nope", "s", "x", 1, NULL, 0, out, sizeof out), -22);
+    assert_int_equal(hookd_sign_named("github", "", "x", 1, NULL, 0, out, sizeof out), -22);
+    assert_int_equal(hookd_sign_named("standard-webhooks", "whsec_***", "x", 1, "id", 1, out,
+                                      sizeof out),
+                     -22);
+    assert_int_equal(hookd_sign_named("github", "s", "x", 1, NULL, 0, out, 10), -22);
+}
+
 static void test_scheme_names(void **state)
 {
     (void)state;
@@ -703,6 +734,7 @@ int main(void)
         cmocka_unit_test(test_generic_hmac),
         cmocka_unit_test(test_none),
         cmocka_unit_test(test_sign),
+        cmocka_unit_test(test_sign_named),
         cmocka_unit_test(test_scheme_names),
         cmocka_unit_test(test_basic),
     };

@@ -1,0 +1,781 @@
+/*
+ * Copyright (C) hookd authors
+ */
+
+/* forward: sends every event to an HTTP(S) endpoint.
+ * Config: url (template, required), method (POST), headers (map of
+ * templates), body: raw (default: the bytes received, with their
+ * Content-Type) | json (`template`: a JSON text rendered with JSON escaping,
+ * or a JSON value whose strings are templates; default the event object) |
+ * slack (`text`, optional `blocks`), sign {scheme, secret}, ca_file, insecure,
+ * follow_redirects, connect_timeout.
+ * 2xx succeeds; 408, 429, 5xx and transport errors are retried (honouring
+ * Retry-After); any other answer fails with its status and first bytes.
+ * Thread-safe: each delivery borrows a curl handle from the instance's pool,
+ * so connections are reused without being shared. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+#include <curl/curl.h>
+#include <hookd/plugin.h>
+
+#define SNIPPET_MAX 200                 /* bytes of an answer kept for the reason */
+#define SIGN_MAX 1024                   /* room for the signature header lines */
+#define DEFAULT_CONNECT_MS 10000
+#define MAX_CONNECT_MS 3600000
+#define MAX_REDIRS 5
+#define MAX_RETRY_AFTER_MS (7LL * 86400 * 1000) /* the core caps it further */
+#define TCHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789" \
+               "!#$%&'*+-.^_`|~"        /* RFC 9110 token */
+
+enum body_kind { BODY_RAW, BODY_JSON, BODY_SLACK };
+
+typedef struct fwd_header {
+    char *name;
+    hookd_template *t;
+} fwd_header;
+
+typedef struct fwd_inst {
+    const hookd_api *api;
+    hookd_template *url;
+    char *method;
+    fwd_header *headers;
+    size_t nheaders;
+    int user_ctype;             /* headers sets Content-Type itself */
+    enum body_kind body;
+    /* JSON texts whose placeholders are rendered with JSON escaping. */
+    hookd_template *tmpl, *blocks;
+    hookd_template *text;
+    char *scheme, *secret;
+    char *ca_file;
+    int insecure, follow;
+    long connect_ms;
+    int curl_ready;             /* curl_global_init succeeded */
+    pthread_mutex_t lock;       /* idle */
+    CURL **idle;                /* handles between deliveries, with their connections */
+    size_t nidle, cap;
+} fwd_inst;
+
+/* ---- small helpers ---- */
+
+/* Sets err, returns rc. */
+static __attribute__((format(printf, 4, 5))) int bad(char *err, size_t errlen, int rc,
+                                                      const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+/* Sets the reason, cut to its size. */
+static __attribute__((format(printf, 2, 3))) void say(hookd_status *st, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(st->reason, sizeof st->reason, fmt, ap);
+    va_end(ap);
+}
+
+/* A JSON string without NUL bytes, or NULL. */
+static const char *plain_string(const json_t *v)
+{
+    const char *s = json_string_value(v);
+    return s && strlen(s) == json_string_length(v) ? s : NULL;
+}
+
+/* s's index in list, or -1. */
+static int one_of(const char *s, const char *const *list, int n)
+{
+    for (int i = 0; s && i < n; i++)
+        if (!strcmp(s, list[i]))
+            return i;
+    return -1;
+}
+#define ONE_OF(s, list) one_of(s, list, (int)(sizeof list / sizeof list[0]))
+
+/* Reasons end up in logs and JSON: one line of printable ASCII. */
+static void one_line(char *s)
+{
+    char *w = s;
+    int space = 1;   /* drops leading blanks and runs of them */
+    for (const char *r = s; *r; r++) {
+        unsigned char c = (unsigned char)*r;
+        if (c <= ' ' || c == 0x7f) {
+            if (!space)
+                *w++ = ' ';
+            space = 1;
+            continue;
+        }
+        *w++ = c < 0x80 ? (char)c : '?';
+        space = 0;
+    }
+    while (w > s && w[-1] == ' ')
+        w--;
+    *w = '\0';
+}
+
+/* "500ms", "5s", "1m", or a number of milliseconds; -1 if none of these. */
+static long parse_ms(const json_t *v)
+{
+    const char *s = plain_string(v);
+    const char *unit = "";
+    long long x = json_is_integer(v) ? json_integer_value(v) : -1;
+    if (s && *s >= '0' && *s <= '9') {
+        char *end;
+        errno = 0;
+        x = strtoll(s, &end, 10);
+        x = errno ? -1 : x;
+        unit = end;
+    }
+    long long mult = !*unit || !strcmp(unit, "ms") ? 1 : !strcmp(unit, "s") ? 1000
+                   : !strcmp(unit, "m") ? 60000 : 0;
+    return mult && x > 0 && x <= MAX_CONNECT_MS / mult ? (long)(x * mult) : -1;
+}
+
+/* ---- configuration ---- */
+
+static void tfree(const hookd_api *api, hookd_template *t)
+{
+    if (t)
+        api->template_free(t);
+}
+
+static void fwd_destroy(void *instance)
+{
+    fwd_inst *f = instance;
+    if (!f)
+        return;
+    const hookd_api *api = f->api;
+    for (size_t i = 0; i < f->nidle; i++)
+        curl_easy_cleanup(f->idle[i]);
+    free(f->idle);
+    tfree(api, f->url);
+    tfree(api, f->text);
+    for (size_t i = 0; i < f->nheaders; i++) {
+        free(f->headers[i].name);
+        tfree(api, f->headers[i].t);
+    }
+    free(f->headers);
+    tfree(api, f->tmpl);
+    tfree(api, f->blocks);
+    free(f->method);
+    free(f->scheme);
+    if (f->secret) {
+        explicit_bzero(f->secret, strlen(f->secret));
+        free(f->secret);
+    }
+    free(f->ca_file);
+    pthread_mutex_destroy(&f->lock);
+    if (f->curl_ready)
+        curl_global_cleanup();
+    free(f);
+}
+
+/* Compiles src, or the string v, as a template; an unknown name fails here. */
+static int compile_src(const fwd_inst *f, const char *what, const char *src,
+                       hookd_template **out, char *err, size_t errlen)
+{
+    char why[200] = "";
+    if (!(*out = f->api->template_compile(f->api, src, why, sizeof why)))
+        return bad(err, errlen, HOOKD_EINVAL, "%s: %s", what, why[0] ? why : "out of memory");
+    return 0;
+}
+
+static int compile(const fwd_inst *f, const char *what, const json_t *v,
+                   hookd_template **out, char *err, size_t errlen)
+{
+    const char *s = plain_string(v);
+    if (!s)
+        return bad(err, errlen, HOOKD_EINVAL, "%s: expected a string", what);
+    return compile_src(f, what, s, out, err, errlen);
+}
+
+/* A JSON text template, or a JSON value from the config written out as one:
+ * its strings' placeholders then render inside JSON strings, escaped, so the
+ * result is always valid JSON. */
+static int jt_compile(const fwd_inst *f, const char *what, const json_t *v, int list_only,
+                      hookd_template **out, char *err, size_t errlen)
+{
+    if (json_is_string(v))
+        return compile(f, what, v, out, err, errlen);
+    if (!json_is_array(v) && (list_only || !json_is_object(v)))
+        return bad(err, errlen, HOOKD_EINVAL, "%s: expected a JSON text (a string) or %s",
+                   what, list_only ? "a list" : "an object or a list");
+    char *text = json_dumps(v, JSON_COMPACT);
+    int rc = text ? compile_src(f, what, text, out, err, errlen)
+                  : bad(err, errlen, HOOKD_ENOMEM, "out of memory");
+    free(text);
+    return rc;
+}
+
+static int parse_headers(fwd_inst *f, const json_t *h, char *err, size_t errlen)
+{
+    if (!json_is_object(h))
+        return bad(err, errlen, HOOKD_EINVAL, "headers: expected a map of templates");
+    if (!(f->headers = calloc(json_object_size(h) + 1, sizeof *f->headers)))
+        return bad(err, errlen, HOOKD_ENOMEM, "out of memory");
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)h, key, v) {
+        char what[300];
+        snprintf(what, sizeof what, "headers.%s", key);
+        if (!*key || key[strspn(key, TCHARS)])
+            return bad(err, errlen, HOOKD_EINVAL, "%s: not a valid header name", what);
+        /* curl frames the body itself. */
+        if (!strcasecmp(key, "content-length") || !strcasecmp(key, "transfer-encoding"))
+            return bad(err, errlen, HOOKD_EINVAL, "%s: set by hookd, not configurable", what);
+        fwd_header *fh = &f->headers[f->nheaders];
+        if (!(fh->name = strdup(key)))
+            return bad(err, errlen, HOOKD_ENOMEM, "out of memory");
+        f->nheaders++;
+        int rc = compile(f, what, v, &fh->t, err, errlen);
+        if (rc != 0)
+            return rc;
+        f->user_ctype |= !strcasecmp(key, "content-type");
+    }
+    return 0;
+}
+
+static int parse_sign(fwd_inst *f, const json_t *s, char *err, size_t errlen)
+{
+    static const char *const schemes[] = {"standard-webhooks", "hmac", "github", "stripe",
+                                          "ctct-hmac-sha256"};
+    if (!json_is_object(s))
+        return bad(err, errlen, HOOKD_EINVAL, "sign: expected { scheme, secret }");
+    if (!HOOKD_API_HAS(f->api, sign) || !f->api->sign)
+        return bad(err, errlen, HOOKD_EINVAL, "sign: this hookd cannot sign (ABI 1.1 needed)");
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)s, key, v) {
+        if (!strcmp(key, "scheme")) {
+            const char *sc = plain_string(v);
+            if (ONE_OF(sc, schemes) < 0)
+                return bad(err, errlen, HOOKD_EINVAL,
+                           "sign.scheme: expected standard-webhooks, hmac, github, stripe "
+                           "or ctct-hmac-sha256");
+            if (!(f->scheme = strdup(sc)))
+                return bad(err, errlen, HOOKD_ENOMEM, "out of memory");
+        } else if (!strcmp(key, "secret")) {
+            /* Never echo the value: it is a secret even when it is wrong. */
+            const char *sec = plain_string(v);
+            if (!sec || !*sec)
+                return bad(err, errlen, HOOKD_EINVAL, "sign.secret: expected a non-empty string");
+            if (!(f->secret = strdup(sec)))
+                return bad(err, errlen, HOOKD_ENOMEM, "out of memory");
+        } else {
+            return bad(err, errlen, HOOKD_EINVAL, "unknown key \"sign.%s\"", key);
+        }
+    }
+    if (!f->scheme || !f->secret)
+        return bad(err, errlen, HOOKD_EINVAL, "sign: needs both scheme and secret");
+    /* A secret the scheme cannot use fails now, not at the first event. */
+    char out[SIGN_MAX];
+    int n = f->api->sign(f->scheme, f->secret, "{}", 2, "msg_check", (int64_t)time(NULL),
+                         out, sizeof out);
+    explicit_bzero(out, sizeof out);
+    if (n < 0)
+        return bad(err, errlen, HOOKD_EINVAL, "sign.secret: not usable with scheme %s%s",
+                   f->scheme, !strcmp(f->scheme, "standard-webhooks")
+                                  ? " (expected whsec_ and base64)" : "");
+    return 0;
+}
+
+static int parse_config(fwd_inst *f, const json_t *config, char *err, size_t errlen)
+{
+    /* Read after the loop, once every key is known. */
+    static const char *const later[] = {"url", "headers", "template", "text", "blocks", "sign"};
+    const json_t *got[sizeof later / sizeof later[0]] = {NULL};
+    static const char *const kinds[] = {"raw", "json", "slack"};  /* enum body_kind */
+    const char *body = "raw", *key;
+    json_t *v;
+    int rc;
+    f->connect_ms = DEFAULT_CONNECT_MS;
+    json_object_foreach((json_t *)config, key, v) {
+        if (ONE_OF(key, later) >= 0) {
+            got[ONE_OF(key, later)] = v;
+        } else if (!strcmp(key, "method")) {
+            static const char *const ok[] = {"POST", "PUT", "PATCH", "DELETE", "GET"};
+            const char *m = plain_string(v);
+            if (ONE_OF(m, ok) < 0)
+                return bad(err, errlen, HOOKD_EINVAL,
+                           "method: expected POST, PUT, PATCH, DELETE or GET");
+            if (!(f->method = strdup(m)))
+                return bad(err, errlen, HOOKD_ENOMEM, "out of memory");
+        } else if (!strcmp(key, "body")) {
+            body = plain_string(v);
+        } else if (!strcmp(key, "ca_file")) {
+            const char *s = plain_string(v);
+            char ebuf[128];
+            if (!s || !*s)
+                return bad(err, errlen, HOOKD_EINVAL, "ca_file: expected a non-empty string");
+            if (access(s, R_OK) != 0)
+                return bad(err, errlen, HOOKD_EINVAL, "ca_file: %s: %s", s,
+                           strerror_r(errno, ebuf, sizeof ebuf));
+            if (!(f->ca_file = strdup(s)))
+                return bad(err, errlen, HOOKD_ENOMEM, "out of memory");
+        } else if (!strcmp(key, "insecure") || !strcmp(key, "follow_redirects")) {
+            if (!json_is_boolean(v))
+                return bad(err, errlen, HOOKD_EINVAL, "%s: expected true or false", key);
+            *(key[0] == 'i' ? &f->insecure : &f->follow) = json_is_true(v);
+        } else if (!strcmp(key, "connect_timeout")) {
+            if ((f->connect_ms = parse_ms(v)) < 0)
+                return bad(err, errlen, HOOKD_EINVAL,
+                           "connect_timeout: expected a duration (\"500ms\", \"5s\") or a "
+                           "number of ms, at most 1h");
+        } else {
+            return bad(err, errlen, HOOKD_EINVAL, "unknown key \"%s\"", key);
+        }
+    }
+
+    const json_t *url = got[0], *headers = got[1], *tmpl = got[2], *text = got[3],
+                 *blocks = got[4], *sign = got[5];
+    if (!url)
+        return bad(err, errlen, HOOKD_EINVAL, "missing required key \"url\"");
+    /* The scheme is literal so that a template can never pick another one. */
+    const char *u = plain_string(url);
+    if (u && strncasecmp(u, "http://", 7) && strncasecmp(u, "https://", 8))
+        return bad(err, errlen, HOOKD_EINVAL, "url: must start with http:// or https://");
+    if ((rc = compile(f, "url", url, &f->url, err, errlen)) != 0)
+        return rc;
+    if (!f->method && !(f->method = strdup("POST")))
+        return bad(err, errlen, HOOKD_ENOMEM, "out of memory");
+    if (headers && (rc = parse_headers(f, headers, err, errlen)) != 0)
+        return rc;
+
+    int kind = ONE_OF(body, kinds);
+    if (kind < 0)
+        return bad(err, errlen, HOOKD_EINVAL, "body: expected raw, json or slack");
+    f->body = (enum body_kind)kind;
+    if (tmpl && f->body != BODY_JSON)
+        return bad(err, errlen, HOOKD_EINVAL, "template: only with body: json");
+    if ((text || blocks) && f->body != BODY_SLACK)
+        return bad(err, errlen, HOOKD_EINVAL, "%s: only with body: slack",
+                   text ? "text" : "blocks");
+    if (f->body == BODY_SLACK && !text)
+        return bad(err, errlen, HOOKD_EINVAL, "body: slack needs \"text\"");
+    if (tmpl && (rc = jt_compile(f, "template", tmpl, 0, &f->tmpl, err, errlen)) != 0)
+        return rc;
+    if (text && (rc = compile(f, "text", text, &f->text, err, errlen)) != 0)
+        return rc;
+    if (blocks && (rc = jt_compile(f, "blocks", blocks, 1, &f->blocks, err, errlen)) != 0)
+        return rc;
+    if (sign && (rc = parse_sign(f, sign, err, errlen)) != 0)
+        return rc;
+    if (f->insecure && f->api->log)
+        f->api->log(f->api, HOOKD_LOG_WARN, "insecure: true: TLS certificates are not verified");
+    return 0;
+}
+
+static int fwd_init(const hookd_api *api, const json_t *config, void **instance, char *err,
+                    size_t errlen)
+{
+    fwd_inst *f = calloc(1, sizeof *f);
+    if (!f)
+        return bad(err, errlen, HOOKD_ENOMEM, "out of memory");
+    f->api = api;
+    pthread_mutex_init(&f->lock, NULL);
+    /* Here, on the main thread: libcurl's global set-up is not thread-safe
+     * everywhere. It counts calls, so every instance pairs its own. */
+    f->curl_ready = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
+    int rc = f->curl_ready ? parse_config(f, config, err, errlen)
+                           : bad(err, errlen, HOOKD_EIO, "libcurl initialisation failed");
+    if (rc != 0) {
+        fwd_destroy(f);
+        return rc;
+    }
+    *instance = f;
+    return 0;
+}
+
+/* ---- the body ---- */
+
+/* t rendered and parsed into *out (a new reference). */
+static int jt_render(const fwd_inst *f, const hookd_template *t, const char *what,
+                     const hookd_event *ev, json_t **out, hookd_status *st)
+{
+    char *s = f->api->template_render(t, ev, HOOKD_ESC_JSON);
+    if (!s) {
+        say(st, "out of memory");
+        return HOOKD_RETRY;
+    }
+    json_error_t je;
+    *out = json_loads(s, JSON_DECODE_ANY, &je);
+    f->api->free(s);
+    if (!*out) {
+        say(st, "%s: the rendered text is not JSON: %s (line %d, column %d)", what, je.text,
+            je.line, je.column);
+        return HOOKD_FAIL;
+    }
+    return HOOKD_OK;
+}
+
+/* The JSON body of a json or slack instance, malloc'd. */
+static int json_body(const fwd_inst *f, const hookd_event *ev, char **body, hookd_status *st)
+{
+    json_t *doc = NULL;
+    int r = HOOKD_OK;
+    if (f->body == BODY_JSON) {
+        if (f->tmpl)
+            r = jt_render(f, f->tmpl, "template", ev, &doc, st);
+        else if (!(doc = f->api->event_json(ev)))
+            r = HOOKD_RETRY;
+    } else {
+        char *text = f->api->template_render(f->text, ev, HOOKD_ESC_PLAIN);
+        json_t *blocks = NULL, *t = text ? json_string(text) : NULL;
+        if (text && !t) {
+            r = HOOKD_FAIL;
+            say(st, "text: not valid UTF-8 once rendered");
+        } else if (!t || !(doc = json_object()) || json_object_set_new(doc, "text", t) != 0) {
+            r = HOOKD_RETRY;   /* set_new took t even when it failed */
+            if (!doc)
+                json_decref(t);
+        }
+        if (text)
+            f->api->free(text);
+        if (r == HOOKD_OK && f->blocks &&
+            (r = jt_render(f, f->blocks, "blocks", ev, &blocks, st)) == HOOKD_OK) {
+            if (!json_is_array(blocks)) {
+                say(st, "blocks: the rendered value is not a list");
+                r = HOOKD_FAIL;
+            } else if (json_object_set(doc, "blocks", blocks) != 0) {
+                r = HOOKD_RETRY;
+            }
+        }
+        json_decref(blocks);
+    }
+    if (r == HOOKD_OK && !(*body = json_dumps(doc, JSON_COMPACT | JSON_ENCODE_ANY)))
+        r = HOOKD_RETRY;
+    if (r == HOOKD_RETRY && !st->reason[0])
+        say(st, "out of memory");
+    json_decref(doc);
+    return r;
+}
+
+/* ---- the request ---- */
+
+typedef struct answer {
+    char snippet[SNIPPET_MAX + 1];
+    size_t len;
+    char phrase[64];        /* the status line's reason phrase */
+    char retry_after[64];
+} answer;
+
+static size_t on_body(char *p, size_t size, size_t n, void *ud)
+{
+    answer *a = ud;
+    size_t len = size * n, k = SNIPPET_MAX - a->len;
+    if (k > len)
+        k = len;
+    memcpy(a->snippet + a->len, p, k);
+    a->len += k;
+    return len;   /* read the rest too, so the connection stays usable */
+}
+
+/* Copies the value of a header line, trimmed. */
+static void header_value(const char *p, size_t len, char *dst, size_t dstlen)
+{
+    while (len > 0 && (*p == ' ' || *p == '\t')) {
+        p++;
+        len--;
+    }
+    while (len > 0 && (p[len - 1] == '\r' || p[len - 1] == '\n' || p[len - 1] == ' ' ||
+                       p[len - 1] == '\t'))
+        len--;
+    if (len >= dstlen)
+        len = dstlen - 1;
+    memcpy(dst, p, len);
+    dst[len] = '\0';
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *ud)
+{
+    answer *a = ud;
+    size_t len = size * n;
+    if (len > 5 && !memcmp(p, "HTTP/", 5)) {
+        /* A new answer (after a 1xx or a redirect): forget the last one's. */
+        a->retry_after[0] = '\0';
+        a->len = 0;
+        const char *sp = memchr(p, ' ', len);                    /* before the code */
+        sp = sp ? memchr(sp + 1, ' ', len - (size_t)(sp + 1 - p)) : NULL; /* after it */
+        a->phrase[0] = '\0';
+        if (sp)
+            header_value(sp + 1, len - (size_t)(sp + 1 - p), a->phrase, sizeof a->phrase);
+    } else if (len > 12 && !strncasecmp(p, "retry-after:", 12)) {
+        header_value(p + 12, len - 12, a->retry_after, sizeof a->retry_after);
+    }
+    return len;
+}
+
+/* Retry-After (seconds or an HTTP date) in ms from now; -1 if absent or bad. */
+static int64_t retry_after_ms(const char *v)
+{
+    if (!*v)
+        return -1;
+    if (*v >= '0' && *v <= '9') {
+        char *end;
+        errno = 0;
+        long long s = strtoll(v, &end, 10);
+        if (*end)
+            return -1;
+        return errno || s > MAX_RETRY_AFTER_MS / 1000 ? MAX_RETRY_AFTER_MS : s * 1000;
+    }
+    time_t t = curl_getdate(v, NULL), now = time(NULL);
+    if (t == (time_t)-1)
+        return -1;
+    if (t <= now)
+        return 0;
+    return (int64_t)(t - now) > MAX_RETRY_AFTER_MS / 1000 ? MAX_RETRY_AFTER_MS
+                                                          : (int64_t)(t - now) * 1000;
+}
+
+/* "Name: value" for curl; an empty value needs "Name;" to be sent at all. */
+static int add_header(struct curl_slist **list, const char *name, const char *value)
+{
+    char *line;
+    int n = *value ? asprintf(&line, "%s: %s", name, value) : asprintf(&line, "%s;", name);
+    if (n < 0)
+        return -1;
+    struct curl_slist *l = curl_slist_append(*list, line);
+    free(line);
+    if (!l)
+        return -1;
+    *list = l;
+    return 0;
+}
+
+/* Every outgoing header but the User-Agent. */
+static int build_headers(const fwd_inst *f, const hookd_event *ev, const char *body,
+                         size_t len, struct curl_slist **list, hookd_status *st)
+{
+    /* A body waits for no "100 Continue": the receiver answers in one trip. */
+    struct curl_slist *l = curl_slist_append(*list, "Expect:");
+    if (!l)
+        goto nomem;
+    *list = l;
+    if (!f->user_ctype) {
+        const char *ct = "application/json";
+        if (f->body == BODY_RAW) {
+            const char *kept = f->api->header(ev, "content-type");
+            ct = kept && *kept ? kept : "application/octet-stream";
+        }
+        if (strcmp(f->method, "GET") && add_header(list, "Content-Type", ct) < 0)
+            goto nomem;
+    }
+    for (size_t i = 0; i < f->nheaders; i++) {
+        char *v = f->api->template_render(f->headers[i].t, ev, HOOKD_ESC_HEADER);
+        int rc = v ? add_header(list, f->headers[i].name, v) : -1;
+        if (v)
+            f->api->free(v);
+        if (rc < 0)
+            goto nomem;
+    }
+    if (f->scheme) {
+        char sig[SIGN_MAX];
+        int n = f->api->sign(f->scheme, f->secret, body, len, ev->id, (int64_t)time(NULL), sig,
+                             sizeof sig);
+        if (n < 0) {
+            say(st, "sign: cannot sign with scheme %s", f->scheme);
+            return HOOKD_FAIL;
+        }
+        /* "Name: value\n" lines, the form curl takes without the newline. */
+        char *save = NULL;
+        for (char *line = strtok_r(sig, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+            if (!(l = curl_slist_append(*list, line))) {
+                explicit_bzero(sig, sizeof sig);
+                goto nomem;
+            }
+            *list = l;
+        }
+        explicit_bzero(sig, sizeof sig);
+    }
+    return HOOKD_OK;
+nomem:
+    say(st, "out of memory");
+    return HOOKD_RETRY;
+}
+
+/* A handle from the pool, keeping its open connections, or a new one. */
+static CURL *take_handle(fwd_inst *f)
+{
+    CURL *h = NULL;
+    pthread_mutex_lock(&f->lock);
+    if (f->nidle > 0)
+        h = f->idle[--f->nidle];
+    pthread_mutex_unlock(&f->lock);
+    return h ? h : curl_easy_init();
+}
+
+static void give_back(fwd_inst *f, CURL *h)
+{
+    curl_easy_reset(h);   /* options go; connections and caches stay */
+    pthread_mutex_lock(&f->lock);
+    if (f->nidle == f->cap) {
+        size_t nc = f->cap ? f->cap * 2 : 4;
+        CURL **n = realloc(f->idle, nc * sizeof *n);
+        if (!n) {
+            pthread_mutex_unlock(&f->lock);
+            curl_easy_cleanup(h);
+            return;
+        }
+        f->idle = n;
+        f->cap = nc;
+    }
+    f->idle[f->nidle++] = h;
+    pthread_mutex_unlock(&f->lock);
+}
+
+/* What curl's result and the HTTP status mean for the delivery. */
+static int judge(const fwd_inst *f, CURLcode cc, const char *cerr, long code,
+                 const answer *a, hookd_status *st)
+{
+    char snip[SNIPPET_MAX + 1], status[96];
+    if (cc != CURLE_OK) {
+        /* Timeouts, refused connections, TLS failures: the peer may recover. */
+        say(st, "%s (curl %d)", cerr[0] ? cerr : curl_easy_strerror(cc), (int)cc);
+        /* Not so a bad URL (rendered per event) or an endless redirect. */
+        return cc == CURLE_URL_MALFORMAT || cc == CURLE_UNSUPPORTED_PROTOCOL ||
+                       cc == CURLE_TOO_MANY_REDIRECTS
+                   ? HOOKD_FAIL : HOOKD_RETRY;
+    }
+    memcpy(snip, a->snippet, a->len);
+    snip[a->len] = '\0';
+    one_line(snip);
+    snprintf(status, sizeof status, "HTTP %ld%s%s", code, a->phrase[0] ? " " : "", a->phrase);
+    if (code >= 200 && code < 300)
+        return HOOKD_OK;
+    if (code >= 300 && code < 400 && !f->follow) {
+        say(st, "%s: redirect not followed (follow_redirects is off)", status);
+        return HOOKD_FAIL;
+    }
+    say(st, "%s%s%s", status, snip[0] ? ": " : "", snip);
+    if (code == 408 || code == 429 || (code >= 500 && code < 600)) {
+        st->retry_after_ms = retry_after_ms(a->retry_after);
+        return HOOKD_RETRY;
+    }
+    return HOOKD_FAIL;
+}
+
+static int fwd_deliver(void *instance, const hookd_event *ev, hookd_status *st)
+{
+    fwd_inst *f = instance;
+    const hookd_api *api = f->api;
+    char *url = NULL, *owned = NULL, cerr[CURL_ERROR_SIZE] = "";
+    const char *body = ev->body ? ev->body : "";
+    size_t len = ev->body ? ev->body_len : 0;
+    struct curl_slist *hdrs = NULL;
+    CURL *h = NULL;
+    answer a = {.len = 0};
+    int r;
+
+    st->retry_after_ms = -1;
+    if (!(url = api->template_render(f->url, ev, HOOKD_ESC_URL))) {
+        r = HOOKD_RETRY;
+        say(st, "out of memory");
+        goto done;
+    }
+    if (f->body != BODY_RAW) {
+        if ((r = json_body(f, ev, &owned, st)) != HOOKD_OK)
+            goto done;
+        body = owned;
+        len = strlen(owned);
+    }
+    if (!strcmp(f->method, "GET")) {   /* sends no body, so signs none */
+        body = "";
+        len = 0;
+    }
+    if ((r = build_headers(f, ev, body, len, &hdrs, st)) != HOOKD_OK)
+        goto done;
+    if (!(h = take_handle(f))) {
+        r = HOOKD_RETRY;
+        say(st, "out of memory");
+        goto done;
+    }
+
+    /* The whole exchange fits in what is left of the event's deadline. */
+    int64_t start = api->monotonic_ms();
+    int64_t left = ev->deadline_ms > 0 ? ev->deadline_ms - start : INT64_MAX;
+    if (left <= 0) {
+        r = HOOKD_RETRY;
+        say(st, "deadline passed before sending");
+        goto done;
+    }
+    long connect_ms = left < f->connect_ms ? (long)left : f->connect_ms;
+    long total_ms = left == INT64_MAX ? 0 : left > LONG_MAX ? LONG_MAX : (long)left;
+
+    CURLcode cc = CURLE_OK;
+#define SET(opt, val) do { if (cc == CURLE_OK) cc = curl_easy_setopt(h, opt, val); } while (0)
+    SET(CURLOPT_URL, url);
+    SET(CURLOPT_NOSIGNAL, 1L);
+    SET(CURLOPT_PROTOCOLS_STR, "http,https");
+    SET(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    SET(CURLOPT_FOLLOWLOCATION, (long)f->follow);
+    SET(CURLOPT_MAXREDIRS, (long)MAX_REDIRS);
+    SET(CURLOPT_POSTREDIR, (long)CURL_REDIR_POST_ALL);  /* a followed POST stays a POST */
+    SET(CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
+    SET(CURLOPT_TIMEOUT_MS, total_ms);
+    SET(CURLOPT_USERAGENT, "hookd/" HOOKD_VERSION_STRING);
+    SET(CURLOPT_HTTPHEADER, hdrs);
+    SET(CURLOPT_ERRORBUFFER, cerr);
+    SET(CURLOPT_WRITEFUNCTION, on_body);
+    SET(CURLOPT_WRITEDATA, &a);
+    SET(CURLOPT_HEADERFUNCTION, on_header);
+    SET(CURLOPT_HEADERDATA, &a);
+    if (f->ca_file)
+        SET(CURLOPT_CAINFO, f->ca_file);
+    if (f->insecure) {
+        SET(CURLOPT_SSL_VERIFYPEER, 0L);
+        SET(CURLOPT_SSL_VERIFYHOST, 0L);
+    }
+    if (!strcmp(f->method, "GET")) {
+        SET(CURLOPT_HTTPGET, 1L);
+    } else {
+        SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+        SET(CURLOPT_POSTFIELDS, body);   /* not copied: lives until perform returns */
+        if (strcmp(f->method, "POST"))
+            SET(CURLOPT_CUSTOMREQUEST, f->method);
+    }
+#undef SET
+    if (cc != CURLE_OK) {
+        r = HOOKD_RETRY;
+        say(st, "curl: %s", curl_easy_strerror(cc));
+        goto done;
+    }
+    cc = curl_easy_perform(h);
+    long code = 0;
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+    r = judge(f, cc, cerr, code, &a, st);
+
+done:
+    if (h)
+        give_back(f, h);
+    curl_slist_free_all(hdrs);
+    free(owned);
+    if (url)
+        api->free(url);
+    st->reason[sizeof st->reason - 1] = '\0';
+    one_line(st->reason);
+    return r;
+}
+
+static const hookd_plugin desc = {
+    HOOKD_PLUGIN_HEADER,
+    .name = "forward",
+    .version = "1.0",
+    .init = fwd_init,
+    .deliver = fwd_deliver,
+    .destroy = fwd_destroy,
+};
+
+HOOKD_EXPORT const hookd_plugin *hookd_plugin_entry(void) { return &desc; }
