@@ -3,6 +3,7 @@
  * generic node helpers are in config_yaml.c. */
 #include "config.h"
 #include "config_yaml.h"
+#include "ctct.h"
 
 #include <hookd/plugin.h>
 
@@ -801,11 +802,117 @@ static int load_routes(hookd_cy *cy, hookd_config *cfg, yaml_node_t *root)
     return 0;
 }
 
+/* ---- ctct: the Constant Contact API ------------------------------------- */
+
+static const char *const ctct_keys[] = {
+    "api",       "base_url",      "api_key",   "username", "password",
+    "client_id", "client_secret", "token_url", "timeout",  NULL};
+
+/* A credential (it goes into a header or a URL): required for this api,
+ * refused for the other one, never echoed. */
+static int ctct_cred(hookd_cy *cy, yaml_node_t *n, const char *key, char **out,
+                     int api, int wanted_api, int basic_user)
+{
+    if (wanted_api && api != wanted_api) {
+        if (hookd_cy_get(cy, n, key))
+            return hookd_cy_fail_key(cy, n, key, "only used with api: v%d",
+                                     wanted_api);
+        return 0;
+    }
+    int r = hookd_cy_str(cy, n, key, out, 0);
+    if (r < 0)
+        return -1;
+    if (r == 0)
+        return hookd_cy_fail(cy, n, "missing required key \"%s\" (api: v%d)",
+                             key, api);
+    for (const char *p = *out; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            return hookd_cy_fail_key(cy, n, key,
+                                     "must not contain control characters");
+    if (basic_user && strchr(*out, ':'))
+        return hookd_cy_fail_key(cy, n, key, "must not contain ':'");
+    return 0;
+}
+
+static int load_ctct(hookd_cy *cy, hookd_config *cfg, yaml_node_t *root)
+{
+    static const char *const apis[] = {"v2", "v3", NULL};
+    hookd_ctct_cfg *cc = &cfg->ctct;
+    yaml_node_t *n;
+    char why[256], *s = NULL;
+    int e, r;
+    if (hookd_cy_map(cy, root, "ctct", ctct_keys, &n) < 0)
+        return -1;
+    if (!n)
+        return 0;
+    size_t old = hookd_cy_push_key(cy, "ctct");
+    cc->present = 1;
+    cc->mark = hookd_cy_mark(n);
+    cc->api = 2;
+    cc->timeout_ms = 10000;
+    if ((r = hookd_cy_enum(cy, n, "api", apis, &e)) < 0)
+        return -1;
+    if (r)
+        cc->api = e ? 3 : 2;
+    if (ctct_cred(cy, n, "api_key", &cc->api_key, cc->api, 0, 0) < 0 ||
+        ctct_cred(cy, n, "username", &cc->username, cc->api, 2, 1) < 0 ||
+        ctct_cred(cy, n, "password", &cc->password, cc->api, 2, 0) < 0 ||
+        ctct_cred(cy, n, "client_id", &cc->client_id, cc->api, 3, 1) < 0 ||
+        ctct_cred(cy, n, "client_secret", &cc->client_secret, cc->api, 3, 0) < 0)
+        return -1;
+    if ((r = hookd_cy_str(cy, n, "base_url", &s, 0)) < 0)
+        return -1;
+    if (r) {
+        r = hookd_ctct_base_check(s, &cc->base_url, why, sizeof why);
+        if (r < 0)
+            hookd_cy_fail_key(cy, n, "base_url",
+                              "%s: expected http(s)://host[:port] with no path, "
+                              "got \"%s\"", why, s);
+        free(s);
+        if (r < 0)
+            return -1;
+    } else if (set_str(&cc->base_url, cc->api == 3 ? HOOKD_CTCT_V3_BASE
+                                                   : HOOKD_CTCT_V2_BASE) < 0) {
+        return hookd_cy_fail(cy, n, "out of memory");
+    }
+    if (cc->api == 2 && hookd_cy_get(cy, n, "token_url"))
+        return hookd_cy_fail_key(cy, n, "token_url", "only used with api: v3");
+    if ((r = hookd_cy_str(cy, n, "token_url", &cc->token_url, 0)) < 0)
+        return -1;
+    if (r && hookd_ctct_token_url_check(cc->token_url, why, sizeof why) < 0)
+        return hookd_cy_fail_key(cy, n, "token_url", "%s, got \"%s\"", why,
+                                 cc->token_url);
+    if (!r && cc->api == 3 && set_str(&cc->token_url, HOOKD_CTCT_TOKEN_URL) < 0)
+        return hookd_cy_fail(cy, n, "out of memory");
+    if (hookd_cy_duration(cy, n, "timeout", &cc->timeout_ms, 1, 3600000) < 0)
+        return -1;
+    hookd_cy_pop(cy, old);
+    return 0;
+}
+
+/* enrich: ctct-plan needs the API's credentials. */
+static int check_enrich(hookd_cy *cy, const hookd_config *cfg, yaml_node_t *root)
+{
+    for (size_t i = 0; i < cfg->nsources && !cfg->ctct.present; i++) {
+        if (!cfg->sources[i].enrich)
+            continue;
+        yaml_node_t *l = hookd_cy_get(cy, root, "sources");
+        hookd_cy_push_key(cy, "sources");
+        hookd_cy_push_index(cy, i);
+        return hookd_cy_fail_key(
+            cy, hookd_cy_item(cy, l, i), "enrich",
+            "source \"%s\" enriches with ctct-plan but there is no ctct: block "
+            "(api, api_key and the partner credentials)",
+            cfg->sources[i].name);
+    }
+    return 0;
+}
+
 /* ---- entry points -------------------------------------------------------- */
 
 static const char *const top_keys[] = {
     "server",   "admin",   "spool",   "log",    "plugin_dir",
-    "dispatch", "sources", "plugins", "routes", NULL};
+    "dispatch", "sources", "plugins", "routes", "ctct",    NULL};
 
 static hookd_config *new_config(const char *name)
 {
@@ -844,7 +951,8 @@ static int load_all(hookd_cy *cy, hookd_config *cfg, yaml_node_t *root)
     if (hookd_cy_check_map(cy, root, top_keys) < 0 ||
         load_server(cy, cfg, root) < 0 || load_misc(cy, cfg, root) < 0 ||
         load_sources(cy, cfg, root) < 0 || load_plugins(cy, cfg, root) < 0 ||
-        load_routes(cy, cfg, root) < 0)
+        load_routes(cy, cfg, root) < 0 || load_ctct(cy, cfg, root) < 0 ||
+        check_enrich(cy, cfg, root) < 0)
         return -1;
     if (!cfg->listen) {
         if (!(cfg->listen = calloc(1, sizeof *cfg->listen)) ||
@@ -994,5 +1102,12 @@ void hookd_config_free(hookd_config *cfg)
         free(cfg->routes[i].to);
     }
     free(cfg->routes);
+    free(cfg->ctct.base_url);
+    free(cfg->ctct.api_key);
+    free(cfg->ctct.username);
+    free(cfg->ctct.password);
+    free(cfg->ctct.client_id);
+    free(cfg->ctct.client_secret);
+    free(cfg->ctct.token_url);
     free(cfg);
 }

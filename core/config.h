@@ -80,6 +80,22 @@ typedef struct hookd_route_cfg {
     hookd_mark mark;
 } hookd_route_cfg;
 
+/* The Constant Contact API (ctct: block): enrichment and `hookd ctct`. */
+#define HOOKD_CTCT_V2_BASE "https://api.constantcontact.com"
+#define HOOKD_CTCT_V3_BASE "https://api.cc.email"
+#define HOOKD_CTCT_TOKEN_URL "https://v3api-partner.auth.us-east-1.amazoncognito.com/oauth2/token"
+
+typedef struct hookd_ctct_cfg {
+    int present;        /* a ctct: block was written */
+    int api;            /* 2 (default) or 3 */
+    char *base_url;     /* scheme://host[:port], no path; default https://api.constantcontact.com (v2), https://api.cc.email (v3) */
+    char *api_key;
+    char *username, *password;                  /* v2 partner Basic */
+    char *client_id, *client_secret, *token_url;/* v3; token_url default HOOKD_CTCT_TOKEN_URL */
+    int64_t timeout_ms; /* default 10 s */
+    hookd_mark mark;
+} hookd_ctct_cfg;
+
 typedef struct hookd_config {
     char *file;             /* path as given, used in messages */
 
@@ -115,6 +131,8 @@ typedef struct hookd_config {
     size_t nplugins;
     hookd_route_cfg *routes;
     size_t nroutes;
+
+    hookd_ctct_cfg ctct;    /* ctct.present 0: no ctct: block */
 } hookd_config;
 
 /* Load and validate a file. On error returns NULL and writes one line

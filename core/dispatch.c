@@ -39,6 +39,10 @@ struct hookd_dispatch {
     pthread_t *threads;
     hookd_attempt_fn sink;
     void *sink_ud;
+    hookd_enrich_fn enrich;
+    void *enrich_ud;
+    pthread_mutex_t enrich_lock;  /* ev->enrich moves NEEDED -> FETCHING under it */
+    pthread_cond_t enrich_done;
 };
 
 static const char *result_name(int r)
@@ -64,18 +68,63 @@ static uint64_t random64(void)
     return r;
 }
 
+/* Settles the event's enrichment before a delivery reads it: one worker
+ * fetches, the event's other deliveries wait for it (until their deadline).
+ * HOOKD_OK, or HOOKD_RETRY with st filled. */
+static int enrich(hookd_dispatch *d, hookd_ev *ev, int64_t deadline, hookd_status *st)
+{
+    if (atomic_load(&ev->enrich) == HOOKD_ENRICH_DONE || !d->enrich)
+        return HOOKD_OK;
+    pthread_mutex_lock(&d->enrich_lock);
+    while (atomic_load(&ev->enrich) == HOOKD_ENRICH_FETCHING) {
+        int64_t left = deadline - hookd_monotonic_ms();
+        if (left <= 0) {
+            pthread_mutex_unlock(&d->enrich_lock);
+            snprintf(st->reason, sizeof st->reason, "enrichment: still being fetched");
+            return HOOKD_RETRY;
+        }
+        hookd_cond_wait_ms(&d->enrich_done, &d->enrich_lock, left);
+    }
+    if (atomic_load(&ev->enrich) != HOOKD_ENRICH_NEEDED) {
+        pthread_mutex_unlock(&d->enrich_lock);
+        return HOOKD_OK;
+    }
+    atomic_store(&ev->enrich, HOOKD_ENRICH_FETCHING);
+    pthread_mutex_unlock(&d->enrich_lock);
+
+    char why[HOOKD_REASON_MAX - 16] = "";
+    int64_t after = -1;
+    int r = d->enrich(d->enrich_ud, ev, deadline, &after, why, sizeof why);
+
+    pthread_mutex_lock(&d->enrich_lock);
+    if (r != HOOKD_OK) {
+        atomic_store(&ev->enrich, HOOKD_ENRICH_NEEDED);
+        snprintf(st->reason, sizeof st->reason, "enrichment: %s", why);
+        st->retry_after_ms = after;
+        r = HOOKD_RETRY;
+    } else if (atomic_load(&ev->enrich) != HOOKD_ENRICH_DONE) {
+        atomic_store(&ev->enrich, HOOKD_ENRICH_DONE); /* the enricher set nothing */
+    }
+    pthread_cond_broadcast(&d->enrich_done);
+    pthread_mutex_unlock(&d->enrich_lock);
+    return r;
+}
+
 /* Runs one attempt, then decides what becomes of the delivery. Returns 1 when
  * the job must come back later (j->due is set), 0 when it is finished. */
 static int run_job(hookd_dispatch *d, job *j)
 {
     hookd_instance *in = j->in;
     const hookd_plugin_cfg *pc = in->cfg;
+    int64_t start = hookd_monotonic_ms(), started_at = hookd_now_ms();
+    hookd_status st = {.retry_after_ms = -1};
+    int r = enrich(d, j->ev, start + pc->timeout_ms, &st);
+    /* Copied after the enrichment settled, so the plugin sees it. */
     hookd_event e = j->ev->pub;
     e.attempt = j->attempts - j->round_start + 1;
-    int64_t start = hookd_monotonic_ms(), started_at = hookd_now_ms();
     e.deadline_ms = start + pc->timeout_ms;
-    hookd_status st = {.retry_after_ms = -1};
-    int r = in->plugin->deliver(in->inst, &e, &st);
+    if (r == HOOKD_OK)
+        r = in->plugin->deliver(in->inst, &e, &st);
     if (r != HOOKD_OK && r != HOOKD_RETRY && r != HOOKD_FAIL) {
         snprintf(st.reason, sizeof st.reason, "plugin returned unknown result %d", r);
         r = HOOKD_FAIL;
@@ -217,6 +266,8 @@ hookd_dispatch *hookd_dispatch_new(int workers)
         return NULL;
     atomic_init(&d->jobs, 0);
     pthread_mutex_init(&d->lock, NULL);
+    pthread_mutex_init(&d->enrich_lock, NULL);
+    hookd_cond_init_monotonic(&d->enrich_done);
     hookd_cond_init_monotonic(&d->cond);
     pthread_cond_init(&d->gone, NULL);
     d->threads = calloc((size_t)workers, sizeof *d->threads);
@@ -238,6 +289,14 @@ hookd_dispatch *hookd_dispatch_new(int workers)
         return NULL;
     }
     return d;
+}
+
+void hookd_dispatch_set_enricher(hookd_dispatch *d, hookd_enrich_fn fn, void *ud)
+{
+    pthread_mutex_lock(&d->lock);
+    d->enrich = fn;
+    d->enrich_ud = ud;
+    pthread_mutex_unlock(&d->lock);
 }
 
 void hookd_dispatch_set_sink(hookd_dispatch *d, hookd_attempt_fn fn, void *ud)
@@ -352,6 +411,8 @@ void hookd_dispatch_free(hookd_dispatch *d)
     free_list(d, d->later);
     free(d->threads);
     pthread_mutex_destroy(&d->lock);
+    pthread_mutex_destroy(&d->enrich_lock);
+    pthread_cond_destroy(&d->enrich_done);
     pthread_cond_destroy(&d->cond);
     pthread_cond_destroy(&d->gone);
     free(d);

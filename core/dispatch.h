@@ -27,7 +27,18 @@ typedef struct hookd_attempt {
 /* Called on a worker thread after every attempt. */
 typedef void (*hookd_attempt_fn)(void *ud, const hookd_attempt *a);
 
+/* Fetches an event's enrichment on a worker thread, before its first
+ * delivery (only for events marked HOOKD_ENRICH_NEEDED). Returns HOOKD_OK
+ * once settled (hookd_ev_set_enrichment called, with the plan or with the
+ * failure noted), or HOOKD_RETRY with a reason: the delivery is then retried
+ * with its back-off (retry_after_ms >= 0: the delay asked for). */
+typedef int (*hookd_enrich_fn)(void *ud, hookd_ev *ev, int64_t deadline_ms,
+                               int64_t *retry_after_ms, char *reason, size_t reasonlen);
+
 hookd_dispatch *hookd_dispatch_new(int workers);
+
+/* Set before the first submit, like the sink. */
+void hookd_dispatch_set_enricher(hookd_dispatch *d, hookd_enrich_fn fn, void *ud);
 
 /* Where attempts are reported; set before the first submit. */
 void hookd_dispatch_set_sink(hookd_dispatch *d, hookd_attempt_fn fn, void *ud);

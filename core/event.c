@@ -61,6 +61,7 @@ static hookd_ev *ev_build(const char *id, const char *source, const char *type,
     if (!ev)
         goto fail;
     atomic_init(&ev->refs, 1);
+    atomic_init(&ev->enrich, HOOKD_ENRICH_OFF);
     ev->json = json;
     json = NULL;
     size_t hsize = 0;
@@ -143,6 +144,14 @@ hookd_ev *hookd_ev_restore(const char *id, const char *source, const char *type,
     if (!json)
         return NULL;
     return ev_build(id, source, type, received_ms, body, body_len, json, names, values, n);
+}
+
+void hookd_ev_set_enrichment(hookd_ev *ev, json_t *enrichment)
+{
+    json_decref(ev->enrichment);
+    ev->enrichment = enrichment;
+    ev->pub.enrichment = enrichment;
+    atomic_store(&ev->enrich, HOOKD_ENRICH_DONE);
 }
 
 hookd_ev *hookd_ev_ref(hookd_ev *ev)

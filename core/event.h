@@ -22,8 +22,17 @@ typedef struct hookd_ev {
     hookd_header *headers;
     char *hstore;           /* the header strings: "name\0value\0" pairs */
     size_t hsize;           /* bytes in hstore */
-    json_t *enrichment;
+    json_t *enrichment;     /* set once, before the first delivery reads it */
+    atomic_int enrich;      /* HOOKD_ENRICH_*: whether the source wants it and where it stands */
 } hookd_ev;
+
+/* Enrichment of an event (DESIGN §8): not wanted, wanted and not fetched
+ * yet, being fetched by one worker, or settled (a plan, or a failure noted
+ * in the enrichment object; either way deliveries run). */
+enum { HOOKD_ENRICH_OFF = 0, HOOKD_ENRICH_NEEDED, HOOKD_ENRICH_FETCHING, HOOKD_ENRICH_DONE };
+
+/* Sets the enrichment (takes the reference) and marks it settled. */
+void hookd_ev_set_enrichment(hookd_ev *ev, json_t *enrichment);
 
 /* A new id: a ULID (48-bit ms time, 80 random bits, Crockford base32),
  * strictly increasing within this process. */

@@ -15,6 +15,8 @@
 #include <hookd/version.h>
 
 #include "config.h"
+#include "ctct_cli.h"
+#include "enrich.h"
 #include "dispatch.h"
 #include "event.h"
 #include "log.h"
@@ -41,6 +43,11 @@ static const char usage_text[] =
     "  dead                list dead-lettered deliveries\n"
     "  replay ID...        deliver these events again (every routed instance)\n"
     "  replay --dead       deliver every dead letter again (--plugin NAME: only its)\n"
+    "  ctct topics         Constant Contact partner webhook topics and subscriptions\n"
+    "  ctct subscribe TOPIC URL   subscribe a topic (1-4 or its event type) to an https URL\n"
+    "  ctct unsubscribe TOPIC     end a topic's subscription\n"
+    "  ctct test TOPIC     ask Constant Contact to send a sample notification\n"
+    "                      (the ctct: block of -c FILE gives the API and credentials; --json)\n"
     "\n"
     "Options:\n"
     "  -c, --config FILE   configuration (default ./hookd.yaml, then /etc/hookd/hookd.yaml,\n"
@@ -181,10 +188,22 @@ static int cmd_run(const opts *o)
         hookd_runtime_free(rt);
         return EXIT_RUNTIME;
     }
+    /* Sources with `enrich: ctct-plan`: their events get the plan first. */
+    hookd_ctct *ctct = hookd_ctct_new(&rt->cfg->ctct);
+    hookd_enricher *enricher = hookd_enricher_new(ctct, NULL);
+    for (size_t i = 0; enricher && i < rt->cfg->nsources; i++)
+        if (rt->cfg->sources[i].enrich) {
+            hookd_dispatch_set_enricher(disp, hookd_enrich_ctct, enricher);
+            break;
+        }
     d.spool = hookd_spool_open(&loop, rt, disp, err, sizeof err);
+    if (d.spool && enricher)
+        hookd_enricher_set_spool(enricher, d.spool);
     if (!d.spool) {
         fprintf(stderr, "hookd: %s\n", err);
         hookd_dispatch_free(disp);
+        hookd_enricher_free(enricher);
+        hookd_ctct_free(ctct);
         hookd_runtime_free(rt);
         uv_loop_close(&loop);
         return EXIT_RUNTIME;
@@ -199,6 +218,8 @@ static int cmd_run(const opts *o)
         hookd_dispatch_stop(disp, drain_ms(rt->cfg));
         hookd_spool_close(d.spool);
         hookd_dispatch_free(disp);
+        hookd_enricher_free(enricher);
+        hookd_ctct_free(ctct);
         hookd_runtime_free(rt);
         uv_loop_close(&loop);
         return EXIT_RUNTIME;
@@ -225,6 +246,8 @@ static int cmd_run(const opts *o)
         _exit(0);
     }
     hookd_dispatch_free(disp);
+    hookd_enricher_free(enricher);
+    hookd_ctct_free(ctct);
     hookd_runtime_free(rt);
     uv_loop_close(&loop);
     hookd_log(HOOKD_LOG_INFO, "stopped");
@@ -260,6 +283,19 @@ static int cmd_spool(const opts *o, const char *cmd, char **pos, size_t npos)
     } else {
         code = strcmp(cmd, "dead") == 0 ? hookd_cli_dead(&a, stdout) : hookd_cli_events(&a, stdout);
     }
+    hookd_config_free(cfg);
+    return code;
+}
+
+/* ---------- ctct ---------- */
+
+static int cmd_ctct(const opts *o, char **pos, size_t npos)
+{
+    int code = 0;
+    hookd_config *cfg = load_config(o->config, &code);
+    if (!cfg)
+        return code;
+    code = hookd_ctct_cli(cfg, pos, npos, o->cli.json, stdout);
     hookd_config_free(cfg);
     return code;
 }
@@ -315,6 +351,7 @@ static int cmd_check(const opts *o)
             printf(" %s", c->plugins[r->to[t]].name);
         printf("\n");
     }
+    hookd_ctct_describe(&c->ctct, stdout);
     hookd_runtime_free(rt);
     return 0;
 }
@@ -473,6 +510,8 @@ int main(int argc, char **argv)
     const char *cmd = optind < argc ? argv[optind] : "run";
     if (strcmp(cmd, "events") == 0 || strcmp(cmd, "dead") == 0 || strcmp(cmd, "replay") == 0)
         return cmd_spool(&o, cmd, argv + optind + 1, (size_t)(argc - optind - 1));
+    if (strcmp(cmd, "ctct") == 0)
+        return cmd_ctct(&o, argv + optind + 1, (size_t)(argc - optind - 1));
     if (optind + 1 < argc) {
         fprintf(stderr, "hookd: unexpected argument \"%s\"\n", argv[optind + 1]);
         return EXIT_USAGE;

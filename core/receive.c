@@ -198,6 +198,8 @@ int hookd_receive(void *ud, const hookd_request *req, hookd_response *resp,
     }
     hookd_ev *ev = hookd_ev_new(src->name, type, hookd_now_ms(), req->body, req->body_len,
                                 json, names, values, nk);
+    if (ev && src->enrich)
+        atomic_store(&ev->enrich, HOOKD_ENRICH_NEEDED);
     hookd_instance *to[rt->ninstances + 1];
     size_t nto = ev ? hookd_runtime_route(rt, src->name, ev->type, to) : 0;
     hookd_append *a = ev ? hookd_append_new(ev, to, nto) : NULL;

@@ -25,14 +25,16 @@
 
 typedef struct rec {
     struct rec *next;
-    hookd_attempt a;
+    hookd_attempt a;        /* a.delivery == 0: an enrichment of event `id` */
     char reason[256];
+    char id[HOOKD_ID_LEN + 1];
+    char *json;
 } rec;
 
 enum {
     S_DEDUP_GET, S_DEDUP_PUT, S_EVENT, S_DELIVERY, S_UPDATE, S_ATTEMPT, S_POLL, S_CLAIM,
     S_ORPHAN, S_OLD, S_DEL_ATTEMPTS, S_DEL_DELIVERIES, S_DEL_EVENT, S_DEDUP_OLD, S_VERSION,
-    S_COUNT
+    S_ENRICH, S_COUNT
 };
 
 static const char *const sql_text[S_COUNT] = {
@@ -47,7 +49,7 @@ static const char *const sql_text[S_COUNT] = {
     [S_ATTEMPT] = "INSERT OR REPLACE INTO attempts(delivery, n, started_at, duration_ms,"
                   " result, reason, retry_at) VALUES(?1,?2,?3,?4,?5,?6,?7)",
     [S_POLL] = "SELECT d.id, d.plugin, d.attempts, d.round_start, d.next_at, e.seq, e.id,"
-               " e.source, e.type, e.received_at, e.body, e.headers"
+               " e.source, e.type, e.received_at, e.body, e.headers, e.enrichment"
                " FROM deliveries d JOIN events e ON e.seq = d.event"
                " WHERE d.state = 'pending' AND (d.claim IS NULL OR d.claim <> ?1)"
                " ORDER BY d.id LIMIT ?2",
@@ -64,6 +66,7 @@ static const char *const sql_text[S_COUNT] = {
     [S_DEDUP_OLD] = "DELETE FROM dedup WHERE (source, key) IN"
                     " (SELECT source, key FROM dedup WHERE at < ?1 LIMIT ?2)",
     [S_VERSION] = "PRAGMA data_version",
+    [S_ENRICH] = "UPDATE events SET enrichment = ?2 WHERE id = ?1",
 };
 
 struct hookd_spool {
@@ -199,6 +202,12 @@ static const char *result_text(int r)
 static int record(hookd_spool *sp, const rec *r, int64_t now)
 {
     const hookd_attempt *a = &r->a;
+    if (r->json) {
+        sqlite3_stmt *s = sp->st[S_ENRICH];
+        bind_text(s, 1, r->id);
+        sqlite3_bind_blob(s, 2, r->json, (int)strlen(r->json), SQLITE_STATIC);
+        return step_done(s);
+    }
     int pending = strcmp(a->state, "pending") == 0;
     sqlite3_stmt *s = sp->st[S_UPDATE];
     bind_text(s, 1, a->state);
@@ -284,6 +293,22 @@ static hookd_instance *instance_named(hookd_runtime *rt, const char *name)
     return NULL;
 }
 
+/* A restored event: its enrichment as kept, or still to fetch when its
+ * source asks for one. */
+static void restore_enrichment(hookd_spool *sp, hookd_ev *ev, const char *json, size_t len)
+{
+    json_t *e = json ? json_loadb(json, len, 0, NULL) : NULL;
+    if (e) {
+        hookd_ev_set_enrichment(ev, e);
+        return;
+    }
+    for (size_t i = 0; i < sp->rt->cfg->nsources; i++) {
+        const hookd_source_cfg *src = &sp->rt->cfg->sources[i];
+        if (src->enrich && strcmp(src->name, ev->source) == 0)
+            atomic_store(&ev->enrich, HOOKD_ENRICH_NEEDED);
+    }
+}
+
 static int64_t data_version(hookd_spool *sp)
 {
     sqlite3_stmt *s = sp->st[S_VERSION];
@@ -342,6 +367,9 @@ static void poll_pending(hookd_spool *sp)
                                   (size_t)sqlite3_column_bytes(s, 10),
                                   sqlite3_column_blob(s, 11),
                                   (size_t)sqlite3_column_bytes(s, 11));
+            if (ev)
+                restore_enrichment(sp, ev, sqlite3_column_blob(s, 12),
+                                   (size_t)sqlite3_column_bytes(s, 12));
             ev_seq = seq;
         }
         if (!ev || hookd_dispatch_submit(sp->dispatch, ev, in, id,
@@ -450,6 +478,7 @@ static void *writer(void *arg)
         if (!failed) {
             while (recs) {
                 rec *nx = recs->next;
+                free(recs->json);
                 free(recs);
                 recs = nx;
             }
@@ -571,15 +600,8 @@ void hookd_spool_append(hookd_spool *sp, hookd_append *a)
 
 size_t hookd_spool_waiting(hookd_spool *sp) { return atomic_load(&sp->waiting); }
 
-void hookd_spool_record(void *ud, const hookd_attempt *a)
+static void queue_rec(hookd_spool *sp, rec *r)
 {
-    hookd_spool *sp = ud;
-    rec *r = malloc(sizeof *r);
-    if (!r)
-        return; /* the delivery stays pending: it runs again after a restart */
-    r->a = *a;
-    snprintf(r->reason, sizeof r->reason, "%s", a->reason ? a->reason : "");
-    r->a.reason = NULL;
     pthread_mutex_lock(&sp->lock);
     r->next = NULL;
     if (sp->recs_tail)
@@ -594,6 +616,31 @@ void hookd_spool_record(void *ud, const hookd_attempt *a)
         pthread_cond_signal(&sp->cond);
     }
     pthread_mutex_unlock(&sp->lock);
+}
+
+void hookd_spool_record(void *ud, const hookd_attempt *a)
+{
+    hookd_spool *sp = ud;
+    rec *r = malloc(sizeof *r);
+    if (!r)
+        return; /* the delivery stays pending: it runs again after a restart */
+    r->a = *a;
+    snprintf(r->reason, sizeof r->reason, "%s", a->reason ? a->reason : "");
+    r->a.reason = NULL;
+    r->json = NULL;
+    queue_rec(sp, r);
+}
+
+void hookd_spool_enriched(hookd_spool *sp, const hookd_ev *ev)
+{
+    rec *r = calloc(1, sizeof *r);
+    if (!r || !ev->enrichment ||
+        !(r->json = json_dumps(ev->enrichment, JSON_COMPACT | JSON_ENSURE_ASCII))) {
+        free(r); /* not kept: fetched again after a restart */
+        return;
+    }
+    snprintf(r->id, sizeof r->id, "%s", ev->id);
+    queue_rec(sp, r);
 }
 
 /* ---------- open and close ---------- */
@@ -636,6 +683,12 @@ static int open_db(hookd_spool *sp, char *err, size_t errlen)
         snprintf(sql, sizeof sql, "INSERT INTO meta VALUES('schema','%d')", HOOKD_SPOOL_SCHEMA);
         if ((rc = exec(sp, sql)) != SQLITE_OK)
             goto fail;
+    } else if (have == 1 && HOOKD_SPOOL_SCHEMA == 2) {
+        if ((rc = exec(sp, HOOKD_SPOOL_MIGRATE_1_2)) != SQLITE_OK) {
+            rollback(sp);
+            goto fail;
+        }
+        hookd_log(HOOKD_LOG_INFO, "spool %s: upgraded from schema 1 to 2", sp->path);
     } else if (have != HOOKD_SPOOL_SCHEMA) {
         snprintf(err, errlen, "spool %s has schema %d; this hookd reads schema %d", sp->path,
                  have, HOOKD_SPOOL_SCHEMA);
@@ -730,6 +783,7 @@ void hookd_spool_close(hookd_spool *sp)
     }
     for (rec *r = sp->recs, *nx; r; r = nx) {
         nx = r->next;
+        free(r->json);
         free(r);
     }
     if (exec(sp, "PRAGMA wal_checkpoint(TRUNCATE)") != SQLITE_OK)

@@ -62,6 +62,10 @@ size_t hookd_spool_waiting(hookd_spool *sp);
 /* The dispatcher's sink: records one attempt (any thread). */
 void hookd_spool_record(void *sp, const hookd_attempt *a);
 
+/* Keeps ev's enrichment with the event (any thread), so a retry or a restart
+ * does not fetch it again. */
+void hookd_spool_enriched(hookd_spool *sp, const hookd_ev *ev);
+
 /* Loop thread, once no append is outstanding: releases the loop handle. */
 void hookd_spool_detach(hookd_spool *sp);
 

@@ -43,7 +43,8 @@ static const char SQL_DEAD[] =
     " ORDER BY d.updated_at, d.id LIMIT :limit";
 
 static const char SQL_EVENT[] =
-    "SELECT seq, id, source, type, received_at, body, headers FROM events WHERE id = :id";
+    "SELECT seq, id, source, type, received_at, body, headers, enrichment FROM events"
+    " WHERE id = :id";
 static const char SQL_DELIVERIES[] =
     "SELECT id, plugin, state, attempts, next_at, updated_at, reason"
     " FROM deliveries WHERE event = :seq ORDER BY id";
@@ -244,13 +245,18 @@ static json_t *dead_row(sqlite3_stmt *s)
                      col_text(s, 6), "at", col_time(s, 7));
 }
 
-/* seq, id, source, type, received_at, body, headers */
+/* seq, id, source, type, received_at, body, headers, enrichment */
 static json_t *event_json(sqlite3_stmt *s)
 {
     json_t *headers = headers_json(sqlite3_column_blob(s, 6), (size_t)sqlite3_column_bytes(s, 6));
-    return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:[]}", "id", col_text(s, 1), "source",
-                     col_text(s, 2), "type", col_text(s, 3), "received_at", col_time(s, 4),
-                     "headers", headers, "body", col_text(s, 5), "deliveries");
+    json_t *enrichment = sqlite3_column_type(s, 7) == SQLITE_NULL
+                             ? NULL
+                             : json_loadb(sqlite3_column_blob(s, 7),
+                                          (size_t)sqlite3_column_bytes(s, 7), 0, NULL);
+    return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:[]}", "id", col_text(s, 1),
+                     "source", col_text(s, 2), "type", col_text(s, 3), "received_at",
+                     col_time(s, 4), "headers", headers, "body", col_text(s, 5), "enrichment",
+                     enrichment ? enrichment : json_null(), "deliveries");
 }
 
 static json_t *delivery_json(sqlite3_stmt *s)
@@ -405,6 +411,13 @@ static int print_event(const json_t *ev, FILE *out)
         fprintf(out, "%zu-byte body)\n", json_string_length(body));
     else
         fputs("body not UTF-8)\n", out);
+    const json_t *enr = json_object_get(ev, "enrichment");
+    if (json_is_object(enr)) {
+        char *text = json_dumps(enr, JSON_COMPACT);
+        if (text)
+            fprintf(out, "  enrichment %s\n", text);
+        free(text);
+    }
     const json_t *dels = json_object_get(ev, "deliveries");
     if (json_array_size(dels) == 0)
         fputs("  no deliveries\n", out);

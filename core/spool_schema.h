@@ -4,7 +4,7 @@
 #ifndef HOOKD_SPOOL_SCHEMA_H
 #define HOOKD_SPOOL_SCHEMA_H
 
-#define HOOKD_SPOOL_SCHEMA 1
+#define HOOKD_SPOOL_SCHEMA 2
 
 /* events: one row per accepted request; body is the raw bytes as signed;
  * headers are the kept request headers as "name\0value\0" pairs (names
@@ -17,7 +17,9 @@
  * nobody; a daemon takes every pending row whose claim is not its own).
  * attempts: one row per attempt; result is 'ok', 'retry' or 'fail';
  * retry_at is when the next attempt was scheduled (NULL when none was).
- * dedup: the first event id seen for (source, key), and when. */
+ * dedup: the first event id seen for (source, key), and when.
+ * events.enrichment (schema 2): the JSON attached before delivery (e.g.
+ * {"ctct":{"account_id":..,"plan":{..}}}); NULL until fetched. */
 #define HOOKD_SPOOL_SCHEMA_SQL                                                           \
     "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"          \
     "CREATE TABLE IF NOT EXISTS events("                                                 \
@@ -27,7 +29,8 @@
     " type TEXT NOT NULL,"                                                               \
     " received_at INTEGER NOT NULL,"                                                     \
     " body BLOB NOT NULL,"                                                               \
-    " headers BLOB NOT NULL);"                                                           \
+    " headers BLOB NOT NULL,"                                                            \
+    " enrichment BLOB);"                                                                 \
     "CREATE INDEX IF NOT EXISTS events_received ON events(received_at);"                 \
     "CREATE TABLE IF NOT EXISTS deliveries("                                             \
     " id INTEGER PRIMARY KEY,"                                                           \
@@ -61,5 +64,10 @@
     " at INTEGER NOT NULL,"                                                              \
     " PRIMARY KEY(source, key)) WITHOUT ROWID;"                                          \
     "CREATE INDEX IF NOT EXISTS dedup_at ON dedup(at);"
+
+/* From schema 1 to 2, in one transaction. */
+#define HOOKD_SPOOL_MIGRATE_1_2                                                          \
+    "BEGIN IMMEDIATE; ALTER TABLE events ADD COLUMN enrichment BLOB;"                    \
+    " UPDATE meta SET value = '2' WHERE key = 'schema'; COMMIT;"
 
 #endif

@@ -536,7 +536,9 @@ json_t *hookd_event_json(const hookd_event *ev)
         set_new(o, "type", jstr(ev->type)) < 0 ||
         set_new(o, "received_at", json_string(when)) < 0 ||
         set_new(o, "attempt", json_integer(ev->attempt)) < 0 ||
-        set_new(o, "body", ev->json ? json_deep_copy(ev->json) : json_null()) < 0) {
+        set_new(o, "body", ev->json ? json_deep_copy(ev->json) : json_null()) < 0 ||
+        (ev->enrichment &&
+         set_new(o, "enrichment", json_deep_copy(ev->enrichment)) < 0)) {
         json_decref(o);
         return NULL;
     }

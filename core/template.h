@@ -38,8 +38,9 @@ char *hookd_template_render(const hookd_template *t, const hookd_event *ev,
                             int escape);
 void hookd_template_free(hookd_template *t);
 
-/* {"id","source","type","received_at","attempt","body"}: body is a deep copy
- * of ev->json (null if none), received_at ISO 8601. A new reference; NULL on
+/* {"id","source","type","received_at","attempt","body"[,"enrichment"]}: body
+ * is a deep copy of ev->json (null if none), received_at ISO 8601, and
+ * enrichment is there when the event has one. A new reference; NULL on
  * no memory. */
 json_t *hookd_event_json(const hookd_event *ev);
 

@@ -128,7 +128,8 @@ struct hookd_api {
     void (*free)(void *p);
 
     /* The event as one JSON object: {"id","source","type","received_at",
-     * "attempt","body"} with body the parsed JSON. A new reference. */
+     * "attempt","body"} with body the parsed JSON, plus "enrichment" when the
+     * event has one. A new reference. */
     json_t *(*event_json)(const hookd_event *ev);
 
     /* ABI 1.1: check HOOKD_API_HAS(api, sign) before use.

@@ -14,7 +14,7 @@ import time
 import unittest
 
 from harness import (FIXTURE_DIR, PASSWORD, SECRET, USER, HookdCase, Response, base_config,
-                     request_bytes, wait_for)
+                     read_lines, request_bytes, wait_for)
 
 GOOD = os.path.join(FIXTURE_DIR, "good.so")
 FLAKY = os.path.join(FIXTURE_DIR, "flaky.so")
@@ -722,6 +722,30 @@ class Retention(SpoolCase):
         self.assertEqual(self.delivery(dead, "reject")["state"], "dead")
         # Still replayable after its neighbours went.
         self.assertEqual(self.cli_json("replay", dead), {"replayed": 1})
+
+
+# ---- 8b. an older spool -------------------------------------------------------
+
+class Upgrade(SpoolCase):
+    def test_schema_1_spool_upgraded_in_place(self):
+        h = self.hookd(base_config(self.dir, top=SPOOL))
+        old = self.post_ok(h, event_body("tier.increase", "up1"))
+        self.poll(lambda: old in [x["id"] for x in read_lines(self.events)], 10, "delivery")
+        self.assertEqual(h.stop(), 0)
+        # Make it what a schema-1 hookd left behind: no enrichment column.
+        db = sqlite3.connect(os.path.join(self.dir, "spool.db"))
+        db.execute("ALTER TABLE events DROP COLUMN enrichment")
+        db.execute("UPDATE meta SET value = '1' WHERE key = 'schema'")
+        db.commit()
+        db.close()
+        h.start()
+        self.assertIn("upgraded from schema 1 to 2", h.run_log())
+        new = self.post_ok(h, event_body("tier.increase", "up2"))
+        self.poll(lambda: new in [x["id"] for x in read_lines(self.events)], 10, "delivery")
+        self.assertEqual(self.show(old)["id"], old)
+        db = sqlite3.connect(os.path.join(self.dir, "spool.db"))
+        self.assertEqual(db.execute("SELECT value FROM meta WHERE key='schema'").fetchone(), ("2",))
+        db.close()
 
 
 # ---- 9. the inspection commands ------------------------------------------------

@@ -119,7 +119,8 @@ static const char full_yaml[] =
     "routes:\n"
     "  - { match: [\"account.cancel\", \"account.disable\"], to: [ops-mail, audit] }\n"
     "  - { match: \"tier.*\", to: [audit] }\n"
-    "  - { match: \"*\", source: constantcontact, to: [audit, audit] }\n";
+    "  - { match: \"*\", source: constantcontact, to: [audit, audit] }\n"
+    "ctct: { api: v2, api_key: key, username: partner, password: pw }\n";
 
 static void test_full(void **state)
 {

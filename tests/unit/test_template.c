@@ -463,7 +463,10 @@ static void test_event_json(void **state)
     fixture_init(&f, BODY_V2);
     json_t *j = hookd_event_json(&f.ev);
     assert_non_null(j);
-    assert_int_equal(json_object_size(j), 6);
+    /* The fixture has an enrichment: it comes along, as a copy. */
+    assert_int_equal(json_object_size(j), 7);
+    assert_true(json_equal(json_object_get(j, "enrichment"), f.ev.enrichment));
+    assert_ptr_not_equal(json_object_get(j, "enrichment"), f.ev.enrichment);
     assert_string_equal(json_string_value(json_object_get(j, "id")), f.ev.id);
     assert_string_equal(json_string_value(json_object_get(j, "source")), "ctct");
     assert_string_equal(json_string_value(json_object_get(j, "type")), "tier.increase");

@@ -1,0 +1,203 @@
+"""Constant Contact enrichment (`enrich: ctct-plan`) against a fake Constant
+Contact API on loopback: the plan is fetched once per event with the partner's
+credentials, kept in the spool, offered to plugins and templates; a 5xx is
+retried with the delivery back-off; a 404 or a url outside the rule runs the
+plugins without it, and a refused url never receives the credentials."""
+import base64
+import json
+import os
+import sqlite3
+import threading
+import unittest
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlparse
+
+from harness import PASSWORD, SECRET, USER, base_config, read_lines
+from test_spool import SPOOL, SpoolCase, instance, route
+
+API_KEY, API_USER, API_PASS = "ctct-api-key", "partner-login", "partner-pass"
+PLAN = {"plan_type": "GOLD", "billing_status": "Open", "billing_day_of_month": 29,
+        "current_tiers": [{"usage_type": "CONTACTS", "tier": 1, "tier_max": 500.0}]}
+FAST_RETRY = "{ attempts: 20, backoff: 100ms, max_backoff: 200ms }"
+
+
+class FakeCtct:
+    """GET /v2/partner/accounts/{id}/plan. `script` maps an account id to a
+    list of statuses answered in turn (the last one repeats)."""
+
+    def __init__(self):
+        self.calls, self.lock, self.script = [], threading.Lock(), {}
+        fake = self
+
+        class H(BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def do_GET(self):
+                u = urlparse(self.path)
+                parts = u.path.strip("/").split("/")
+                with fake.lock:
+                    fake.calls.append({"path": u.path, "query": parse_qs(u.query),
+                                       "auth": self.headers.get("Authorization")})
+                    acct = parts[3] if len(parts) == 5 else ""
+                    seq = fake.script.get(acct, [200])
+                    status = seq.pop(0) if len(seq) > 1 else seq[0]
+                body = json.dumps(dict(PLAN, account=acct) if status == 200
+                                  else {"error": status}).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.port = self.server.server_address[1]
+        self.base = f"http://127.0.0.1:{self.port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+    def calls_for(self, acct):
+        with self.lock:
+            return [c for c in self.calls if f"/accounts/{acct}/" in c["path"]]
+
+
+class Enrichment(SpoolCase):
+    def setUp(self):
+        super().setUp()
+        self.api = FakeCtct()
+        self.addCleanup(self.api.close)
+        self.out2 = os.path.join(self.dir, "second.jsonl")
+
+    def body(self, acct, event_type="account.cancel", url=None):
+        url = url or f"{self.api.base}/v2/partner/accounts/{acct}/plan"
+        return json.dumps({"url": url, "event_type": event_type},
+                          separators=(",", ":")).encode()
+
+    def start(self, extra_plugins="", extra_to=""):
+        source = (f"- name: constantcontact\n"
+                  f"  path: /webhooks/ctct\n"
+                  f"  auth: {{ basic: {{ username: {USER}, password: \"{PASSWORD}\" }} }}\n"
+                  f"  verify: {{ scheme: ctct-hmac-sha256, secret: \"{SECRET}\" }}\n"
+                  f"  event_type: /event_type\n"
+                  f"  enrich: ctct-plan\n")
+        top = SPOOL + (f"ctct: {{ api: v2, base_url: \"{self.api.base}\", api_key: {API_KEY},"
+                       f" username: {API_USER}, password: {API_PASS} }}\n")
+        plugins = (instance("audit", "file", {"path": self.events}, retry=FAST_RETRY) +
+                   instance("second", "file", {"path": self.out2}, retry=FAST_RETRY) +
+                   extra_plugins)
+        to = ("audit", "second") + ((extra_to,) if extra_to else ())
+        return self.hookd(base_config(self.dir, sources=source, plugins=plugins,
+                                      routes=route("*", *to), top=top))
+
+    def line_for(self, path, eid):
+        lines = [x for x in read_lines(path) if x["id"] == eid]
+        return lines[0] if lines else None
+
+    def test_plan_fetched_once_and_attached(self):
+        h = self.start()
+        eid = self.post_ok(h, self.body("acct1"))
+        self.wait_state(eid, "audit", "delivered")
+        self.wait_state(eid, "second", "delivered")
+        for path in (self.events, self.out2):
+            line = self.poll(lambda: self.line_for(path, eid), what="the file line")
+            ctct = line["enrichment"]["ctct"]
+            self.assertEqual(ctct["account_id"], "acct1")
+            self.assertEqual(ctct["plan"]["plan_type"], "GOLD")
+            self.assertEqual(ctct["plan"]["billing_status"], "Open")
+        # Two deliveries, one fetch, with the partner's credentials.
+        calls = self.api.calls_for("acct1")
+        self.assertEqual(len(calls), 1, calls)
+        self.assertEqual(calls[0]["query"].get("api_key"), [API_KEY])
+        want = "Basic " + base64.b64encode(f"{API_USER}:{API_PASS}".encode()).decode()
+        self.assertEqual(calls[0]["auth"], want)
+        # Kept with the event: shown, and a replay does not fetch it again.
+        self.assertEqual(self.show(eid)["enrichment"]["ctct"]["plan"]["plan_type"], "GOLD")
+        r = self.cli("replay", eid)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.poll(lambda: len([x for x in read_lines(self.events) if x["id"] == eid]) == 2,
+                  what="the replayed delivery")
+        self.assertEqual(len(self.api.calls_for("acct1")), 1)
+        self.assertNotIn(API_PASS, h.log_text())
+        self.assertNotIn(API_KEY, h.log_text())
+
+    def test_server_error_retried_with_backoff(self):
+        self.api.script["acct5"] = [503, 500, 200]
+        h = self.start()
+        eid = self.post_ok(h, self.body("acct5"))
+        d = self.wait_state(eid, "audit", "delivered")
+        reasons = [a.get("reason") or "" for a in d["history"]]
+        self.assertGreaterEqual(len(d["history"]), 2, d)
+        self.assertTrue(any("enrichment" in r and "503" in r for r in reasons), reasons)
+        line = self.poll(lambda: self.line_for(self.events, eid), what="the file line")
+        self.assertEqual(line["enrichment"]["ctct"]["plan"]["plan_type"], "GOLD")
+        self.assertEqual(len(self.api.calls_for("acct5")), 3)
+
+    def test_not_found_delivers_without_plan(self):
+        self.api.script["gone"] = [404]
+        h = self.start()
+        eid = self.post_ok(h, self.body("gone"))
+        d = self.wait_state(eid, "audit", "delivered")
+        self.assertEqual(d["attempts"], 1, d)
+        line = self.poll(lambda: self.line_for(self.events, eid), what="the file line")
+        ctct = line["enrichment"]["ctct"]
+        self.assertNotIn("plan", ctct)
+        self.assertIn("404", ctct["error"])
+        self.assertEqual(ctct["account_id"], "gone")
+        self.assertEqual(len(self.api.calls_for("gone")), 1)
+        self.assertIn("enrichment failed", h.run_log())
+
+    def test_refused_url_sends_nothing(self):
+        h = self.start()
+        # Same fake server, but not the configured base (a forged body).
+        forged = f"http://localhost:{self.api.port}/v2/partner/accounts/evil/plan"
+        eid = self.post_ok(h, self.body("evil", url=forged))
+        self.wait_state(eid, "audit", "delivered")
+        line = self.poll(lambda: self.line_for(self.events, eid), what="the file line")
+        self.assertNotIn("plan", line["enrichment"]["ctct"])
+        self.assertTrue(line["enrichment"]["ctct"]["error"])
+        self.assertEqual(self.api.calls, [])
+
+    def test_plan_reaches_the_database(self):
+        dbpath = os.path.join(self.dir, "accounts.db")
+        db = instance("db", "database", {"driver": "sqlite", "path": dbpath,
+                                         "mode": "ctct-accounts"}, retry=FAST_RETRY)
+        h = self.start(extra_plugins=db, extra_to="db")
+        eid = self.post_ok(h, self.body("acct7", "tier.increase"))
+        self.wait_state(eid, "db", "delivered")
+        con = sqlite3.connect(dbpath)
+        row = con.execute("SELECT status, plan_type, billing_status, last_event_id"
+                          " FROM ctct_accounts WHERE account_id = 'acct7'").fetchone()
+        con.close()
+        self.assertEqual(row, ("active", "GOLD", "Open", eid))
+
+    def test_plan_in_templates(self):
+        sink = []
+
+        class S(BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def do_POST(self):
+                sink.append(self.rfile.read(int(self.headers["Content-Length"])))
+                self.send_response(204)
+                self.end_headers()
+        srv = ThreadingHTTPServer(("127.0.0.1", 0), S)
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        self.addCleanup(srv.server_close)
+        self.addCleanup(srv.shutdown)
+        fwd = instance("fwd", "forward", {
+            "url": f"http://127.0.0.1:{srv.server_address[1]}/in", "body": "json",
+            "template": '{"t":"{{type}}","a":"{{ctct.account_id}}","p":"{{ctct.plan.plan_type}}",'
+                        '"b":"{{ctct.plan.billing_status}}"}'}, retry=FAST_RETRY)
+        h = self.start(extra_plugins=fwd, extra_to="fwd")
+        eid = self.post_ok(h, self.body("acct9", "tier.increase"))
+        self.wait_state(eid, "fwd", "delivered")
+        self.assertEqual(json.loads(sink[0]),
+                         {"t": "tier.increase", "a": "acct9", "p": "GOLD", "b": "Open"})
+
+
+if __name__ == "__main__":
+    unittest.main()
