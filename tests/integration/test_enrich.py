@@ -16,6 +16,7 @@ from harness import PASSWORD, SECRET, USER, base_config, read_lines
 from test_spool import SPOOL, SpoolCase, instance, route
 
 API_KEY, API_USER, API_PASS = "ctct-api-key", "partner-login", "partner-pass"
+CLIENT_ID, CLIENT_SECRET = "partner-client", "partner-client-secret"
 PLAN = {"plan_type": "GOLD", "billing_status": "Open", "billing_day_of_month": 29,
         "current_tiers": [{"usage_type": "CONTACTS", "tier": 1, "tier_max": 500.0}]}
 FAST_RETRY = "{ attempts: 20, backoff: 100ms, max_backoff: 200ms }"
@@ -27,21 +28,44 @@ class FakeCtct:
 
     def __init__(self):
         self.calls, self.lock, self.script = [], threading.Lock(), {}
+        self.tokens = []          # v3: tokens issued, the last one valid
         fake = self
 
         class H(BaseHTTPRequestHandler):
             def log_message(self, *a):
                 pass
 
+            def do_POST(self):  # the v3 token endpoint
+                form = parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode())
+                want = "Basic " + base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()
+                ok = (self.path == "/token" and self.headers.get("Authorization") == want and
+                      form.get("grant_type") == ["client_credentials"])
+                with fake.lock:
+                    tok = f"tok-{len(fake.tokens) + 1}"
+                    if ok:
+                        fake.tokens.append(tok)
+                body = json.dumps({"access_token": tok, "token_type": "Bearer",
+                                   "expires_in": 3600} if ok else {"error": "invalid_client"})
+                self.send_response(200 if ok else 401)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body.encode())
+
             def do_GET(self):
                 u = urlparse(self.path)
                 parts = u.path.strip("/").split("/")
                 with fake.lock:
                     fake.calls.append({"path": u.path, "query": parse_qs(u.query),
-                                       "auth": self.headers.get("Authorization")})
+                                       "auth": self.headers.get("Authorization"),
+                                       "key": self.headers.get("x-api-key")})
                     acct = parts[3] if len(parts) == 5 else ""
                     seq = fake.script.get(acct, [200])
                     status = seq.pop(0) if len(seq) > 1 else seq[0]
+                    if parts[0] == "v3" and (self.headers.get("x-api-key") != API_KEY or
+                                             not fake.tokens or
+                                             self.headers.get("Authorization") != fake.tokens[-1]):
+                        status = 401
                 body = json.dumps(dict(PLAN, account=acct) if status == 200
                                   else {"error": status}).encode()
                 self.send_response(status)
@@ -71,20 +95,25 @@ class Enrichment(SpoolCase):
         self.addCleanup(self.api.close)
         self.out2 = os.path.join(self.dir, "second.jsonl")
 
-    def body(self, acct, event_type="account.cancel", url=None):
-        url = url or f"{self.api.base}/v2/partner/accounts/{acct}/plan"
+    def body(self, acct, event_type="account.cancel", url=None, v="v2"):
+        url = url or f"{self.api.base}/{v}/partner/accounts/{acct}/plan"
         return json.dumps({"url": url, "event_type": event_type},
                           separators=(",", ":")).encode()
 
-    def start(self, extra_plugins="", extra_to=""):
+    def start(self, extra_plugins="", extra_to="", v3=False):
         source = (f"- name: constantcontact\n"
                   f"  path: /webhooks/ctct\n"
                   f"  auth: {{ basic: {{ username: {USER}, password: \"{PASSWORD}\" }} }}\n"
                   f"  verify: {{ scheme: ctct-hmac-sha256, secret: \"{SECRET}\" }}\n"
                   f"  event_type: /event_type\n"
                   f"  enrich: ctct-plan\n")
-        top = SPOOL + (f"ctct: {{ api: v2, base_url: \"{self.api.base}\", api_key: {API_KEY},"
-                       f" username: {API_USER}, password: {API_PASS} }}\n")
+        if v3:
+            top = SPOOL + (f"ctct: {{ api: v3, base_url: \"{self.api.base}\", api_key: {API_KEY},"
+                           f" client_id: {CLIENT_ID}, client_secret: {CLIENT_SECRET},"
+                           f" token_url: \"{self.api.base}/token\" }}\n")
+        else:
+            top = SPOOL + (f"ctct: {{ api: v2, base_url: \"{self.api.base}\", api_key: {API_KEY},"
+                           f" username: {API_USER}, password: {API_PASS} }}\n")
         plugins = (instance("audit", "file", {"path": self.events}, retry=FAST_RETRY) +
                    instance("second", "file", {"path": self.out2}, retry=FAST_RETRY) +
                    extra_plugins)
@@ -127,10 +156,14 @@ class Enrichment(SpoolCase):
         self.api.script["acct5"] = [503, 500, 200]
         h = self.start()
         eid = self.post_ok(h, self.body("acct5"))
-        d = self.wait_state(eid, "audit", "delivered")
-        reasons = [a.get("reason") or "" for a in d["history"]]
-        self.assertGreaterEqual(len(d["history"]), 2, d)
-        self.assertTrue(any("enrichment" in r and "503" in r for r in reasons), reasons)
+        # Either delivery may be the one that fetches; between them they saw both errors.
+        reasons = []
+        for name in ("audit", "second"):
+            d = self.wait_state(eid, name, "delivered")
+            reasons += [a.get("reason") or "" for a in d["history"]]
+        for code in ("503", "500"):
+            self.assertTrue(any(r.startswith("enrichment:") and code in r for r in reasons),
+                            reasons)
         line = self.poll(lambda: self.line_for(self.events, eid), what="the file line")
         self.assertEqual(line["enrichment"]["ctct"]["plan"]["plan_type"], "GOLD")
         self.assertEqual(len(self.api.calls_for("acct5")), 3)
@@ -159,6 +192,28 @@ class Enrichment(SpoolCase):
         self.assertNotIn("plan", line["enrichment"]["ctct"])
         self.assertTrue(line["enrichment"]["ctct"]["error"])
         self.assertEqual(self.api.calls, [])
+
+    def test_v3_token_cached_and_renewed_after_401(self):
+        h = self.start(v3=True)
+        e1 = self.post_ok(h, self.body("v3a", v="v3"))
+        e2 = self.post_ok(h, self.body("v3b", v="v3"))
+        for eid in (e1, e2):
+            self.wait_state(eid, "audit", "delivered")
+        line = self.poll(lambda: self.line_for(self.events, e2), what="the file line")
+        self.assertEqual(line["enrichment"]["ctct"]["plan"]["plan_type"], "GOLD")
+        self.assertEqual(self.api.tokens, ["tok-1"])   # one token for both events
+        # The API stops accepting it (revoked): one 401, a new token, success.
+        with self.api.lock:
+            self.api.tokens.append("revoked-elsewhere")
+        e3 = self.post_ok(h, self.body("v3c", v="v3"))
+        self.wait_state(e3, "audit", "delivered")
+        line = self.poll(lambda: self.line_for(self.events, e3), what="the file line")
+        self.assertEqual(line["enrichment"]["ctct"]["plan"]["plan_type"], "GOLD")
+        self.assertEqual(self.api.tokens[-1], "tok-3")
+        calls = self.api.calls_for("v3c")
+        self.assertEqual([c["auth"] for c in calls], ["tok-1", "tok-3"])
+        self.assertTrue(all(c["key"] == API_KEY for c in calls))
+        self.assertNotIn(CLIENT_SECRET, h.log_text())
 
     def test_plan_reaches_the_database(self):
         dbpath = os.path.join(self.dir, "accounts.db")
