@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define MAX_FILE (4 * 1024 * 1024)
 #define DAY_MS (86400LL * 1000)
@@ -21,6 +22,18 @@
 #ifndef HOOKD_DEFAULT_PLUGIN_DIR
 #define HOOKD_DEFAULT_PLUGIN_DIR "./build/plugins"
 #endif
+
+/* The default plugin_dir: the build tree's plugins while it exists (the
+ * tests and `make run` rely on it), else where `cmake --install` put them. */
+static const char *default_plugin_dir(void)
+{
+#ifdef HOOKD_INSTALL_PLUGIN_DIR
+    struct stat st;
+    if (stat(HOOKD_DEFAULT_PLUGIN_DIR, &st) != 0 || !S_ISDIR(st.st_mode))
+        return HOOKD_INSTALL_PLUGIN_DIR;
+#endif
+    return HOOKD_DEFAULT_PLUGIN_DIR;
+}
 
 /* ---- sizes and durations ------------------------------------------------- */
 
@@ -933,7 +946,7 @@ static hookd_config *new_config(const char *name)
     cfg->queue_max = 10000;
     if (!(cfg->file = strdup(name)) ||
         !(cfg->spool_path = strdup("hookd-spool.db")) ||
-        !(cfg->plugin_dir = strdup(HOOKD_DEFAULT_PLUGIN_DIR))) {
+        !(cfg->plugin_dir = strdup(default_plugin_dir()))) {
         hookd_config_free(cfg);
         return NULL;
     }

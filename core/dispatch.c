@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "metrics.h"
 
 /* A plugin may ask for any delay; a day is the most we keep in memory. */
 #define MAX_REQUESTED_DELAY_MS (24LL * 3600 * 1000)
@@ -117,6 +118,7 @@ static int run_job(hookd_dispatch *d, job *j)
     hookd_instance *in = j->in;
     const hookd_plugin_cfg *pc = in->cfg;
     int64_t start = hookd_monotonic_ms(), started_at = hookd_now_ms();
+    int64_t start_us = hookd_metrics_now_us();
     hookd_status st = {.retry_after_ms = -1};
     int r = enrich(d, j->ev, start + pc->timeout_ms, &st);
     /* Copied after the enrichment settled, so the plugin sees it. */
@@ -131,6 +133,7 @@ static int run_job(hookd_dispatch *d, job *j)
     }
     st.reason[sizeof st.reason - 1] = '\0';
     int64_t took = hookd_monotonic_ms() - start;
+    hookd_metrics_delivery(pc, r, hookd_metrics_now_us() - start_us);
     j->attempts++;
 
     hookd_attempt a = {.delivery = j->delivery, .n = j->attempts, .started_at = started_at,
@@ -148,6 +151,7 @@ static int run_job(hookd_dispatch *d, job *j)
         a.next_at = started_at + took + delay;
     } else {
         a.state = "dead";
+        hookd_metrics_dead_letter();
     }
     hookd_logctx ctx = {.event = e.id, .source = e.source, .plugin = pc->name};
     hookd_logx(r == HOOKD_OK ? HOOKD_LOG_INFO : HOOKD_LOG_WARN, &ctx,

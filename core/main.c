@@ -14,14 +14,18 @@
 
 #include <hookd/version.h>
 
+#include "admin.h"
 #include "config.h"
 #include "ctct_cli.h"
 #include "enrich.h"
 #include "dispatch.h"
 #include "event.h"
 #include "log.h"
+#include "metrics.h"
+#include "notify.h"
 #include "receive.h"
 #include "runtime.h"
+#include "send_cli.h"
 #include "server.h"
 #include "spool.h"
 #include "spool_cli.h"
@@ -37,6 +41,7 @@ static const char usage_text[] =
     "  run                 run the daemon (the default)\n"
     "  check               load the configuration and every plugin, print what would run\n"
     "  sign                print the header(s) a sender would add to a body\n"
+    "  send URL            post a signed test notification to a receiver, print the answer\n"
     "  version             print the version\n"
     "  events              list stored events, newest first\n"
     "  events show ID      one event: its deliveries, each attempt, times and reasons\n"
@@ -71,6 +76,18 @@ static const char usage_text[] =
     "  --header H, --algorithm sha256|sha512, --encoding hex|base64, --prefix P\n"
     "                      for the generic hmac scheme\n"
     "\n"
+    "send URL: post a signed test notification and print the answer (exit 0 on 2xx)\n"
+    "  --scheme S --secret K, or --source NAME of -c FILE (scheme, secret, Basic)\n"
+    "  --user U --password P   Basic credentials (default: the source's)\n"
+    "  --file BODY         the body (- for standard input), or\n"
+    "  --topic T           a Constant Contact v2 sample: tier.increase (default),\n"
+    "                      tier.decrease, account.cancel, account.disable\n"
+    "  --account ID        the sample's account id\n"
+    "  --header 'Name: value'   an extra request header (repeatable)\n"
+    "  --insecure, --ca-file PEM   TLS verification off, or a CA bundle (https)\n"
+    "  --timeout DURATION  default 10s;  --id, --timestamp as for sign\n"
+    "  --json              {\"status\",\"headers\",\"body\",\"ms\"};  --verbose: request headers on stderr\n"
+    "\n"
     "Example:\n"
     "  hookd sign --scheme ctct-hmac-sha256 --secret \"$CTCT_CLIENT_SECRET\" --file body.json\n";
 
@@ -79,6 +96,7 @@ typedef struct opts {
     const char *scheme, *secret, *source, *file, *id, *timestamp;
     const char *header, *algorithm, *encoding, *prefix;
     hookd_cli_args cli;
+    hookd_send_args send; /* hookd send: its own options */
 } opts;
 
 /* ---------- configuration ---------- */
@@ -127,6 +145,7 @@ static hookd_runtime *build_runtime(const opts *o, int *exit_code)
 typedef struct daemon_state {
     uv_loop_t *loop;
     hookd_server *server;
+    hookd_admin *admin;
     hookd_spool *spool;
     uv_signal_t sigterm, sigint;
     int stopping;
@@ -146,8 +165,10 @@ static void on_signal(uv_signal_t *h, int signum)
     if (d->stopping)
         return;
     d->stopping = 1;
+    hookd_notify_stopping();
     hookd_log(HOOKD_LOG_INFO, "%s: stopping: no new connections, finishing requests in flight",
               strsignal(signum));
+    hookd_admin_stop(d->admin); /* first: /readyz must not answer 200 from here on */
     hookd_server_stop(d->server, on_server_stopped, d);
 }
 
@@ -168,6 +189,7 @@ static int cmd_run(const opts *o)
     hookd_runtime *rt = build_runtime(o, &code);
     if (!rt)
         return code;
+    hookd_metrics_init(rt->cfg);
     signal(SIGPIPE, SIG_IGN);
     /* A file size limit must fail a write (the spool answers 503), not kill us. */
     signal(SIGXFSZ, SIG_IGN);
@@ -224,6 +246,26 @@ static int cmd_run(const opts *o)
         uv_loop_close(&loop);
         return EXIT_RUNTIME;
     }
+    if (rt->cfg->admin_listen) {
+        hookd_admin_deps deps = {.rt = rt, .spool = d.spool, .dispatch = disp, .server = d.server};
+        d.admin = hookd_admin_new(&loop, &deps, err, sizeof err);
+        if (!d.admin) {
+            fprintf(stderr, "%s: %s\n", rt->cfg->file, err);
+            hookd_server_stop(d.server, NULL, NULL);
+            hookd_spool_detach(d.spool);
+            uv_run(&loop, UV_RUN_DEFAULT);
+            hookd_server_free(d.server);
+            hookd_dispatch_stop(disp, drain_ms(rt->cfg));
+            hookd_spool_close(d.spool);
+            hookd_dispatch_free(disp);
+            hookd_enricher_free(enricher);
+            hookd_ctct_free(ctct);
+            hookd_metrics_free();
+            hookd_runtime_free(rt);
+            uv_loop_close(&loop);
+            return EXIT_RUNTIME;
+        }
+    }
     uv_signal_init(&loop, &d.sigterm);
     uv_signal_init(&loop, &d.sigint);
     d.sigterm.data = d.sigint.data = &d;
@@ -231,6 +273,12 @@ static int cmd_run(const opts *o)
     uv_signal_start(&d.sigint, on_signal, SIGINT);
     hookd_log(HOOKD_LOG_INFO, "hookd %s ready: %zu sources, %zu plugin instances, %zu routes",
               HOOKD_VERSION_STRING, rt->cfg->nsources, rt->cfg->nplugins, rt->cfg->nroutes);
+    {
+        char status[160];
+        snprintf(status, sizeof status, "ready: %zu sources, %zu plugin instances, %zu routes",
+                 rt->cfg->nsources, rt->cfg->nplugins, rt->cfg->nroutes);
+        hookd_notify_ready(status);
+    }
 
     uv_run(&loop, UV_RUN_DEFAULT);
 
@@ -239,6 +287,7 @@ static int cmd_run(const opts *o)
     int clean = hookd_dispatch_stop(disp, drain_ms(rt->cfg)) == 0;
     hookd_spool_close(d.spool);
     hookd_server_free(d.server);
+    hookd_admin_free(d.admin);
     if (!clean) {
         /* A plugin ignores its deadline: it cannot be unloaded under it. */
         hookd_log(HOOKD_LOG_WARN, "stopped with a delivery still running past its timeout; "
@@ -248,6 +297,7 @@ static int cmd_run(const opts *o)
     hookd_dispatch_free(disp);
     hookd_enricher_free(enricher);
     hookd_ctct_free(ctct);
+    hookd_metrics_free();
     hookd_runtime_free(rt);
     uv_loop_close(&loop);
     hookd_log(HOOKD_LOG_INFO, "stopped");
@@ -458,6 +508,47 @@ static int cmd_sign(const opts *o)
     return 0;
 }
 
+/* ---------- send ---------- */
+
+static int cmd_send(const opts *o, char **pos, size_t npos)
+{
+    if (npos != 1) {
+        fprintf(stderr, npos ? "hookd send: unexpected argument \"%s\"\n"
+                             : "hookd send: give the receiver's URL%s\n",
+                npos ? pos[1] : "");
+        return EXIT_USAGE;
+    }
+    hookd_send_args a = o->send;
+    a.url = pos[0];
+    a.scheme = o->scheme;
+    a.secret = o->secret;
+    a.file = o->file;
+    a.id = o->id;
+    a.timestamp = o->timestamp;
+    a.algorithm = o->algorithm;
+    a.encoding = o->encoding;
+    a.prefix = o->prefix;
+    a.json = o->cli.json;
+    hookd_config *cfg = NULL;
+    if (o->source) {
+        int code = 0;
+        cfg = load_config(o->config, &code);
+        if (!cfg)
+            return code;
+        for (size_t i = 0; i < cfg->nsources; i++)
+            if (strcmp(cfg->sources[i].name, o->source) == 0)
+                a.source = &cfg->sources[i];
+        if (!a.source) {
+            fprintf(stderr, "hookd send: no source \"%s\" in %s\n", o->source, cfg->file);
+            hookd_config_free(cfg);
+            return EXIT_USAGE;
+        }
+    }
+    int code = hookd_send_cli(&a, stdout);
+    hookd_config_free(cfg);
+    return code;
+}
+
 /* ---------- entry ---------- */
 
 int main(int argc, char **argv)
@@ -472,7 +563,12 @@ int main(int argc, char **argv)
         {"prefix", required_argument, 0, 10},   {"type", required_argument, 0, 11},
         {"since", required_argument, 0, 12},    {"limit", required_argument, 0, 13},
         {"json", no_argument, 0, 14},           {"dead", no_argument, 0, 15},
-        {"plugin", required_argument, 0, 16},   {0, 0, 0, 0}};
+        {"plugin", required_argument, 0, 16},
+        {"user", required_argument, 0, 40},     {"password", required_argument, 0, 41},
+        {"topic", required_argument, 0, 42},    {"account", required_argument, 0, 43},
+        {"insecure", no_argument, 0, 44},       {"ca-file", required_argument, 0, 45},
+        {"timeout", required_argument, 0, 46},  {"verbose", no_argument, 0, 47},
+          {0, 0, 0, 0}};
     opts o = {0};
     int ch;
     while ((ch = getopt_long(argc, argv, "c:hV", longopts, NULL)) != -1) {
@@ -486,7 +582,14 @@ int main(int argc, char **argv)
         case 4: o.file = optarg; break;
         case 5: o.id = optarg; break;
         case 6: o.timestamp = optarg; break;
-        case 7: o.header = optarg; break;
+        case 7:
+            o.header = optarg;
+            if (o.send.nheaders == HOOKD_SEND_MAX_HEADERS) {
+                fprintf(stderr, "hookd: at most %d --header options\n", HOOKD_SEND_MAX_HEADERS);
+                return EXIT_USAGE;
+            }
+            o.send.headers[o.send.nheaders++] = optarg;
+            break;
         case 8: o.algorithm = optarg; break;
         case 9: o.encoding = optarg; break;
         case 10: o.prefix = optarg; break;
@@ -504,6 +607,14 @@ int main(int argc, char **argv)
         case 14: o.cli.json = 1; break;
         case 15: o.cli.dead = 1; break;
         case 16: o.cli.plugin = optarg; break;
+        case 40: o.send.user = optarg; break;
+        case 41: o.send.password = optarg; break;
+        case 42: o.send.topic = optarg; break;
+        case 43: o.send.account = optarg; break;
+        case 44: o.send.insecure = 1; break;
+        case 45: o.send.ca_file = optarg; break;
+        case 46: o.send.timeout = optarg; break;
+        case 47: o.send.verbose = 1; break;
         default: fputs(usage_text, stderr); return EXIT_USAGE;
         }
     }
@@ -512,6 +623,8 @@ int main(int argc, char **argv)
         return cmd_spool(&o, cmd, argv + optind + 1, (size_t)(argc - optind - 1));
     if (strcmp(cmd, "ctct") == 0)
         return cmd_ctct(&o, argv + optind + 1, (size_t)(argc - optind - 1));
+    if (strcmp(cmd, "send") == 0)
+        return cmd_send(&o, argv + optind + 1, (size_t)(argc - optind - 1));
     if (optind + 1 < argc) {
         fprintf(stderr, "hookd: unexpected argument \"%s\"\n", argv[optind + 1]);
         return EXIT_USAGE;

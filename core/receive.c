@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "template.h"
 #include "verify.h"
 
@@ -43,11 +44,22 @@ static int type_ok(const char *t)
 
 static int64_t wall_s(void) { return (int64_t)time(NULL); }
 
+/* The index of a source by name (for metrics); -1 when none. */
+static int source_index(const hookd_runtime *rt, const char *name)
+{
+    for (size_t i = 0; i < rt->cfg->nsources; i++)
+        if (strcmp(rt->cfg->sources[i].name, name) == 0)
+            return (int)i;
+    return -1;
+}
+
 /* Runs on the loop thread once the spool committed (or could not). */
 static void stored(hookd_append *a)
 {
     hookd_ev *ev = a->ev;
-    hookd_response resp = {0};
+    const hookd_receiver *rc = a->owner;
+    int src = source_index(rc->rt, ev->source);
+    hookd_response resp = {.source = src + 1};
     hookd_logctx ctx = {.event = ev->id, .source = ev->source, .peer = a->peer};
     if (a->result < 0) {
         char why[160];
@@ -72,6 +84,7 @@ static void stored(hookd_append *a)
         else
             hookd_logx(HOOKD_LOG_DEBUG, &ctx, "accepted %s for %zu deliveries", ev->type,
                        a->nto);
+        hookd_metrics_event_accepted(src, ev->type);
         resp.status = 200;
         resp.body_len =
             (size_t)snprintf(resp.body, sizeof resp.body, "{\"id\":\"%s\"}", ev->id);
@@ -134,6 +147,8 @@ int hookd_receive(void *ud, const hookd_request *req, hookd_response *resp,
         refuse(resp, 404, req, NULL, "no source at this path");
         return 0;
     }
+    int src_idx = (int)(src - rt->cfg->sources);
+    resp->source = src_idx + 1;
     if (req->method != HTTP_POST) {
         refuse(resp, 405, req, src->name, "only POST is accepted");
         resp->headers = "Allow: POST\r\n";
@@ -142,14 +157,17 @@ int hookd_receive(void *ud, const hookd_request *req, hookd_response *resp,
     if (src->basic_user &&
         hookd_basic_check(hookd_request_header(req, "authorization"), src->basic_user,
                           src->basic_pass) != 0) {
+        hookd_metrics_verify_failure(src_idx, HOOKD_MR_BASIC_AUTH);
         refuse(resp, 401, req, src->name, "basic credentials missing or wrong");
         resp->headers = "WWW-Authenticate: Basic realm=\"hookd\"\r\n";
         return 0;
     }
     const char *check = NULL;
     int64_t now = rc->clock_s ? rc->clock_s() : wall_s();
-    if (hookd_verify(&src->verify, req->body, req->body_len, req_header, (void *)req, now,
-                     &check) != HOOKD_VERIFY_OK) {
+    int vrc = hookd_verify(&src->verify, req->body, req->body_len, req_header, (void *)req, now,
+                           &check);
+    if (vrc != HOOKD_VERIFY_OK) {
+        hookd_metrics_verify_failure(src_idx, hookd_metrics_verify_reason(vrc));
         snprintf(why, sizeof why, "signature check failed: %s", check ? check : "refused");
         refuse(resp, 401, req, src->name, why);
         return 0;

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "tls.h"
 
 enum { PH_IDLE = 0, PH_HEADERS, PH_BODY, PH_WAIT };
@@ -55,6 +56,7 @@ typedef struct conn {
     const char *feed_start; /* the bytes llhttp is reading now ... */
     char feed_prev;         /* ... and the last byte of the previous ones */
     char peer[64];
+    int64_t t0_us;          /* the request's first byte (metrics); 0: none */
 } conn;
 
 typedef struct listener {
@@ -149,6 +151,9 @@ static void answer(conn *c, const hookd_response *r)
     c->olen += (size_t)n;
     memcpy(c->out + c->olen, r->body, r->body_len);
     c->olen += r->body_len;
+    hookd_metrics_request(r->source - 1, r->status,
+                          c->t0_us ? hookd_metrics_now_us() - c->t0_us : -1);
+    c->t0_us = 0;
 }
 
 void hookd_response_error(hookd_response *resp, int status, const char *msg)
@@ -361,6 +366,7 @@ static int on_message_begin(llhttp_t *p)
 {
     conn *c = CONN(p);
     c->phase = PH_HEADERS;
+    c->t0_us = hookd_metrics_now_us();
     c->hlen = c->hbytes = 0;
     c->nh = 0;
     c->hstate = 0;
@@ -614,6 +620,8 @@ static void pump_tls(conn *c, const char *in, size_t n)
         in = NULL;
         n = 0;
         if (got < 0) {
+            if (!SSL_is_init_finished(c->tls.ssl))
+                hookd_metrics_tls_handshake_failure();
             hookd_logctx ctx = {.peer = c->peer};
             hookd_logx(HOOKD_LOG_WARN, &ctx, "TLS failure; connection closed");
             flush(c); /* the alert, if any */

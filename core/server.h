@@ -28,6 +28,7 @@ typedef struct hookd_response {
     char body[512];                   /* JSON */
     size_t body_len;
     int close;                        /* close the connection after this answer */
+    int source;                       /* for metrics: source index + 1; 0 = none */
 } hookd_response;
 
 /* An answer given later: the connection reads nothing more until it comes. */

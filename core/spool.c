@@ -87,6 +87,7 @@ struct hookd_spool {
     int stopping, detached;
     int64_t recs_since;               /* monotonic ms of the oldest record waiting */
     atomic_size_t waiting;
+    atomic_int failing_pub;           /* `failing`, for other threads */
 
     uv_async_t async;
     uv_check_t check;         /* hands staged appends to the writer */
@@ -239,6 +240,7 @@ static void note_failure(hookd_spool *sp, int rc, const char *during)
         hookd_log(HOOKD_LOG_ERROR, "spool %s: %s failed: %s (%s); answering 503 until it recovers",
                   sp->path, during, describe(rc), sqlite3_errmsg(sp->db));
     sp->failing = 1;
+    atomic_store_explicit(&sp->failing_pub, 1, memory_order_relaxed);
 }
 
 static void note_success(hookd_spool *sp)
@@ -246,6 +248,7 @@ static void note_success(hookd_spool *sp)
     if (sp->failing)
         hookd_log(HOOKD_LOG_INFO, "spool %s: writing again", sp->path);
     sp->failing = 0;
+    atomic_store_explicit(&sp->failing_pub, 0, memory_order_relaxed);
 }
 
 static void rollback(hookd_spool *sp)
@@ -600,6 +603,11 @@ void hookd_spool_append(hookd_spool *sp, hookd_append *a)
 
 size_t hookd_spool_waiting(hookd_spool *sp) { return atomic_load(&sp->waiting); }
 
+int hookd_spool_failing(hookd_spool *sp)
+{
+    return atomic_load_explicit(&sp->failing_pub, memory_order_relaxed);
+}
+
 static void queue_rec(hookd_spool *sp, rec *r)
 {
     pthread_mutex_lock(&sp->lock);
@@ -727,6 +735,7 @@ hookd_spool *hookd_spool_open(uv_loop_t *loop, hookd_runtime *rt, hookd_dispatch
             sp->max_window_ms = src->dedup_window_ms;
     }
     atomic_init(&sp->waiting, 0);
+    atomic_init(&sp->failing_pub, 0);
     if (open_db(sp, err, errlen) != 0) {
         free(sp);
         return NULL;

@@ -59,6 +59,9 @@ void hookd_spool_append(hookd_spool *sp, hookd_append *a);
 /* Appends queued or being committed. */
 size_t hookd_spool_waiting(hookd_spool *sp);
 
+/* 1 while the last commit failed (the spool answers 503), else 0. Any thread. */
+int hookd_spool_failing(hookd_spool *sp);
+
 /* The dispatcher's sink: records one attempt (any thread). */
 void hookd_spool_record(void *sp, const hookd_attempt *a);
 

@@ -1,0 +1,64 @@
+/* metrics: counters for the admin listener's /metrics, in the Prometheus
+ * text format 0.0.4. Every count is a relaxed C11 atomic in a fixed array
+ * indexed by a small id (source, plugin instance, status, reason), so the hot
+ * path takes no lock. Before hookd_metrics_init() (and after
+ * hookd_metrics_free()) every call is a no-op. */
+#ifndef HOOKD_METRICS_H
+#define HOOKD_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+
+/* Reasons for hookd_verify_failures_total. */
+enum {
+    HOOKD_MR_BASIC_AUTH = 0, /* Basic credentials missing or wrong */
+    HOOKD_MR_MISSING,        /* signature header absent */
+    HOOKD_MR_MALFORMED,      /* signature header unparsable */
+    HOOKD_MR_MISMATCH,       /* no secret matches */
+    HOOKD_MR_EXPIRED,        /* timestamp outside tolerance */
+    HOOKD_MR_OTHER,
+    HOOKD_MR_COUNT
+};
+
+/* Sizes the per-source and per-instance arrays from cfg and keeps pointers
+ * to its names: call before any thread counts, free after they stopped and
+ * before cfg is freed. Returns 0 or -1 (out of memory: metrics stay off). */
+int hookd_metrics_init(const hookd_config *cfg);
+void hookd_metrics_free(void);
+
+/* CLOCK_MONOTONIC in microseconds. */
+int64_t hookd_metrics_now_us(void);
+
+/* One answer of the webhook listener. src: index into cfg->sources, or -1
+ * when no source was found; duration_us < 0: not timed. */
+void hookd_metrics_request(int src, int status, int64_t duration_us);
+/* One refusal by the Basic or signature check (reason: HOOKD_MR_*). */
+void hookd_metrics_verify_failure(int src, int reason);
+/* Maps a hookd_verify() result (HOOKD_VERIFY_*) to HOOKD_MR_*. */
+int hookd_metrics_verify_reason(int verify_rc);
+/* One event stored (not a duplicate). */
+void hookd_metrics_event_accepted(int src, const char *type);
+/* One delivery attempt of instance `plugin` (a pointer into cfg->plugins);
+ * result: HOOKD_OK, HOOKD_RETRY or HOOKD_FAIL. */
+void hookd_metrics_delivery(const hookd_plugin_cfg *plugin, int result, int64_t duration_us);
+void hookd_metrics_dead_letter(void);
+void hookd_metrics_tls_handshake_failure(void);
+
+/* Values read at scrape time. */
+typedef struct hookd_metrics_gauges {
+    uint64_t deliveries_pending;
+    uint64_t connections_open;
+    uint64_t spool_bytes;
+} hookd_metrics_gauges;
+
+/* The whole exposition, malloc'd (NUL-terminated, *len bytes); NULL when out
+ * of memory or not initialised. */
+char *hookd_metrics_render(const hookd_metrics_gauges *g, size_t *len);
+
+/* Appends v to out as an escaped label value (\\, \", \n); returns the bytes
+ * written, or would write (snprintf-like; out may be NULL when cap is 0). */
+size_t hookd_metrics_escape(char *out, size_t cap, const char *v);
+
+#endif

@@ -1,0 +1,38 @@
+/* send_cli: `hookd send URL`, a signed test notification to a receiver (this
+ * one or any other), so a deployment can be checked end to end. The answer
+ * is printed: its status line, headers and body, or JSON with --json. */
+#ifndef HOOKD_SEND_CLI_H
+#define HOOKD_SEND_CLI_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "config.h"
+
+#define HOOKD_SEND_MAX_HEADERS 32
+
+typedef struct hookd_send_args {
+    const char *url;                /* http:// or https:// */
+    const hookd_source_cfg *source; /* --source NAME of -c FILE, or NULL */
+    const char *scheme, *secret;    /* --scheme / --secret (override the source's) */
+    const char *algorithm, *encoding, *prefix; /* --scheme hmac only */
+    const char *user, *password;    /* --user / --password (Basic; else the source's) */
+    const char *file;               /* --file BODY ("-": standard input) ... */
+    const char *topic;              /* ... or --topic (default tier.increase) */
+    const char *account;            /* --account ID for the --topic sample */
+    const char *headers[HOOKD_SEND_MAX_HEADERS]; /* --header 'Name: value' */
+    size_t nheaders;
+    const char *id, *timestamp;     /* --id (standard-webhooks), --timestamp (Unix s) */
+    const char *ca_file;            /* --ca-file PEM */
+    const char *timeout;            /* --timeout DURATION (default 10s) */
+    int insecure;                   /* --insecure: no TLS verification */
+    int json;                       /* --json */
+    int verbose;                    /* --verbose: the request headers on stderr */
+} hookd_send_args;
+
+/* Returns the exit code: 0 on a 2xx answer, 1 on any other answer or a
+ * network failure (one line "hookd send: ..." on stderr), 2 on a usage
+ * error. The answer goes to out; no secret or password is ever printed. */
+int hookd_send_cli(const hookd_send_args *a, FILE *out);
+
+#endif
