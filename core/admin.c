@@ -368,6 +368,12 @@ hookd_admin *hookd_admin_new(uv_loop_t *loop, const hookd_admin_deps *deps, char
     return a;
 }
 
+void hookd_admin_set_runtime(hookd_admin *a, const hookd_runtime *rt)
+{
+    if (a)
+        a->deps.rt = rt;
+}
+
 void hookd_admin_stop(hookd_admin *a)
 {
     if (!a || a->stopping)

@@ -31,6 +31,10 @@ typedef struct hookd_admin hookd_admin;
 hookd_admin *hookd_admin_new(uv_loop_t *loop, const hookd_admin_deps *deps, char *err,
                              size_t errlen);
 
+/* A reload: readiness and the spool gauge read rt from now on. Loop thread;
+ * rt must outlive the admin or the next call. NULL a is ignored. */
+void hookd_admin_set_runtime(hookd_admin *a, const hookd_runtime *rt);
+
 /* Closes the listener and every admin connection (handles close through the
  * loop). /readyz answers 503 from here on. NULL is ignored. */
 void hookd_admin_stop(hookd_admin *a);

@@ -74,7 +74,9 @@ static uint64_t random64(void)
  * HOOKD_OK, or HOOKD_RETRY with st filled. */
 static int enrich(hookd_dispatch *d, hookd_ev *ev, int64_t deadline, hookd_status *st)
 {
-    if (atomic_load(&ev->enrich) == HOOKD_ENRICH_DONE || !d->enrich)
+    int now = atomic_load(&ev->enrich);
+    /* OFF never becomes NEEDED once queued: the lock is only for those that want it. */
+    if (now == HOOKD_ENRICH_DONE || now == HOOKD_ENRICH_OFF || !d->enrich)
         return HOOKD_OK;
     pthread_mutex_lock(&d->enrich_lock);
     while (atomic_load(&ev->enrich) == HOOKD_ENRICH_FETCHING) {
@@ -230,6 +232,8 @@ static void free_job(hookd_dispatch *d, job *j)
 {
     atomic_fetch_sub(&d->jobs, 1);
     hookd_ev_unref(j->ev);
+    /* The last job of a retired runtime lets it be destroyed (on the loop). */
+    hookd_runtime_unref(j->in->rt);
     free(j);
 }
 
@@ -320,6 +324,7 @@ int hookd_dispatch_stage(hookd_job_list *l, hookd_ev *ev, hookd_instance *in,
     j->next = NULL;
     j->ev = hookd_ev_ref(ev);
     j->in = in;
+    hookd_runtime_ref(in->rt);
     j->delivery = delivery;
     j->attempts = attempts;
     j->round_start = round_start;

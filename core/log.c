@@ -3,13 +3,15 @@
 #include "log.h"
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-static int log_min = HOOKD_LOG_INFO;
-static int log_as_json = 0;
+/* A reload sets them while other threads log. */
+static _Atomic int log_min = HOOKD_LOG_INFO;
+static _Atomic int log_as_json = 0;
 
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
 

@@ -50,49 +50,135 @@ typedef struct plug_m {
     histo duration;
 } plug_m;
 
+/* The per-source and per-instance arrays of one configuration. Names are
+ * copies: a reloaded configuration is freed while these live on. */
 typedef struct metrics {
+    struct metrics *retired;  /* earlier sets, kept until hookd_metrics_free */
     size_t nsrc, nplug;
-    const hookd_source_cfg *src_cfg;
-    const hookd_plugin_cfg *plug_cfg;
+    char **src_name;          /* nsrc */
+    char **plug_name;         /* nplug */
+    const hookd_plugin_cfg *plug_cfg; /* compared as an integer only */
     src_m *src;   /* nsrc + 1 */
     plug_m *plug; /* nplug */
-    atomic_uint_fast64_t dead_letters;
-    atomic_uint_fast64_t tls_failures;
 } metrics;
 
-static metrics *M;
+static _Atomic(metrics *) M;
+/* Not per configuration: they survive reloads. */
+static atomic_uint_fast64_t dead_letters, tls_failures, reloads_ok, reloads_failed;
 
-int hookd_metrics_init(const hookd_config *cfg)
+static metrics *cur(void) { return atomic_load_explicit(&M, memory_order_acquire); }
+
+static void free_one(metrics *m)
 {
-    hookd_metrics_free();
+    for (size_t i = 0; m->src_name && i < m->nsrc; i++)
+        free(m->src_name[i]);
+    for (size_t i = 0; m->plug_name && i < m->nplug; i++)
+        free(m->plug_name[i]);
+    free(m->src_name);
+    free(m->plug_name);
+    free(m->src);
+    free(m->plug);
+    free(m);
+}
+
+static metrics *make(const hookd_config *cfg)
+{
     metrics *m = calloc(1, sizeof *m);
     if (!m)
-        return -1;
+        return NULL;
     m->nsrc = cfg->nsources;
     m->nplug = cfg->nplugins;
-    m->src_cfg = cfg->sources;
     m->plug_cfg = cfg->plugins;
     /* calloc'd zero bytes are valid initial values of lock-free atomics. */
     m->src = calloc(m->nsrc + 1, sizeof *m->src);
     m->plug = calloc(m->nplug ? m->nplug : 1, sizeof *m->plug);
-    if (!m->src || !m->plug) {
-        free(m->src);
-        free(m->plug);
-        free(m);
-        return -1;
+    m->src_name = calloc(m->nsrc ? m->nsrc : 1, sizeof *m->src_name);
+    m->plug_name = calloc(m->nplug ? m->nplug : 1, sizeof *m->plug_name);
+    int bad = !m->src || !m->plug || !m->src_name || !m->plug_name;
+    for (size_t i = 0; !bad && i < m->nsrc; i++)
+        bad = !(m->src_name[i] = strdup(cfg->sources[i].name));
+    for (size_t i = 0; !bad && i < m->nplug; i++)
+        bad = !(m->plug_name[i] = strdup(cfg->plugins[i].name));
+    if (bad) {
+        free_one(m);
+        return NULL;
     }
-    M = m;
+    return m;
+}
+
+int hookd_metrics_init(const hookd_config *cfg)
+{
+    hookd_metrics_free();
+    metrics *m = make(cfg);
+    if (!m)
+        return -1;
+    atomic_store_explicit(&dead_letters, 0, RLX);
+    atomic_store_explicit(&tls_failures, 0, RLX);
+    atomic_store_explicit(&reloads_ok, 0, RLX);
+    atomic_store_explicit(&reloads_failed, 0, RLX);
+    atomic_store_explicit(&M, m, memory_order_release);
     return 0;
+}
+
+static void copy_histo(histo *to, histo *from)
+{
+    for (size_t k = 0; k <= NBUCKETS; k++)
+        atomic_store_explicit(&to->b[k], atomic_load_explicit(&from->b[k], RLX), RLX);
+    atomic_store_explicit(&to->sum_us, atomic_load_explicit(&from->sum_us, RLX), RLX);
+}
+
+#define COPY_ARR(to, from)                                                                   \
+    for (size_t k_ = 0; k_ < sizeof(to) / sizeof((to)[0]); k_++)                            \
+    atomic_store_explicit(&(to)[k_], atomic_load_explicit(&(from)[k_], RLX), RLX)
+
+int hookd_metrics_reload(const hookd_config *cfg)
+{
+    metrics *old = cur();
+    if (!old)
+        return 0;
+    metrics *m = make(cfg);
+    if (!m)
+        return -1;
+    /* Counters carry over by name, so a reload does not reset them. */
+    for (size_t i = 0; i <= m->nsrc; i++) {
+        size_t o = old->nsrc; /* "no source" maps to "no source" */
+        if (i < m->nsrc)
+            for (o = 0; o < old->nsrc && strcmp(old->src_name[o], m->src_name[i]) != 0; o++)
+                ;
+        if (i < m->nsrc && o == old->nsrc)
+            continue; /* a new source */
+        COPY_ARR(m->src[i].requests, old->src[o].requests);
+        COPY_ARR(m->src[i].verify, old->src[o].verify);
+        COPY_ARR(m->src[i].accepted, old->src[o].accepted);
+        copy_histo(&m->src[i].duration, &old->src[o].duration);
+    }
+    for (size_t i = 0; i < m->nplug; i++)
+        for (size_t o = 0; o < old->nplug; o++)
+            if (strcmp(old->plug_name[o], m->plug_name[i]) == 0) {
+                COPY_ARR(m->plug[i].deliveries, old->plug[o].deliveries);
+                copy_histo(&m->plug[i].duration, &old->plug[o].duration);
+                break;
+            }
+    /* A thread may still count into the old set for a moment: it stays
+     * allocated (a few hundred bytes per reload) until hookd_metrics_free. */
+    m->retired = old;
+    atomic_store_explicit(&M, m, memory_order_release);
+    return 0;
+}
+
+void hookd_metrics_reloaded(int ok)
+{
+    atomic_fetch_add_explicit(ok ? &reloads_ok : &reloads_failed, 1, RLX);
 }
 
 void hookd_metrics_free(void)
 {
-    if (!M)
-        return;
-    free(M->src);
-    free(M->plug);
-    free(M);
-    M = NULL;
+    metrics *m = atomic_exchange(&M, NULL);
+    while (m) {
+        metrics *r = m->retired;
+        free_one(m);
+        m = r;
+    }
 }
 
 int64_t hookd_metrics_now_us(void)
@@ -115,7 +201,7 @@ static void observe(histo *h, int64_t us)
 
 static src_m *source(int src)
 {
-    metrics *m = M;
+    metrics *m = cur();
     if (!m)
         return NULL;
     return &m->src[src >= 0 && (size_t)src < m->nsrc ? (size_t)src : m->nsrc];
@@ -168,14 +254,21 @@ void hookd_metrics_event_accepted(int src, const char *type)
 
 void hookd_metrics_delivery(const hookd_plugin_cfg *plugin, int result, int64_t duration_us)
 {
-    metrics *m = M;
+    metrics *m = cur();
     if (!m || !plugin || m->nplug == 0)
         return;
-    /* Compared as integers: the pointer may belong to another configuration. */
+    /* Compared as integers: the pointer may belong to another configuration
+     * (a delivery of an instance a reload replaced): then by name. */
     uintptr_t base = (uintptr_t)m->plug_cfg, p = (uintptr_t)plugin;
-    if (p < base || (p - base) % sizeof *plugin != 0 || (p - base) / sizeof *plugin >= m->nplug)
+    size_t i = m->nplug;
+    if (p >= base && (p - base) % sizeof *plugin == 0 && (p - base) / sizeof *plugin < m->nplug)
+        i = (p - base) / sizeof *plugin;
+    else
+        for (i = 0; i < m->nplug && strcmp(m->plug_name[i], plugin->name) != 0; i++)
+            ;
+    if (i == m->nplug)
         return;
-    plug_m *pm = &m->plug[(p - base) / sizeof *plugin];
+    plug_m *pm = &m->plug[i];
     int r = result == HOOKD_OK ? 0 : result == HOOKD_RETRY ? 1 : 2;
     atomic_fetch_add_explicit(&pm->deliveries[r], 1, RLX);
     observe(&pm->duration, duration_us);
@@ -183,14 +276,14 @@ void hookd_metrics_delivery(const hookd_plugin_cfg *plugin, int result, int64_t 
 
 void hookd_metrics_dead_letter(void)
 {
-    if (M)
-        atomic_fetch_add_explicit(&M->dead_letters, 1, RLX);
+    if (cur())
+        atomic_fetch_add_explicit(&dead_letters, 1, RLX);
 }
 
 void hookd_metrics_tls_handshake_failure(void)
 {
-    if (M)
-        atomic_fetch_add_explicit(&M->tls_failures, 1, RLX);
+    if (cur())
+        atomic_fetch_add_explicit(&tls_failures, 1, RLX);
 }
 
 /* ---------- exposition ---------- */
@@ -292,7 +385,7 @@ static void histogram(buf *b, const char *name, const char *label, const char *v
 
 char *hookd_metrics_render(const hookd_metrics_gauges *g, size_t *len)
 {
-    metrics *m = M;
+    metrics *m = cur();
     if (!m)
         return NULL;
     buf b = {.cap = 16384};
@@ -303,7 +396,7 @@ char *hookd_metrics_render(const hookd_metrics_gauges *g, size_t *len)
     char name[512];
     /* Source names; the last is "no source" (a request no path matched, or
      * one refused before its path was known). */
-#define SRC_NAME(i) esc(name, sizeof name, (i) < m->nsrc ? m->src_cfg[i].name : "")
+#define SRC_NAME(i) esc(name, sizeof name, (i) < m->nsrc ? m->src_name[i] : "")
 
     head(&b, "hookd_requests_total", "counter",
          "Webhook requests answered, by source (empty: none matched) and HTTP status.");
@@ -328,7 +421,7 @@ char *hookd_metrics_render(const hookd_metrics_gauges *g, size_t *len)
     head(&b, "hookd_request_duration_seconds", "histogram",
          "Time from the first byte of a request to its answer, by source.");
     for (size_t i = 0; i <= m->nsrc; i++) {
-        const char *sn = i < m->nsrc ? m->src_cfg[i].name : "";
+        const char *sn = i < m->nsrc ? m->src_name[i] : "";
         histogram(&b, "hookd_request_duration_seconds", "source", sn, &m->src[i].duration);
     }
 
@@ -346,13 +439,13 @@ char *hookd_metrics_render(const hookd_metrics_gauges *g, size_t *len)
     for (size_t i = 0; i < m->nplug; i++)
         for (size_t k = 0; k < 3; k++)
             put(&b, "hookd_deliveries_total{plugin=\"%s\",result=\"%s\"} %llu\n",
-                esc(name, sizeof name, m->plug_cfg[i].name), results[k],
+                esc(name, sizeof name, m->plug_name[i]), results[k],
                 (unsigned long long)ld(&m->plug[i].deliveries[k]));
 
     head(&b, "hookd_delivery_duration_seconds", "histogram",
          "Duration of delivery attempts, by plugin instance.");
     for (size_t i = 0; i < m->nplug; i++)
-        histogram(&b, "hookd_delivery_duration_seconds", "plugin", m->plug_cfg[i].name,
+        histogram(&b, "hookd_delivery_duration_seconds", "plugin", m->plug_name[i],
                   &m->plug[i].duration);
 
     head(&b, "hookd_deliveries_pending", "gauge",
@@ -362,7 +455,7 @@ char *hookd_metrics_render(const hookd_metrics_gauges *g, size_t *len)
     head(&b, "hookd_dead_letters", "gauge",
          "Deliveries dead-lettered by this process since it started (only grows; "
          "0 at each start; hookd dead lists them all).");
-    put(&b, "hookd_dead_letters %llu\n", (unsigned long long)ld(&m->dead_letters));
+    put(&b, "hookd_dead_letters %llu\n", (unsigned long long)ld(&dead_letters));
 
     head(&b, "hookd_spool_bytes", "gauge", "Size of the spool file and its -wal, in bytes.");
     put(&b, "hookd_spool_bytes %llu\n", (unsigned long long)g->spool_bytes);
@@ -373,11 +466,13 @@ char *hookd_metrics_render(const hookd_metrics_gauges *g, size_t *len)
     head(&b, "hookd_tls_handshake_failures_total", "counter",
          "TLS connections closed before their handshake completed.");
     put(&b, "hookd_tls_handshake_failures_total %llu\n",
-        (unsigned long long)ld(&m->tls_failures));
+        (unsigned long long)ld(&tls_failures));
 
     head(&b, "hookd_reloads_total", "counter",
-         "Configuration reloads, by result (reload does not exist yet: always 0).");
-    put(&b, "hookd_reloads_total{result=\"ok\"} 0\nhookd_reloads_total{result=\"failed\"} 0\n");
+         "Configuration reloads (SIGHUP), by result: ok, or failed (the running "
+         "configuration kept).");
+    put(&b, "hookd_reloads_total{result=\"ok\"} %llu\nhookd_reloads_total{result=\"failed\"} %llu\n",
+        (unsigned long long)ld(&reloads_ok), (unsigned long long)ld(&reloads_failed));
 #undef SRC_NAME
 
     if (b.oom) {

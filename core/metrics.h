@@ -22,11 +22,19 @@ enum {
     HOOKD_MR_COUNT
 };
 
-/* Sizes the per-source and per-instance arrays from cfg and keeps pointers
- * to its names: call before any thread counts, free after they stopped and
- * before cfg is freed. Returns 0 or -1 (out of memory: metrics stay off). */
+/* Sizes the per-source and per-instance arrays from cfg and copies its
+ * names: call before any thread counts, free after they stopped. Returns 0 or
+ * -1 (out of memory: metrics stay off). */
 int hookd_metrics_init(const hookd_config *cfg);
 void hookd_metrics_free(void);
+
+/* A reload: the per-source and per-instance series follow cfg from now on;
+ * counts carry over by name (a new name starts at 0, a removed one is no
+ * longer shown). Loop thread; other threads may keep counting. Returns 0 or
+ * -1 (out of memory: the old series stay). */
+int hookd_metrics_reload(const hookd_config *cfg);
+/* One SIGHUP reload: ok (1) or failed (0). */
+void hookd_metrics_reloaded(int ok);
 
 /* CLOCK_MONOTONIC in microseconds. */
 int64_t hookd_metrics_now_us(void);

@@ -227,6 +227,7 @@ int hookd_receive(void *ud, const hookd_request *req, hookd_response *resp,
         hookd_ev_unref(ev);
         return 0;
     }
+    a->rt = hookd_runtime_ref(rc->rt); /* `to` stays valid across a reload */
     a->window_ms = src->dedup_window_ms;
     a->has_key = dedup_key(src, req, json, a->key);
     a->done = stored;

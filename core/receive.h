@@ -10,7 +10,7 @@
 #include "spool.h"
 
 typedef struct hookd_receiver {
-    hookd_runtime *rt;
+    hookd_runtime *rt;          /* the current one; a reload swaps it (loop thread) */
     hookd_dispatch *dispatch;
     hookd_spool *spool;
     size_t queue_max;           /* deliveries pending + appends waiting: 503 beyond */

@@ -57,6 +57,7 @@ hookd_runtime *hookd_runtime_build(hookd_config *cfg, char *err, size_t errlen)
         return NULL;
     }
     rt->cfg = cfg;
+    atomic_init(&rt->refs, 1);
     rt->loader = hookd_loader_new(cfg->plugin_dir);
     rt->instances = calloc(cfg->nplugins ? cfg->nplugins : 1, sizeof *rt->instances);
     if (!rt->loader || !rt->instances) {
@@ -67,6 +68,7 @@ hookd_runtime *hookd_runtime_build(hookd_config *cfg, char *err, size_t errlen)
     for (size_t i = 0; i < cfg->nplugins; i++) {
         const hookd_plugin_cfg *pc = &cfg->plugins[i];
         hookd_instance *in = &rt->instances[i];
+        in->rt = rt;
         in->cfg = pc;
         atomic_init(&in->inflight, 0);
         char why[512] = "";
@@ -106,6 +108,23 @@ void hookd_runtime_free(hookd_runtime *rt)
     hookd_loader_free(rt->loader);
     hookd_config_free(rt->cfg);
     free(rt);
+}
+
+hookd_runtime *hookd_runtime_ref(hookd_runtime *rt)
+{
+    if (rt)
+        atomic_fetch_add_explicit(&rt->refs, 1, memory_order_relaxed);
+    return rt;
+}
+
+void hookd_runtime_unref(hookd_runtime *rt)
+{
+    if (!rt || atomic_fetch_sub_explicit(&rt->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    if (rt->last)
+        rt->last(rt->last_ud, rt);
+    else
+        hookd_runtime_free(rt);
 }
 
 const hookd_source_cfg *hookd_runtime_source(const hookd_runtime *rt,

@@ -790,6 +790,8 @@ static void on_listener_closed(uv_handle_t *h)
     maybe_done(s);
 }
 
+void hookd_server_set_config(hookd_server *s, const hookd_config *cfg) { s->cfg = cfg; }
+
 hookd_server *hookd_server_new(uv_loop_t *loop, const hookd_config *cfg,
                                hookd_handler_fn handler, void *ud, char *err,
                                size_t errlen)

@@ -53,6 +53,11 @@ hookd_server *hookd_server_new(uv_loop_t *loop, const hookd_config *cfg,
 
 /* Stops accepting; requests in flight are answered, idle connections are
  * closed. `done` runs once every connection is gone (then free the server). */
+/* A reload: limits and timeouts from cfg apply to what is read from now on
+ * (the listeners and TLS stay as they are). Loop thread; cfg must outlive
+ * the server or the next call. */
+void hookd_server_set_config(hookd_server *s, const hookd_config *cfg);
+
 void hookd_server_stop(hookd_server *s, void (*done)(void *), void *arg);
 void hookd_server_free(hookd_server *s);
 

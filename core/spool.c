@@ -72,11 +72,10 @@ static const char *const sql_text[S_COUNT] = {
 struct hookd_spool {
     sqlite3 *db;
     sqlite3_stmt *st[S_COUNT];
-    hookd_runtime *rt;
+    hookd_runtime *rt;        /* under lock (a reload swaps it); holds a reference */
     hookd_dispatch *dispatch;
-    const char *path;
+    char *path;
     int64_t run;              /* this process's claim on deliveries */
-    int64_t max_window_ms;    /* the longest dedup window of any source */
 
     pthread_t thread;
     pthread_mutex_t lock;
@@ -298,15 +297,15 @@ static hookd_instance *instance_named(hookd_runtime *rt, const char *name)
 
 /* A restored event: its enrichment as kept, or still to fetch when its
  * source asks for one. */
-static void restore_enrichment(hookd_spool *sp, hookd_ev *ev, const char *json, size_t len)
+static void restore_enrichment(hookd_runtime *rt, hookd_ev *ev, const char *json, size_t len)
 {
     json_t *e = json ? json_loadb(json, len, 0, NULL) : NULL;
     if (e) {
         hookd_ev_set_enrichment(ev, e);
         return;
     }
-    for (size_t i = 0; i < sp->rt->cfg->nsources; i++) {
-        const hookd_source_cfg *src = &sp->rt->cfg->sources[i];
+    for (size_t i = 0; i < rt->cfg->nsources; i++) {
+        const hookd_source_cfg *src = &rt->cfg->sources[i];
         if (src->enrich && strcmp(src->name, ev->source) == 0)
             atomic_store(&ev->enrich, HOOKD_ENRICH_NEEDED);
     }
@@ -320,10 +319,10 @@ static int64_t data_version(hookd_spool *sp)
     return v;
 }
 
-static void poll_pending(hookd_spool *sp)
+static void poll_pending(hookd_spool *sp, hookd_runtime *rt)
 {
     size_t busy = hookd_dispatch_pending(sp->dispatch);
-    size_t max = sp->rt->cfg->queue_max;
+    size_t max = rt->cfg->queue_max;
     if (busy >= max) {
         sp->backlog = 1;
         return;
@@ -346,7 +345,7 @@ static void poll_pending(hookd_spool *sp)
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         int64_t id = sqlite3_column_int64(s, 0);
         const char *plugin = (const char *)sqlite3_column_text(s, 1);
-        hookd_instance *in = instance_named(sp->rt, plugin);
+        hookd_instance *in = instance_named(rt, plugin);
         taken++;
         if (!in) {
             char why[256];
@@ -371,7 +370,7 @@ static void poll_pending(hookd_spool *sp)
                                   sqlite3_column_blob(s, 11),
                                   (size_t)sqlite3_column_bytes(s, 11));
             if (ev)
-                restore_enrichment(sp, ev, sqlite3_column_blob(s, 12),
+                restore_enrichment(rt, ev, sqlite3_column_blob(s, 12),
                                    (size_t)sqlite3_column_bytes(s, 12));
             ev_seq = seq;
         }
@@ -403,13 +402,19 @@ static void poll_pending(hookd_spool *sp)
 
 /* ---------- retention ---------- */
 
-static void purge(hookd_spool *sp)
+static void purge(hookd_spool *sp, const hookd_runtime *rt)
 {
+    int64_t max_window_ms = 0; /* the longest dedup window of any source */
+    for (size_t i = 0; i < rt->cfg->nsources; i++) {
+        const hookd_source_cfg *src = &rt->cfg->sources[i];
+        if (src->dedup != HOOKD_DEDUP_NONE && src->dedup_window_ms > max_window_ms)
+            max_window_ms = src->dedup_window_ms;
+    }
     int64_t now = hookd_now_ms();
     if (exec(sp, "BEGIN IMMEDIATE") != SQLITE_OK)
         return;
     sqlite3_stmt *s = sp->st[S_OLD];
-    sqlite3_bind_int64(s, 1, now - sp->rt->cfg->spool_retention_ms);
+    sqlite3_bind_int64(s, 1, now - rt->cfg->spool_retention_ms);
     sqlite3_bind_int(s, 2, PURGE_BATCH);
     int64_t seqs[PURGE_BATCH];
     int n = 0, rc = SQLITE_OK;
@@ -422,9 +427,9 @@ static void purge(hookd_spool *sp)
             sqlite3_bind_int64(sp->st[del[k]], 1, seqs[i]);
             rc = step_done(sp->st[del[k]]);
         }
-    if (rc == SQLITE_OK && sp->max_window_ms > 0) {
+    if (rc == SQLITE_OK && max_window_ms > 0) {
         s = sp->st[S_DEDUP_OLD];
-        sqlite3_bind_int64(s, 1, now - sp->max_window_ms);
+        sqlite3_bind_int64(s, 1, now - max_window_ms);
         sqlite3_bind_int(s, 2, PURGE_BATCH);
         rc = step_done(s);
     }
@@ -487,8 +492,13 @@ static void *writer(void *arg)
             }
         }
         if (!stopping && hookd_monotonic_ms() >= next_housekeep) {
-            poll_pending(sp);
-            purge(sp);
+            /* The configuration of this moment: a reload may swap it. */
+            pthread_mutex_lock(&sp->lock);
+            hookd_runtime *rt = hookd_runtime_ref(sp->rt);
+            pthread_mutex_unlock(&sp->lock);
+            poll_pending(sp, rt);
+            purge(sp, rt);
+            hookd_runtime_unref(rt);
             next_housekeep = hookd_monotonic_ms() + HOUSEKEEP_MS;
         }
 
@@ -547,6 +557,7 @@ void hookd_append_free(hookd_append *a)
     if (!a)
         return;
     hookd_ev_unref(a->ev);
+    hookd_runtime_unref(a->rt);
     free(a);
 }
 
@@ -727,19 +738,21 @@ hookd_spool *hookd_spool_open(uv_loop_t *loop, hookd_runtime *rt, hookd_dispatch
     }
     sp->rt = rt;
     sp->dispatch = d;
-    sp->path = rt->cfg->spool_path;
-    sp->run = (hookd_now_ms() << 16) | (getpid() & 0xffff);
-    for (size_t i = 0; i < rt->cfg->nsources; i++) {
-        const hookd_source_cfg *src = &rt->cfg->sources[i];
-        if (src->dedup != HOOKD_DEDUP_NONE && src->dedup_window_ms > sp->max_window_ms)
-            sp->max_window_ms = src->dedup_window_ms;
-    }
-    atomic_init(&sp->waiting, 0);
-    atomic_init(&sp->failing_pub, 0);
-    if (open_db(sp, err, errlen) != 0) {
+    sp->path = strdup(rt->cfg->spool_path); /* outlives a reloaded configuration */
+    if (!sp->path) {
+        snprintf(err, errlen, "out of memory");
         free(sp);
         return NULL;
     }
+    sp->run = (hookd_now_ms() << 16) | (getpid() & 0xffff);
+    atomic_init(&sp->waiting, 0);
+    atomic_init(&sp->failing_pub, 0);
+    if (open_db(sp, err, errlen) != 0) {
+        free(sp->path);
+        free(sp);
+        return NULL;
+    }
+    hookd_runtime_ref(rt);
     pthread_mutex_init(&sp->lock, NULL);
     hookd_cond_init_monotonic(&sp->cond);
     uv_async_init(loop, &sp->async, on_async);
@@ -761,10 +774,22 @@ hookd_spool *hookd_spool_open(uv_loop_t *loop, hookd_runtime *rt, hookd_dispatch
         close_db(sp);
         pthread_mutex_destroy(&sp->lock);
         pthread_cond_destroy(&sp->cond);
+        hookd_runtime_unref(rt);
+        free(sp->path);
         free(sp);
         return NULL;
     }
     return sp;
+}
+
+void hookd_spool_set_runtime(hookd_spool *sp, hookd_runtime *rt)
+{
+    hookd_runtime_ref(rt);
+    pthread_mutex_lock(&sp->lock);
+    hookd_runtime *old = sp->rt;
+    sp->rt = rt;
+    pthread_mutex_unlock(&sp->lock);
+    hookd_runtime_unref(old);
 }
 
 void hookd_spool_detach(hookd_spool *sp)
@@ -804,6 +829,8 @@ void hookd_spool_close(hookd_spool *sp)
     pthread_mutex_destroy(&sp->lock);
     pthread_cond_destroy(&sp->cond);
     uint64_t appended = sp->appended, commits = sp->commits;
+    hookd_runtime_unref(sp->rt);
+    free(sp->path);
     free(sp);
     hookd_log(HOOKD_LOG_INFO, "spool closed: %llu events in %llu commits",
               (unsigned long long)appended, (unsigned long long)commits);

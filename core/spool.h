@@ -24,6 +24,7 @@ typedef struct hookd_append {
     struct hookd_append *next;
     /* inputs */
     hookd_ev *ev;                   /* the append holds a reference */
+    hookd_runtime *rt;              /* the runtime of `to`: a reference, or NULL */
     hookd_instance **to;            /* routed instances; nto of them (in this block) */
     size_t nto;
     int has_key;                    /* dedup: key is a SHA-256 hex of the key material */
@@ -44,7 +45,7 @@ typedef struct hookd_append {
 /* One allocation holding the append and its two arrays; takes over the
  * caller's reference to ev (on failure too: then NULL, ev untouched). */
 hookd_append *hookd_append_new(hookd_ev *ev, hookd_instance *const *to, size_t nto);
-void hookd_append_free(hookd_append *a);
+void hookd_append_free(hookd_append *a); /* drops ev's and rt's references */
 
 /* Opens (and creates) the spool at rt->cfg->spool_path, starts the writer and
  * takes every pending delivery left by an earlier run into `d`. NULL with a
@@ -68,6 +69,10 @@ void hookd_spool_record(void *sp, const hookd_attempt *a);
 /* Keeps ev's enrichment with the event (any thread), so a retry or a restart
  * does not fetch it again. */
 void hookd_spool_enriched(hookd_spool *sp, const hookd_ev *ev);
+
+/* A reload: the recovery poll, enrichment and retention use rt from now on
+ * (the spool takes a reference and drops the old one's). Any thread. */
+void hookd_spool_set_runtime(hookd_spool *sp, hookd_runtime *rt);
 
 /* Loop thread, once no append is outstanding: releases the loop handle. */
 void hookd_spool_detach(hookd_spool *sp);
