@@ -233,39 +233,6 @@ static int cmd_check(const opts *o)
 
 /* ---------- sign ---------- */
 
-static char *read_all(const char *path, size_t *len)
-{
-    FILE *f = path ? fopen(path, "rb") : stdin;
-    if (!f)
-        return NULL;
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        if (n == cap) {
-            if (cap >= 64u << 20) { /* bounded like max_body */
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            char *nb = realloc(buf, cap *= 2);
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = nb;
-        }
-        size_t got = fread(buf + n, 1, cap - n, f);
-        n += got;
-        if (got == 0)
-            break;
-    }
-    if (path)
-        fclose(f);
-    *len = n;
-    return buf;
-}
-
 static int cmd_sign(const opts *o)
 {
     hookd_verify_cfg v = {0};
@@ -307,7 +274,7 @@ static int cmd_sign(const opts *o)
                                                                         : HOOKD_ENC_HEX;
     }
     size_t len = 0;
-    char *body = read_all(o->file, &len);
+    char *body = hookd_read_input(o->file, &len);
     if (!body) {
         fprintf(stderr, "hookd sign: cannot read %s: %s\n", o->file ? o->file : "stdin",
                 strerror(errno));

@@ -18,7 +18,9 @@
 #include <hookd/version.h>
 #include <jansson.h>
 
+#include "ctct.h"
 #include "event.h"
+#include "template.h"
 #include "verify.h"
 
 #define EXIT_RUNTIME 1
@@ -27,9 +29,6 @@
 #define MAX_BODY (64u << 20)    /* a body read from a file */
 #define MAX_ANSWER (4u << 20)   /* an answer kept for printing */
 #define DEFAULT_ACCOUNT "a07e1ih151d0"
-
-static const char *const topics[] = {"tier.increase", "tier.decrease", "account.cancel",
-                                     "account.disable"};
 
 typedef struct buf {
     char *p;
@@ -69,7 +68,8 @@ static void buf_free(buf *b)
 
 static int read_body(const char *path, buf *b)
 {
-    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    int in = !path || strcmp(path, "-") == 0;
+    FILE *f = in ? stdin : fopen(path, "rb");
     if (!f)
         return -1;
     char chunk[8192];
@@ -85,28 +85,34 @@ static int read_body(const char *path, buf *b)
         rc = -1;
         errno = EIO;
     }
-    if (f != stdin)
+    if (!in)
         fclose(f);
     if (rc == 0 && !b->p && buf_add(b, "", 0, MAX_BODY) < 0)
         rc = -1;
     return rc;
 }
 
-/* tier.increase ... or 1-4; NULL if unknown. */
-static const char *topic_type(const char *t)
+char *hookd_read_input(const char *path, size_t *len)
 {
-    for (size_t i = 0; i < sizeof topics / sizeof topics[0]; i++)
-        if (strcmp(t, topics[i]) == 0 || (t[0] == (char)('1' + i) && t[1] == '\0'))
-            return topics[i];
-    return NULL;
+    buf b = {0};
+    if (read_body(path, &b) < 0) {
+        int e = errno;
+        buf_free(&b);
+        errno = e;
+        return NULL;
+    }
+    *len = b.len;
+    return b.p;
 }
 
+/* The account id rule of the receiving side (hookd_ctct_account_id), so the
+ * sample's {{ctct.account_id}} is the id given. */
 static int valid_account(const char *s)
 {
-    if (!*s || strlen(s) > 64)
+    if (!*s || strlen(s) > HOOKD_CTCT_ID_MAX)
         return 0;
     for (; *s; s++)
-        if (!isalnum((unsigned char)*s) && *s != '-' && *s != '_' && *s != '.')
+        if (!isalnum((unsigned char)*s) && *s != '-' && *s != '_')
             return 0;
     return 1;
 }
@@ -310,13 +316,14 @@ int hookd_send_cli(const hookd_send_args *a, FILE *out)
         return usage("give --file or --topic, not both%s", "");
     if (a->account && a->file)
         return usage("--account goes with --topic, not --file%s", "");
-    const char *type = topic_type(a->topic ? a->topic : topics[0]);
+    int topic = hookd_ctct_topic_parse(a->topic ? a->topic : "tier.increase");
+    const char *type = topic > 0 ? hookd_ctct_topic_event(topic) : NULL;
     if (!type)
         return usage("unknown topic \"%s\" (tier.increase, tier.decrease, account.cancel, "
                      "account.disable or 1-4)", a->topic);
     const char *account = a->account ? a->account : DEFAULT_ACCOUNT;
     if (!valid_account(account))
-        return usage("--account \"%s\": letters, digits, '.', '_' and '-' only", account);
+        return usage("--account \"%s\": 1 to 64 letters, digits, '_' and '-'", account);
     for (size_t i = 0; i < a->nheaders; i++)
         if (!valid_header(a->headers[i]))
             return usage("--header \"%s\": want 'Name: value'", a->headers[i]);

@@ -30,6 +30,11 @@ typedef struct hookd_send_args {
     int verbose;                    /* --verbose: the request headers on stderr */
 } hookd_send_args;
 
+/* The bytes of path (NULL or "-": standard input), at most 64 MiB, with a NUL
+ * after them (not counted in *len). NULL with errno set (EFBIG past the
+ * bound); free() the result. Shared with `hookd sign`. */
+char *hookd_read_input(const char *path, size_t *len);
+
 /* Returns the exit code: 0 on a 2xx answer, 1 on any other answer or a
  * network failure (one line "hookd send: ..." on stderr), 2 on a usage
  * error. The answer goes to out; no secret or password is ever printed. */
