@@ -240,9 +240,11 @@ def wait_for(pred, timeout=10.0, what="condition", interval=0.05):
 
 
 def read_lines(path):
+    """The JSON lines written so far. A line still being written (no newline
+    yet: a reader can see part of a concurrent write) is left for next time."""
     try:
         with open(path) as f:
-            return [json.loads(line) for line in f if line.strip()]
+            return [json.loads(line) for line in f if line.endswith("\n") and line.strip()]
     except FileNotFoundError:
         return []
 
