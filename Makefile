@@ -4,7 +4,7 @@ ASAN_BUILD ?= build-asan
 JOBS ?= $(shell nproc)
 CONFIG ?=
 
-.PHONY: all build run test test-asan check clean
+.PHONY: all build run test test-asan test-valgrind check clean
 
 all: build
 
@@ -25,8 +25,20 @@ test-asan:
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j $(JOBS)
 
-# Everything CI runs: the suite in a normal build, then under ASan+UBSan.
-check: test test-asan
+# The main integration scenarios with `hookd run` under valgrind memcheck: any
+# invalid access or definite/indirect leak makes hookd exit 99, which fails
+# the test that stopped it.
+VALGRIND_TESTS ?= test_receive test_forward test_reload
+test-valgrind: build
+	cd tests/integration && HOOKD_BIN=$(CURDIR)/$(BUILD)/hookd \
+	  HOOKD_PLUGIN_DIR=$(CURDIR)/$(BUILD)/plugins HOOKD_FIXTURE_DIR=$(CURDIR)/$(BUILD)/tests/plugins \
+	  HOOKD_WRAP="valgrind --quiet --error-exitcode=99 --leak-check=full \
+	    --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect" \
+	  python3 -m unittest $(VALGRIND_TESTS)
+
+# Everything CI runs: the suite in a normal build, under ASan+UBSan, and the
+# main scenarios under valgrind.
+check: test test-asan test-valgrind
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -496,12 +496,25 @@ static int on_body(llhttp_t *p, const char *at, size_t len)
 
 static int finish(conn *c, hookd_response *resp);
 
+/* RFC 9112 3.2.2: a server must accept the absolute form
+ * (http://host/path) as well as the origin form; the authority is ignored,
+ * as the listener already decided where the request goes. */
+static const char *origin_form(const char *url)
+{
+    size_t skip = !strncasecmp(url, "http://", 7) ? 7 : !strncasecmp(url, "https://", 8) ? 8 : 0;
+    if (!skip)
+        return url;
+    const char *p = url + strcspn(url + skip, "/?") + skip;
+    return *p == '/' ? p : "/";
+}
+
+
 static int on_message_complete(llhttp_t *p)
 {
     conn *c = CONN(p);
     hookd_server *s = c->srv;
     hookd_request req = {.method = p->method, .peer = c->peer};
-    const char *url = c->hbuf + c->url_off;
+    const char *url = origin_form(c->hbuf + c->url_off);
     const char *q = strchr(url, '?');
     req.path = url;
     req.path_len = q ? (size_t)(q - url) : strlen(url);

@@ -1,29 +1,48 @@
 #!/usr/bin/env bash
-# Benchmark of the receive path on loopback: wrk (keep-alive, 50 connections)
-# posting a signed Constant Contact notification to hookd with the file
-# plugin, over plain HTTP and over TLS, with the spool at `sync: full` and
-# `sync: normal`. Prints requests/s, p50, p99, non-2xx answers and hookd's RSS
-# at idle and at the end of the load.
+# The receive-path benchmark of issue 7, side by side in one run on loopback,
+# every server given the same signed Constant Contact notification by wrk
+# (keep-alive, CONNS connections, one thread):
+#   nginx-http    nginx, one worker, `return 204` (the near-limit of an HTTP
+#                 server on this machine)
+#   webhook       adnanh/webhook: a hook checking Basic and the HMAC, running
+#                 /bin/true (webhook only knows hex signatures, so it gets the
+#                 same HMAC-SHA256 of the same body in X-Hub-Signature-256)
+#   hookd-full    hookd, file plugin, spool `sync: full`
+#   hookd-normal  the same with `sync: normal`
+#   nginx-tls, hookd-tls-normal, hookd-tls-full   the same over TLS (P-256 cert)
+# Each case runs RUNS times (default 3), interleaved, each on a fresh server;
+# the table gives the median run's requests/s, p50, p99 and non-2xx/socket
+# errors, the highest peak RSS (VmHWM, summed over nginx's master and worker),
+# and requests/s as a ratio to nginx over the same transport.
 #
-#   scripts/bench.sh [SECONDS]       (default 10; needs a built ./build)
-#   HOOKD_BIN=/path/to/old/hookd scripts/bench.sh   compares another build
-#       (a build from before the spool ignores spool: and keeps events in memory)
+#   scripts/bench.sh [SECONDS]        (default 10; builds ./build if needed)
+#   CASES="hookd-normal nginx-http" scripts/bench.sh 5     a subset
+#   HOOKD_BIN=/path/to/old/hookd scripts/bench.sh          another build
 #
-# The server is pinned to CPU 0 and wrk to CPU 1 when taskset exists.
+# The server is pinned to CPU 0 and wrk to CPU 1 (taskset; PIN=0 disables).
+# nginx and webhook come from Debian (scripts/deps.sh installs them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DUR=${1:-10}
 CONNS=${CONNS:-50}
+RUNS=${RUNS:-3}
 BIN=${HOOKD_BIN:-build/hookd}
-command -v wrk >/dev/null || { echo "bench: wrk is missing (scripts/deps.sh installs it)" >&2; exit 1; }
+CASES=${CASES:-"nginx-http webhook hookd-full hookd-normal nginx-tls hookd-tls-normal hookd-tls-full"}
+for tool in wrk nginx webhook; do
+  command -v $tool >/dev/null || PATH=$PATH:/usr/sbin
+  command -v $tool >/dev/null || { echo "bench: $tool is missing (scripts/deps.sh installs it)" >&2; exit 1; }
+done
 [ -x "$BIN" ] || make build >/dev/null
+BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
 
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+chmod 755 "$work"  # nginx's worker (user nobody) reads the TLS files at start only, but be safe
 secret=bench-secret
 body='{"url":"https://api.constantcontact.com/v2/partner/accounts/a07e1ih151d0/plan","event_type":"tier.increase"}'
 printf '%s' "$body" > "$work/body.json"
 sig=$("$BIN" sign --scheme ctct-hmac-sha256 --secret "$secret" --file "$work/body.json" | sed 's/^[^:]*: //')
+hexsig=$(openssl dgst -sha256 -hmac "$secret" -r "$work/body.json" | cut -d' ' -f1)
 auth=$(printf 'partner:pw' | base64)
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
   -keyout "$work/key.pem" -out "$work/cert.pem" -days 2 -subj /CN=localhost 2>/dev/null
@@ -34,6 +53,7 @@ wrk.body = '$body'
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Basic $auth"
 wrk.headers["x-ctct-hmac-sha256"] = "$sig"
+wrk.headers["X-Hub-Signature-256"] = "sha256=$hexsig"
 done = function(summary, latency, requests)
   io.write(string.format("RESULT %.0f %.3f %.3f %d\n", summary.requests / (summary.duration / 1e6),
     latency:percentile(50) / 1000, latency:percentile(99) / 1000,
@@ -41,20 +61,50 @@ done = function(summary, latency, requests)
 end
 LUA
 
-TS0=(); TS1=()
-if [ "${PIN:-1}" = 1 ] && command -v taskset >/dev/null; then TS0=(taskset -c 0); TS1=(taskset -c 1); fi
-rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
-mb() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
+cat > "$work/hooks.json" <<JSON
+[{
+  "id": "ctct",
+  "execute-command": "/bin/true",
+  "http-methods": ["POST"],
+  "trigger-rule": { "and": [
+    { "match": { "type": "value", "value": "Basic $auth",
+                 "parameter": { "source": "header", "name": "Authorization" } } },
+    { "match": { "type": "payload-hmac-sha256", "secret": "$secret",
+                 "parameter": { "source": "header", "name": "X-Hub-Signature-256" } } }
+  ] }
+}]
+JSON
 
-run_case() { # name tls(0|1) port sync(full|normal)
-  local name=$1 tls=$2 port=$3 sync=$4 scheme=http tlsconf=""
-  if [ "$tls" = 1 ]; then scheme=https; tlsconf="  tls: { cert: $work/cert.pem, key: $work/key.pem }"; fi
-  cat > "$work/$name.yaml" <<YAML
+nginx_conf() { # port tls(0|1)
+  local listen="listen 127.0.0.1:$1;" tls=""
+  if [ "$2" = 1 ]; then
+    listen="listen 127.0.0.1:$1 ssl;"
+    tls="ssl_certificate $work/cert.pem; ssl_certificate_key $work/key.pem;"
+  fi
+  cat <<NGINX
+worker_processes 1;
+daemon off;
+pid $work/nginx-$1.pid;
+error_log $work/nginx-$1.err warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $work/nginx-body;
+  keepalive_requests 100000000;
+  server { $listen $tls location / { return 204; } }
+}
+NGINX
+}
+
+hookd_conf() { # port tls(0|1) sync
+  local tlsconf=""
+  [ "$2" = 1 ] && tlsconf="  tls: { cert: $work/cert.pem, key: $work/key.pem }"
+  cat <<YAML
 server:
-  listen: ["127.0.0.1:$port"]
+  listen: ["127.0.0.1:$1"]
 $tlsconf
 log: { level: warn, format: text }
-spool: { path: $work/$name.db, sync: $sync }
+spool: { path: $work/spool-$1-$RANDOM.db, sync: $3 }
 dispatch: { workers: 1, queue: 1000000 }
 sources:
   - name: constantcontact
@@ -64,26 +114,95 @@ sources:
 plugins:
   - name: audit
     use: file
-    config: { path: $work/$name.jsonl }
+    config: { path: $work/events-$1.jsonl }
     concurrency: 1
 routes:
   - { match: "*", to: [audit] }
 YAML
-  "$BIN" check -c "$work/$name.yaml" >/dev/null || exit 1
-  "${TS0[@]}" "$BIN" run -c "$work/$name.yaml" 2>"$work/$name.log" &
-  local pid=$!
-  sleep 0.5; kill -0 $pid 2>/dev/null || { cat "$work/$name.log" >&2; exit 1; }
-  local idle; idle=$(rss_kb $pid)
-  local out; out=$("${TS1[@]}" wrk -t1 -c"$CONNS" -d"${DUR}s" --latency -s "$work/post.lua" "$scheme://127.0.0.1:$port/webhooks/ctct" | grep RESULT)
-  local load; load=$(rss_kb $pid)
-  # The benchmark measures receiving; deliveries still pending stay in the
-  # spool, so a kill loses nothing and the stop is not timed.
-  kill -KILL $pid; wait $pid 2>/dev/null || true
-  read -r _ rps p50 p99 errs <<<"$out"
-  printf "%-14s %10s %9s %9s %8s %10s %10s\n" "$name" "$rps" "$p50" "$p99" "$errs" "$(mb "$idle")" "$(mb "$load")"
 }
 
-printf "%-14s %10s %9s %9s %8s %10s %10s\n" case "req/s" "p50 ms" "p99 ms" errors "RSS idle MB" "RSS load MB"
-run_case http-full 0 18081 full
-run_case http-normal 0 18082 normal
-run_case tls-full 1 18443 full
+TS0=(); TS1=()
+if [ "${PIN:-1}" = 1 ] && command -v taskset >/dev/null; then TS0=(taskset -c 0); TS1=(taskset -c 1); fi
+hwm_kb() { # the peak RSS of a process and its children, summed
+  local total=0 p
+  for p in $1 $(pgrep -P "$1" || true); do
+    total=$((total + $(awk '/VmHWM/ {print $2}' "/proc/$p/status" 2>/dev/null || echo 0)))
+  done
+  echo $total
+}
+wait_port() { for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; return 1; }
+
+# One run of one case: prints "rps p50 p99 errors hwm_kb".
+run_once() {
+  local name=$1 port url scheme=http pid
+  case $name in
+  *tls*) scheme=https ;;
+  esac
+  case $name in
+  nginx-http) port=18080; nginx_conf $port 0 > "$work/n.conf" ;;
+  nginx-tls) port=18443; nginx_conf $port 1 > "$work/n.conf" ;;
+  webhook) port=18090 ;;
+  hookd-full) port=18081; hookd_conf $port 0 full > "$work/h.yaml" ;;
+  hookd-normal) port=18082; hookd_conf $port 0 normal > "$work/h.yaml" ;;
+  hookd-tls-full) port=18444; hookd_conf $port 1 full > "$work/h.yaml" ;;
+  hookd-tls-normal) port=18445; hookd_conf $port 1 normal > "$work/h.yaml" ;;
+  *) echo "bench: unknown case $name" >&2; exit 2 ;;
+  esac
+  case $name in
+  nginx-*)
+    url=$scheme://127.0.0.1:$port/
+    "${TS0[@]}" nginx -e "$work/nginx.err" -c "$work/n.conf" -p "$work" 2>>"$work/nginx.err" & ;;
+  webhook)
+    url=http://127.0.0.1:$port/hooks/ctct
+    "${TS0[@]}" webhook -hooks "$work/hooks.json" -ip 127.0.0.1 -port $port >"$work/webhook.log" 2>&1 & ;;
+  hookd-*)
+    url=$scheme://127.0.0.1:$port/webhooks/ctct
+    "$BIN" check -c "$work/h.yaml" >/dev/null
+    "${TS0[@]}" "$BIN" run -c "$work/h.yaml" 2>>"$work/hookd.log" & ;;
+  esac
+  pid=$!
+  wait_port $port || { echo "bench: $name did not start" >&2; tail "$work"/*.log "$work"/*.err >&2; exit 1; }
+  local out
+  out=$("${TS1[@]}" wrk -t1 -c"$CONNS" -d"${DUR}s" --latency -s "$work/post.lua" "$url" | grep RESULT) ||
+    { echo "bench: wrk failed on $name" >&2; exit 1; }
+  local hwm; hwm=$(hwm_kb $pid)
+  # hookd's deliveries still pending stay in the spool: a kill loses nothing
+  # and keeps the stop out of the measurement.
+  kill -KILL $pid $(pgrep -P $pid || true) 2>/dev/null || true
+  wait $pid 2>/dev/null || true
+  read -r _ rps p50 p99 errs <<<"$out"
+  echo "$rps $p50 $p99 $errs $hwm"
+}
+
+declare -A RES
+for r in $(seq "$RUNS"); do
+  for c in $CASES; do
+    RES[$c]+="$(run_once "$c")"$'\n'
+    echo "run $r $c: $(tail -n1 <<<"${RES[$c]%$'\n'}")" >&2
+  done
+done
+
+median() { # the line of the median requests/s, and the highest peak RSS
+  local sorted; sorted=$(grep . <<<"$1" | sort -n -k1,1)
+  local n; n=$(wc -l <<<"$sorted")
+  local line; line=$(sed -n "$(( (n + 1) / 2 ))p" <<<"$sorted")
+  local hwm; hwm=$(awk '$5 > m { m = $5 } END { print m }' <<<"$sorted")
+  echo "${line% *} $hwm"
+}
+declare -A MED
+for c in $CASES; do MED[$c]=$(median "${RES[$c]}"); done
+rps_of() { [ -n "${MED[$1]:-}" ] && cut -d' ' -f1 <<<"${MED[$1]}" || echo ""; }
+
+printf "\n%d s per run, %d connections, median of %d runs (%s)\n" "$DUR" "$CONNS" "$RUNS" "$("$BIN" --version 2>/dev/null | head -1)"
+printf "%-17s %9s %8s %8s %7s %9s %9s\n" case "req/s" "p50 ms" "p99 ms" errors "peak MB" "x nginx"
+for c in $CASES; do
+  read -r rps p50 p99 errs hwm <<<"${MED[$c]}"
+  base=$(rps_of nginx-http); case $c in *tls*) base=$(rps_of nginx-tls) ;; esac
+  ratio=$(awk -v a="$rps" -v b="$base" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')
+  printf "%-17s %9s %8s %8s %7s %9s %9s\n" "$c" "$rps" "$p50" "$p99" "$errs" \
+    "$(awk -v k="$hwm" 'BEGIN { printf "%.1f", k / 1024 }')" "$ratio"
+done
+if [ -n "$(rps_of hookd-normal)" ] && [ -n "$(rps_of webhook)" ]; then
+  awk -v a="$(rps_of hookd-normal)" -v b="$(rps_of webhook)" \
+    'BEGIN { printf "hookd-normal / webhook: %.1fx\n", a / b }'
+fi

@@ -1,23 +1,33 @@
-/* fuzz_request: raw bytes through the real receive path of core/server.c.
+/* fuzz_request: raw bytes through the whole receive path, as `hookd run`
+ * wires it: server.c (llhttp in strict mode, limits, timeouts) → the real
+ * hookd_receive (source, Basic credentials, signature, JSON, event type,
+ * dedup key) → hookd_ev → the SQLite spool's group commit → the answer.
  *
- * One libuv loop and one hookd_server (plain HTTP on 127.0.0.1, configured
- * from YAML by hookd_config_parse) live for the whole run. Each input is sent
- * over a fresh loopback TCP connection, in one to three writes split at points
- * derived from the input (so headers and bodies also arrive cut in pieces),
- * then the client half-closes and reads until the server closes. Parsing,
- * limits, timeouts and answers are server.c's own (llhttp in strict mode).
+ * Set up once, as hookd_daemon_run does (without signals, admin or ctct):
+ * a configuration from YAML, its runtime (no plugins and no routes, so no
+ * dlopen: accepted events are stored unrouted), a dispatcher with one
+ * worker, a spool in a fresh mkdtemp directory under /tmp (sync: normal: no
+ * fsync per commit) and one hookd_server on 127.0.0.1 whose handler is
+ * hookd_receive, with the receiver's clock fixed to the timestamp of
+ * tests/vectors so the stripe and standard-webhooks seeds verify. It is all
+ * torn down at exit (so LeakSanitizer sees no leak) and the directory is
+ * removed, once the number of events stored is printed (proof that inputs
+ * reach the 200 path).
  *
- * The handler stands in for hookd_receive (which needs a runtime, the SQLite
- * spool and the dispatcher threads): the same checks in the same order —
- * source by path, POST only, Basic credentials, hookd_verify with a fixed
- * clock, json_loadb(JSON_REJECT_DUPLICATES), the event type (pointer or
- * header), hookd_ev_new with the kept headers — and a request that passes
- * them all is answered later from the loop (HOOKD_ANSWER_LATER), as the
- * spool does, so pipelined requests behind it go through the stash. */
+ * Each input is sent over a fresh loopback TCP connection, in one to three
+ * writes split at points derived from the input (so headers and bodies also
+ * arrive cut in pieces), then the client half-closes and reads until the
+ * server closes. An accepted request is answered only once the spool has
+ * committed it (HOOKD_ANSWER_LATER; pipelined requests behind it wait in the
+ * stash): the loop runs until the server closed the connection and no append
+ * is outstanding, so nothing of one input is left for the next. What stays
+ * is the spool's own growth (rows on disk, SQLite's bounded page cache). */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <netinet/in.h>
 #include <stddef.h>
 #include <signal.h>
+#include <sqlite3.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,15 +38,18 @@
 #include <uv.h>
 
 #include "config.h"
-#include "event.h"
+#include "dispatch.h"
 #include "log.h"
+#include "metrics.h"
+#include "receive.h"
+#include "runtime.h"
 #include "server.h"
-#include "template.h"
-#include "verify.h"
+#include "spool.h"
 
 #define FUZZ_MAX_INPUT (64 * 1024)
 #define NOW_S INT64_C(1614265330) /* the timestamp of tests/vectors */
 
+/* The spool path and the port are filled in. */
 static const char CONFIG[] =
     "server:\n"
     "  listen: [\"127.0.0.1:%d\"]\n"
@@ -45,7 +58,8 @@ static const char CONFIG[] =
     "  max_connections: 16\n"
     "  timeouts: { header: 10s, body: 10s, idle: 10s }\n"
     "log: { level: error, format: text }\n"
-    "spool: { path: /nonexistent/fuzz-spool.db }\n"
+    "spool: { path: \"%s/spool.db\", sync: normal }\n"
+    "dispatch: { workers: 1 }\n"
     "sources:\n"
     "  - name: ctct\n"
     "    path: /webhooks/ctct\n"
@@ -68,57 +82,29 @@ static const char CONFIG[] =
     "  - name: open\n"
     "    path: /hooks/open\n"
     "    verify: { scheme: none }\n"
-    "    event_type: /type\n";
+    "    event_type: /type\n"
+    "  - name: dedup\n"
+    "    path: /hooks/dedup\n"
+    "    verify: { scheme: none }\n"
+    "    event_type: /type\n"
+    "    dedup: { key: \"pointer:/id\", window: 1s }\n";
 
 static uv_loop_t loop;
-static hookd_config *cfg;
+static hookd_runtime *rt;
+static hookd_dispatch *disp;
+static hookd_spool *spool;
+static hookd_receiver receiver;
 static hookd_server *srv;
 static struct sockaddr_in addr;
+static char spool_dir[] = "/tmp/hookd-fuzz-request-XXXXXX";
 
-/* ---- the handler ---- */
+/* ---- the handler: hookd_receive, behind what server.c promises ---- */
 
-typedef struct pending {
-    hookd_pending *later;
-    hookd_response resp;
-    int used;
-} pending;
-
-static pending pend[4];
-static uv_timer_t answer_timer;
-static size_t npending;
-
-static void on_answer(uv_timer_t *t)
-{
-    (void)t;
-    for (size_t i = 0; i < sizeof pend / sizeof pend[0]; i++)
-        if (pend[i].used) {
-            pend[i].used = 0;
-            npending--;
-            hookd_server_answer(pend[i].later, &pend[i].resp);
-        }
-}
-
-static const char *req_header(void *ctx, const char *name)
-{
-    return hookd_request_header(ctx, name);
-}
-
-static int type_ok(const char *t)
-{
-    size_t n = strlen(t);
-    if (n == 0 || n > 128)
-        return 0;
-    for (; *t; t++)
-        if ((unsigned char)*t < 0x21 || (unsigned char)*t > 0x7e)
-            return 0;
-    return 1;
-}
+static int64_t fixed_clock(void) { return NOW_S; }
 
 static int handler(void *ud, const hookd_request *req, hookd_response *resp,
                    hookd_pending *later)
 {
-    (void)ud;
-    /* What server.c promises about a request. */
     if (req->nheaders > HOOKD_MAX_HEADERS || !req->body || req->body[req->body_len] != '\0')
         abort();
     for (size_t i = 0; i < req->nheaders; i++) {
@@ -127,91 +113,9 @@ static int handler(void *ud, const hookd_request *req, hookd_response *resp,
                 abort(); /* names are lower case */
         (void)strlen(req->values[i]);
     }
-    if (req->body_len > cfg->max_body)
+    if (req->body_len > rt->cfg->max_body)
         abort();
-
-    const hookd_source_cfg *src = NULL;
-    for (size_t i = 0; i < cfg->nsources; i++)
-        if (strlen(cfg->sources[i].path) == req->path_len &&
-            memcmp(cfg->sources[i].path, req->path, req->path_len) == 0)
-            src = &cfg->sources[i];
-    if (!src) {
-        hookd_response_error(resp, 404, "no source at this path");
-        return 0;
-    }
-    resp->source = (int)(src - cfg->sources) + 1;
-    if (req->method != HTTP_POST) {
-        hookd_response_error(resp, 405, "only POST is accepted");
-        resp->headers = "Allow: POST\r\n";
-        return 0;
-    }
-    if (src->basic_user && hookd_basic_check(hookd_request_header(req, "authorization"),
-                                             src->basic_user, src->basic_pass) != 0) {
-        hookd_response_error(resp, 401, "basic credentials missing or wrong");
-        return 0;
-    }
-    const char *check = NULL;
-    char why[256];
-    if (hookd_verify(&src->verify, req->body, req->body_len, req_header, (void *)req, NOW_S,
-                     &check) != HOOKD_VERIFY_OK) {
-        snprintf(why, sizeof why, "signature check failed: %s", check ? check : "refused");
-        hookd_response_error(resp, 401, why);
-        return 0;
-    }
-    json_error_t jerr;
-    json_t *json = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!json) {
-        snprintf(why, sizeof why, "body is not JSON: %s at byte %d", jerr.text, jerr.position);
-        hookd_response_error(resp, 400, why);
-        return 0;
-    }
-    const char *type = NULL;
-    if (src->event_type_header) {
-        type = hookd_request_header(req, src->event_type_header);
-    } else {
-        const json_t *t = hookd_json_pointer(json, src->event_type);
-        type = json_is_string(t) ? json_string_value(t) : NULL;
-    }
-    if (!type || !type_ok(type)) {
-        hookd_response_error(resp, 400, "no event type");
-        json_decref(json);
-        return 0;
-    }
-    const char *names[HOOKD_MAX_HEADERS], *values[HOOKD_MAX_HEADERS];
-    size_t nk = 0;
-    for (size_t i = 0; i < req->nheaders; i++) {
-        if (strcmp(req->names[i], "authorization") == 0 ||
-            strcmp(req->names[i], "proxy-authorization") == 0 ||
-            strcmp(req->names[i], "cookie") == 0)
-            continue;
-        names[nk] = req->names[i];
-        values[nk++] = req->values[i];
-    }
-    hookd_ev *ev = hookd_ev_new(src->name, type, hookd_now_ms(), req->body, req->body_len, json,
-                                names, values, nk);
-    if (!ev)
-        abort();
-    json_t *ej = hookd_event_json(&ev->pub);
-    json_decref(ej);
-
-    /* Answered later, as after the spool's commit. */
-    pending *p = NULL;
-    for (size_t i = 0; i < sizeof pend / sizeof pend[0]; i++)
-        if (!pend[i].used)
-            p = &pend[i];
-    if (!p)
-        abort(); /* a connection waits for its answer before parsing more */
-    memset(&p->resp, 0, sizeof p->resp);
-    p->resp.status = 200;
-    p->resp.source = resp->source;
-    p->resp.body_len = (size_t)snprintf(p->resp.body, sizeof p->resp.body, "{\"id\":\"%s\"}",
-                                        ev->id);
-    p->later = later;
-    p->used = 1;
-    npending++;
-    hookd_ev_unref(ev);
-    uv_timer_start(&answer_timer, on_answer, 0, 0);
-    return HOOKD_ANSWER_LATER;
+    return hookd_receive(ud, req, resp, later);
 }
 
 /* ---- the client ---- */
@@ -306,35 +210,106 @@ static int free_port(void)
     return ntohs(a.sin_port);
 }
 
+/* Everything in spool_dir: the database, and its -wal and -shm files. */
+static void remove_spool_dir(void)
+{
+    DIR *d = opendir(spool_dir);
+    if (d) {
+        struct dirent *e;
+        char path[sizeof spool_dir + 256];
+        while ((e = readdir(d)) != NULL) {
+            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+                continue;
+            snprintf(path, sizeof path, "%s/%s", spool_dir, e->d_name);
+            unlink(path);
+        }
+        closedir(d);
+    }
+    rmdir(spool_dir);
+}
+
+static void count_stored(void)
+{
+    char path[sizeof spool_dir + 16];
+    snprintf(path, sizeof path, "%s/spool.db", spool_dir);
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, "SELECT count(*) FROM events", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        fprintf(stderr, "fuzz_request: %lld events stored in the spool\n",
+                (long long)sqlite3_column_int64(st, 0));
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
+static void on_server_stopped(void *arg)
+{
+    (void)arg;
+    hookd_spool_detach(spool); /* every request is answered: no append is left */
+}
+
+/* At exit, in hookd_daemon_run's order. */
+static void teardown(void)
+{
+    hookd_server_stop(srv, on_server_stopped, NULL);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    hookd_dispatch_stop(disp, 5000);
+    hookd_spool_close(spool);
+    hookd_server_free(srv);
+    hookd_dispatch_free(disp);
+    hookd_metrics_free();
+    hookd_runtime_unref(rt);
+    if (uv_loop_close(&loop) != 0)
+        fprintf(stderr, "fuzz_request: a loop handle is still open at exit\n");
+    count_stored();
+    remove_spool_dir();
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
     hookd_log_setup(HOOKD_LOG_ERROR + 1, 0);
     signal(SIGPIPE, SIG_IGN); /* writes to a peer that closed: EPIPE, not death */
+    if (!mkdtemp(spool_dir)) {
+        perror("fuzz_request: mkdtemp");
+        abort();
+    }
     uv_loop_init(&loop);
-    uv_timer_init(&loop, &answer_timer);
-    char text[sizeof CONFIG + 16], err[512];
+    char text[sizeof CONFIG + sizeof spool_dir + 16], err[1024];
     for (int tries = 0; tries < 20 && !srv; tries++) {
         int port = free_port();
-        snprintf(text, sizeof text, CONFIG, port);
-        cfg = hookd_config_parse("fuzz.yaml", text, strlen(text), err, sizeof err);
-        if (!cfg) {
+        snprintf(text, sizeof text, CONFIG, port, spool_dir);
+        hookd_config *cfg = hookd_config_parse("fuzz.yaml", text, strlen(text), err, sizeof err);
+        if (!cfg || !(rt = hookd_runtime_build(cfg, err, sizeof err))) {
             fprintf(stderr, "fuzz_request: config: %s\n", err);
+            remove_spool_dir();
             abort();
         }
-        srv = hookd_server_new(&loop, cfg, handler, NULL, err, sizeof err);
+        srv = hookd_server_new(&loop, rt->cfg, handler, &receiver, err, sizeof err);
         if (!srv) {
-            hookd_config_free(cfg);
-            cfg = NULL;
+            hookd_runtime_free(rt);
+            rt = NULL;
             continue;
         }
         uv_ip4_addr("127.0.0.1", port, &addr);
     }
     if (!srv) {
         fprintf(stderr, "fuzz_request: server: %s\n", err);
+        remove_spool_dir();
         abort();
     }
+    hookd_metrics_init(rt->cfg);
+    if (!(disp = hookd_dispatch_new(rt->cfg->workers)) ||
+        !(spool = hookd_spool_open(&loop, rt, disp, err, sizeof err))) {
+        fprintf(stderr, "fuzz_request: %s\n", disp ? err : "cannot start the dispatcher");
+        remove_spool_dir();
+        abort();
+    }
+    receiver = (hookd_receiver){.rt = rt, .dispatch = disp, .spool = spool,
+                                .queue_max = rt->cfg->queue_max, .clock_s = fixed_clock};
+    atexit(teardown);
     return 0;
 }
 
@@ -389,8 +364,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (!c->closing)
         uv_shutdown(&c->shut, (uv_stream_t *)&c->tcp, on_shutdown);
-    /* Until the server has closed the connection and no answer waits. */
-    while (!c->done || hookd_server_connections(srv) > 0 || npending > 0)
+    /* Until the server has closed the connection and no append waits for the
+     * spool (its answer is written when the commit comes back). */
+    while (!c->done || hookd_server_connections(srv) > 0 || hookd_spool_waiting(spool) > 0)
         uv_run(&loop, UV_RUN_ONCE);
     free(c);
     return 0;

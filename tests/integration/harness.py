@@ -6,6 +6,7 @@ import hmac
 import json
 import os
 import re
+import shlex
 import signal
 import socket
 import ssl
@@ -21,6 +22,9 @@ PLUGIN_DIR = os.environ.get("HOOKD_PLUGIN_DIR", os.path.join(_TOP, "build/plugin
 FIXTURE_DIR = os.environ.get("HOOKD_FIXTURE_DIR", os.path.join(_TOP, "build/tests/plugins"))
 SOURCE_DIR = os.environ.get("HOOKD_SOURCE_DIR", _TOP)
 VECTORS = os.environ.get("HOOKD_VECTORS", os.path.join(SOURCE_DIR, "tests/vectors"))
+# A command that `hookd run` is started under, e.g. valgrind (make test-valgrind).
+WRAP = shlex.split(os.environ.get("HOOKD_WRAP", ""))
+SLOW = 10 if WRAP else 1  # how much longer waits may take under WRAP
 
 SECRET = "api-secret-key"
 USER, PASSWORD = "partner", "pa:ss:word"
@@ -138,10 +142,10 @@ class Hookd:
         self.log_offset = os.fstat(self.log.fileno()).st_size
         self.killed = False
         self.ports = []
-        self.proc = subprocess.Popen([HOOKD, "run", "-c", self.cfg], cwd=self.dir,
+        self.proc = subprocess.Popen([*WRAP, HOOKD, "run", "-c", self.cfg], cwd=self.dir,
                                      stdout=self.log, stderr=self.log, env=self.env,
                                      preexec_fn=self.preexec_fn)
-        deadline = time.time() + timeout
+        deadline = time.time() + timeout * SLOW
         while time.time() < deadline:
             text = self.run_log()
             if "ready:" in text:
@@ -181,7 +185,7 @@ class Hookd:
             return self.proc.returncode
         self.proc.send_signal(signal.SIGTERM)
         try:
-            rc = self.proc.wait(timeout)
+            rc = self.proc.wait(timeout * SLOW)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
@@ -230,7 +234,7 @@ class Hookd:
 
 
 def wait_for(pred, timeout=10.0, what="condition", interval=0.05):
-    deadline = time.time() + timeout
+    deadline = time.time() + timeout * SLOW
     while time.time() < deadline:
         v = pred()
         if v:
