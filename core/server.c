@@ -35,7 +35,10 @@ typedef struct conn {
     int writes;         /* uv_write requests in flight */
     int waiting;        /* the handler answers later; bytes read meanwhile are stashed */
     int keep_alive;     /* of the request being answered */
-    int read_paused;    /* too much stashed */
+    int read_paused;    /* too much stashed, or answers not taken */
+    int wblocked;       /* reading stopped because the peer does not take answers */
+    int abandon;        /* close without waiting for queued answers */
+    uint64_t wblocked_at; /* loop ms when it began */
     int eof;            /* the peer half-closed while a request waited */
     char *stash;        /* bytes read behind a request that waits */
     size_t stash_len;
@@ -87,6 +90,13 @@ struct hookd_server {
 
 static void conn_close(conn *c);
 static void flush(conn *c);
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf);
+static void arm(conn *c, int64_t ms);
+
+/* Answers queued for a peer that does not read them: past this, reading
+ * stops, so pipelined requests cannot pile up answers in memory. */
+#define WRITE_QUEUE_MAX (64 * 1024)
 
 /* ---------- answers ---------- */
 
@@ -205,6 +215,18 @@ static void on_write(uv_write_t *req, int status)
         c->closing = 1;
     if (c->closing && c->writes == 0)
         conn_close(c);
+    else if (c->writes == 0 && c->wblocked) {
+        /* Taken: the request being read gets its full time again. */
+        c->wblocked = 0;
+        hookd_server *s = c->srv;
+        arm(c, c->phase == PH_HEADERS ? s->cfg->header_timeout_ms
+               : c->phase == PH_BODY  ? s->cfg->body_timeout_ms
+                                      : s->cfg->idle_timeout_ms);
+        if (c->read_paused && !c->waiting && !c->closing) {
+            c->read_paused = 0;
+            uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+        }
+    }
 }
 
 static void write_bytes(conn *c, const char *data, size_t len)
@@ -237,6 +259,13 @@ static void write_bytes(conn *c, const char *data, size_t len)
         return;
     }
     c->writes++;
+    if (!c->wblocked &&
+        uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) > WRITE_QUEUE_MAX) {
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        c->read_paused = 1;
+        c->wblocked = 1;
+        c->wblocked_at = uv_now(c->srv->loop);
+    }
 }
 
 static void flush(conn *c)
@@ -293,7 +322,7 @@ static void conn_close(conn *c)
         uv_read_stop((uv_stream_t *)&c->tcp);
         return; /* the pending answer closes it */
     }
-    if (c->writes > 0) {
+    if (c->writes > 0 && !c->abandon) {
         uv_read_stop((uv_stream_t *)&c->tcp);
         return; /* on_write closes once the answers are out */
     }
@@ -314,7 +343,22 @@ static void conn_close(conn *c)
 static void on_timer(uv_timer_t *t)
 {
     conn *c = t->data;
+    if (c->wblocked) {
+        /* Our reading stopped, not the peer's sending: the peer gets the
+         * idle timeout to take the answers, then the connection closes. */
+        uint64_t waited = uv_now(c->srv->loop) - c->wblocked_at;
+        uint64_t idle = (uint64_t)c->srv->cfg->idle_timeout_ms;
+        if (waited < idle) {
+            uv_timer_start(&c->timer, on_timer, idle - waited, 0);
+        } else {
+            c->abandon = 1;
+            conn_close(c);
+        }
+        return;
+    }
     if (c->phase == PH_IDLE) {
+        if (c->use_tls && !SSL_is_init_finished(c->tls.ssl))
+            hookd_metrics_tls_handshake_failure();
         conn_close(c);
         return;
     }
@@ -443,10 +487,31 @@ static const char *conn_header(conn *c, const char *name)
     return NULL;
 }
 
+/* RFC 9112 3.2: an HTTP/1.1 request carries exactly one Host, and a
+ * repeated or malformed one is refused (two proxies could read it apart). */
+static int host_ok(conn *c, const llhttp_t *p)
+{
+    size_t n = 0;
+    const char *v = NULL;
+    for (size_t i = 0; i < c->nh; i++)
+        if (strcmp(c->hbuf + c->hdrs[i].name_off, "host") == 0) {
+            n++;
+            v = c->hbuf + c->hdrs[i].val_off;
+        }
+    if (n > 1 || (n == 0 && p->http_major == 1 && p->http_minor >= 1))
+        return 0;
+    return !v || !strpbrk(v, " \t@/\\?#");
+}
+
 static int on_headers_complete(llhttp_t *p)
 {
     conn *c = CONN(p);
     c->phase = PH_BODY;
+    if (!host_ok(c, p)) {
+        c->reject = 400;
+        c->reject_why = "Host header missing, repeated or malformed";
+        return -1;
+    }
     if ((p->flags & F_CONTENT_LENGTH) && p->content_length > c->srv->cfg->max_body) {
         c->reject = 413;
         c->reject_why = "body larger than max_body";
@@ -660,6 +725,8 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
         return;
     }
     if (nread < 0) {
+        if (c->use_tls && !SSL_is_init_finished(c->tls.ssl))
+            hookd_metrics_tls_handshake_failure();
         conn_close(c);
         return;
     }

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "spool_ckpt.h"
 #include "spool_schema.h"
 
 #define HOUSEKEEP_MS 1000     /* recovery poll and retention pass */
@@ -72,6 +73,7 @@ static const char *const sql_text[S_COUNT] = {
 struct hookd_spool {
     sqlite3 *db;
     sqlite3_stmt *st[S_COUNT];
+    hookd_ckpt *ckpt;         /* NULL: SQLite's autocheckpoint on the writer */
     hookd_runtime *rt;        /* under lock (a reload swaps it); holds a reference */
     hookd_dispatch *dispatch;
     char *path;
@@ -752,6 +754,7 @@ hookd_spool *hookd_spool_open(uv_loop_t *loop, hookd_runtime *rt, hookd_dispatch
         free(sp);
         return NULL;
     }
+    sp->ckpt = hookd_ckpt_start(sp->db, sp->path, rt->cfg->spool_sync_full);
     hookd_runtime_ref(rt);
     pthread_mutex_init(&sp->lock, NULL);
     hookd_cond_init_monotonic(&sp->cond);
@@ -771,6 +774,7 @@ hookd_spool *hookd_spool_open(uv_loop_t *loop, hookd_runtime *rt, hookd_dispatch
         uv_close((uv_handle_t *)&sp->check, NULL);
         uv_close((uv_handle_t *)&sp->prepare, NULL);
         uv_run(loop, UV_RUN_NOWAIT);
+        hookd_ckpt_stop(sp->ckpt);
         close_db(sp);
         pthread_mutex_destroy(&sp->lock);
         pthread_cond_destroy(&sp->cond);
@@ -822,6 +826,7 @@ void hookd_spool_close(hookd_spool *sp)
         free(r->json);
         free(r);
     }
+    hookd_ckpt_stop(sp->ckpt);
     if (exec(sp, "PRAGMA wal_checkpoint(TRUNCATE)") != SQLITE_OK)
         hookd_log(HOOKD_LOG_WARN, "spool %s: checkpoint at close failed: %s", sp->path,
                   sqlite3_errmsg(sp->db));
