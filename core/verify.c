@@ -165,27 +165,61 @@ static size_t md_size(const char *mdname)
 }
 
 /* OpenSSL 3 looks an algorithm up (global locks, a property query) on every
- * implicit fetch; at one request per HMAC and four digests per Basic check
- * that was a fifth of the receive path. So: fetch once, and keep a keyed
- * HMAC context per (digest, key) to duplicate rather than re-initialise. */
+ * implicit fetch, and a fresh context costs a dozen allocations: at one HMAC
+ * and four digests per request that was a fifth of the receive path. So the
+ * algorithms are fetched once, and each thread keeps its contexts: keyed HMAC
+ * contexts (re-initialised with the key they hold, which OpenSSL allows with
+ * a NULL key) and one digest context. A thread's are freed when it exits. */
 static EVP_MAC *hmac_alg;
 static EVP_MD *sha256_md;
 static pthread_once_t fetch_once = PTHREAD_ONCE_INIT;
-static void fetch_algs(void)
-{
-    hmac_alg = EVP_MAC_fetch(NULL, "HMAC", NULL);
-    sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
-}
+static pthread_key_t tls_key;
+static int tls_key_ok;
 
-#define MAC_CACHE 16        /* keyed contexts kept: secrets in use at once */
-static struct mac_slot {
+#define MAC_SLOTS 8        /* keyed contexts per thread: secrets in use at once */
+typedef struct mac_slot {
     char md[8];
     unsigned char key[MAX_KEY];
     size_t keylen;
     EVP_MAC_CTX *ctx;
-} mac_cache[MAC_CACHE];
-static size_t mac_cached;
-static pthread_mutex_t mac_lock = PTHREAD_MUTEX_INITIALIZER;
+} mac_slot;
+typedef struct thread_ctx {
+    mac_slot mac[MAC_SLOTS];
+    unsigned next;        /* the slot to reuse when all are taken */
+    EVP_MD_CTX *md;
+} thread_ctx;
+
+static void thread_ctx_free(void *p)
+{
+    thread_ctx *t = p;
+    for (int i = 0; i < MAC_SLOTS; i++)
+        EVP_MAC_CTX_free(t->mac[i].ctx);
+    EVP_MD_CTX_free(t->md);
+    OPENSSL_cleanse(t, sizeof *t);
+    free(t);
+}
+
+static void fetch_algs(void)
+{
+    hmac_alg = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+    tls_key_ok = pthread_key_create(&tls_key, thread_ctx_free) == 0;
+}
+
+/* This thread's contexts; NULL when out of memory (callers then make
+ * throwaway ones). */
+static thread_ctx *thread_ctxs(void)
+{
+    pthread_once(&fetch_once, fetch_algs);
+    if (!tls_key_ok)
+        return NULL;
+    thread_ctx *t = pthread_getspecific(tls_key);
+    if (t == NULL && (t = calloc(1, sizeof *t)) != NULL && pthread_setspecific(tls_key, t) != 0) {
+        free(t);
+        t = NULL;
+    }
+    return t;
+}
 
 static EVP_MAC_CTX *keyed_ctx(const char *mdname, const unsigned char *key, size_t keylen)
 {
@@ -201,46 +235,63 @@ static EVP_MAC_CTX *keyed_ctx(const char *mdname, const unsigned char *key, size
     return c;
 }
 
-/* A fresh context holding the key: a copy of the cached one when there is
- * one (the cache fills with the configured secrets and then stays put). */
-static EVP_MAC_CTX *mac_ctx(const char *mdname, const unsigned char *key, size_t keylen)
+/* A context of this thread holding the key, ready for updates; *own is set
+ * when the caller must free it (not kept). */
+static EVP_MAC_CTX *mac_ctx(const char *mdname, const unsigned char *key, size_t keylen,
+                            int *own)
 {
-    pthread_once(&fetch_once, fetch_algs);
-    EVP_MAC_CTX *c = NULL;
-    pthread_mutex_lock(&mac_lock);
-    size_t i;
-    for (i = 0; i < mac_cached; i++) {
-        struct mac_slot *m = &mac_cache[i];
-        if (m->keylen == keylen && strcmp(m->md, mdname) == 0 &&
-            memcmp(m->key, key, keylen) == 0)
-            break;
+    thread_ctx *t = thread_ctxs();
+    *own = 0;
+    if (t == NULL || keylen > MAX_KEY || strlen(mdname) >= sizeof t->mac[0].md) {
+        *own = 1;
+        return keyed_ctx(mdname, key, keylen);
     }
-    if (i == mac_cached && i < MAC_CACHE && keylen <= MAX_KEY && strlen(mdname) < 8) {
-        struct mac_slot *m = &mac_cache[i];
-        if ((m->ctx = keyed_ctx(mdname, key, keylen)) != NULL) {
-            snprintf(m->md, sizeof m->md, "%s", mdname);
-            memcpy(m->key, key, keylen);
-            m->keylen = keylen;
-            mac_cached++;
-        }
+    for (int i = 0; i < MAC_SLOTS; i++) {
+        mac_slot *m = &t->mac[i];
+        if (m->ctx != NULL && m->keylen == keylen && strcmp(m->md, mdname) == 0 &&
+            CRYPTO_memcmp(m->key, key, keylen) == 0)
+            return EVP_MAC_init(m->ctx, NULL, 0, NULL) == 1 ? m->ctx : NULL;
     }
-    if (i < mac_cached)
-        c = EVP_MAC_CTX_dup(mac_cache[i].ctx);
-    pthread_mutex_unlock(&mac_lock);
-    return c != NULL ? c : keyed_ctx(mdname, key, keylen);
+    mac_slot *m = &t->mac[t->next++ % MAC_SLOTS];
+    EVP_MAC_CTX_free(m->ctx);
+    if ((m->ctx = keyed_ctx(mdname, key, keylen)) == NULL)
+        return NULL;
+    snprintf(m->md, sizeof m->md, "%s", mdname);
+    memcpy(m->key, key, keylen);
+    m->keylen = keylen;
+    return m->ctx;
 }
 
 /* HMAC over the concatenation of parts, without copying the body. */
 static int hmac(const char *mdname, const unsigned char *key, size_t keylen,
                 const part *parts, size_t nparts, unsigned char *out, size_t *outlen)
 {
-    EVP_MAC_CTX *c = mac_ctx(mdname, key, keylen);
+    int own;
+    EVP_MAC_CTX *c = mac_ctx(mdname, key, keylen, &own);
     int ok = c != NULL;
     for (size_t i = 0; ok && i < nparts; i++)
         ok = EVP_MAC_update(c, parts[i].p, parts[i].n) == 1;
     ok = ok && EVP_MAC_final(c, out, outlen, MAX_MD) == 1;
-    EVP_MAC_CTX_free(c);
+    if (own)
+        EVP_MAC_CTX_free(c);
     return ok ? 0 : -1;
+}
+
+/* SHA-256 with this thread's digest context. */
+static int sha256(const void *p, size_t n, unsigned char out[32])
+{
+    thread_ctx *t = thread_ctxs();
+    if (sha256_md == NULL)
+        return -1;
+    if (t == NULL)
+        return EVP_Digest(p, n, out, NULL, sha256_md, NULL) == 1 ? 0 : -1;
+    if (t->md == NULL && (t->md = EVP_MD_CTX_new()) == NULL)
+        return -1;
+    return EVP_DigestInit_ex2(t->md, sha256_md, NULL) == 1 &&
+                   EVP_DigestUpdate(t->md, p, n) == 1 &&
+                   EVP_DigestFinal_ex(t->md, out, NULL) == 1
+               ? 0
+               : -1;
 }
 
 /* The HMAC key of one secret: its bytes, except for standard-webhooks where
@@ -581,13 +632,9 @@ int hookd_basic_check(const char *authorization, const char *user, const char *p
     /* Digests make the comparison fixed-length, so neither a length nor a
      * common prefix shows in the timing; both are checked, always. */
     unsigned char d[4][32];
-    pthread_once(&fetch_once, fetch_algs);
-    const EVP_MD *md = sha256_md;
-    int ok = md != NULL &&
-             EVP_Digest(dec, ulen, d[0], NULL, md, NULL) == 1 &&
-             EVP_Digest(colon + 1, (size_t)len - ulen - 1, d[1], NULL, md, NULL) == 1 &&
-             EVP_Digest(user, strlen(user), d[2], NULL, md, NULL) == 1 &&
-             EVP_Digest(pass, strlen(pass), d[3], NULL, md, NULL) == 1;
+    int ok = sha256(dec, ulen, d[0]) == 0 &&
+             sha256(colon + 1, (size_t)len - ulen - 1, d[1]) == 0 &&
+             sha256(user, strlen(user), d[2]) == 0 && sha256(pass, strlen(pass), d[3]) == 0;
     int diff = CRYPTO_memcmp(d[0], d[2], 32) | CRYPTO_memcmp(d[1], d[3], 32);
     OPENSSL_cleanse(dec, sizeof dec);
     OPENSSL_cleanse(d, sizeof d);

@@ -9,6 +9,8 @@
 #                 same HMAC-SHA256 of the same body in X-Hub-Signature-256)
 #   hookd-full    hookd, file plugin, spool `sync: full`
 #   hookd-normal  the same with `sync: normal`
+#   hookd-store   `sync: normal`, no route: the receive path and the spool
+#                 alone, without the delivery to the file plugin
 #   nginx-tls, hookd-tls-normal, hookd-tls-full   the same over TLS (P-256 cert)
 # Each case runs RUNS times (default 3), interleaved, each on a fresh server;
 # the table gives the median run's requests/s, p50, p99 and non-2xx/socket
@@ -27,7 +29,7 @@ DUR=${1:-10}
 CONNS=${CONNS:-50}
 RUNS=${RUNS:-3}
 BIN=${HOOKD_BIN:-build/hookd}
-CASES=${CASES:-"nginx-http webhook hookd-full hookd-normal nginx-tls hookd-tls-normal hookd-tls-full"}
+CASES=${CASES:-"nginx-http webhook hookd-full hookd-normal hookd-store nginx-tls hookd-tls-normal hookd-tls-full"}
 for tool in wrk nginx webhook; do
   command -v $tool >/dev/null || PATH=$PATH:/usr/sbin
   command -v $tool >/dev/null || { echo "bench: $tool is missing (scripts/deps.sh installs it)" >&2; exit 1; }
@@ -96,8 +98,9 @@ http {
 NGINX
 }
 
-hookd_conf() { # port tls(0|1) sync
-  local tlsconf=""
+hookd_conf() { # port tls(0|1) sync [route(1|0)]
+  local tlsconf="" routes='  - { match: "*", to: [audit] }'
+  [ "${4:-1}" = 0 ] && routes="  []"
   [ "$2" = 1 ] && tlsconf="  tls: { cert: $work/cert.pem, key: $work/key.pem }"
   cat <<YAML
 server:
@@ -117,7 +120,7 @@ plugins:
     config: { path: $work/events-$1.jsonl }
     concurrency: 1
 routes:
-  - { match: "*", to: [audit] }
+$routes
 YAML
 }
 
@@ -144,6 +147,7 @@ run_once() {
   webhook) port=18090 ;;
   hookd-full) port=18081; hookd_conf $port 0 full > "$work/h.yaml" ;;
   hookd-normal) port=18082; hookd_conf $port 0 normal > "$work/h.yaml" ;;
+  hookd-store) port=18083; hookd_conf $port 0 normal 0 > "$work/h.yaml" ;;
   hookd-tls-full) port=18444; hookd_conf $port 1 full > "$work/h.yaml" ;;
   hookd-tls-normal) port=18445; hookd_conf $port 1 normal > "$work/h.yaml" ;;
   *) echo "bench: unknown case $name" >&2; exit 2 ;;
