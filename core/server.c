@@ -24,6 +24,7 @@ typedef struct hdr {
 typedef struct conn {
     uv_tcp_t tcp;
     uv_timer_t timer;
+    uv_shutdown_t shut;
     struct hookd_server *srv;
     struct conn *prev, *next;
     llhttp_t parser;
@@ -38,6 +39,9 @@ typedef struct conn {
     int read_paused;    /* too much stashed, or answers not taken */
     int wblocked;       /* reading stopped because the peer does not take answers */
     int abandon;        /* close without waiting for queued answers */
+    int linger;         /* refused mid-request: read on after the answer ... */
+    int lingering;      /* ... discarding, so the close sends no reset */
+    size_t lingered;
     uint64_t wblocked_at; /* loop ms when it began */
     int eof;            /* the peer half-closed while a request waited */
     char *stash;        /* bytes read behind a request that waits */
@@ -97,6 +101,13 @@ static void arm(conn *c, int64_t ms);
 /* Answers queued for a peer that does not read them: past this, reading
  * stops, so pipelined requests cannot pile up answers in memory. */
 #define WRITE_QUEUE_MAX (64 * 1024)
+/* A refused request's sender may still be sending: closing with its bytes
+ * unread makes the kernel answer with a reset, which can destroy the refusal
+ * before the sender reads it. So, as nginx does, the answer is followed by
+ * a FIN and what still arrives is read and dropped, for a bounded time and
+ * amount, before the socket closes. */
+#define LINGER_MS 2000
+#define LINGER_MAX (4u << 20)
 
 /* ---------- answers ---------- */
 
@@ -193,6 +204,7 @@ static void refuse(conn *c, int status, const char *why)
         r.headers = "Retry-After: 1\r\n";
     answer(c, &r);
     c->closing = 1;
+    c->linger = c->phase == PH_HEADERS || c->phase == PH_BODY;
     hookd_logctx ctx = {.peer = c->peer};
     hookd_logx(HOOKD_LOG_WARN, &ctx, "refused %d: %s", status, why);
 }
@@ -313,10 +325,33 @@ static void on_handle_closed(uv_handle_t *h)
     maybe_done(s);
 }
 
+static void conn_release(conn *c);
+
+static void on_shutdown(uv_shutdown_t *req, int status)
+{
+    conn *c = req->data;
+    if (status < 0 && status != UV_ECANCELED)
+        conn_release(c);
+}
+
+static void on_linger_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
+{
+    (void)buf;
+    conn *c = st->data;
+    if (nread < 0 || (c->lingered += (size_t)nread) > LINGER_MAX)
+        conn_release(c);
+}
+
+static void on_linger_timer(uv_timer_t *t) { conn_release(t->data); }
+
 static void conn_close(conn *c)
 {
     if (c->handles == 0 || uv_is_closing((uv_handle_t *)&c->tcp))
         return;
+    if (c->lingering) {
+        conn_release(c);
+        return;
+    }
     c->closing = 1;
     if (c->waiting) {
         uv_read_stop((uv_stream_t *)&c->tcp);
@@ -326,6 +361,25 @@ static void conn_close(conn *c)
         uv_read_stop((uv_stream_t *)&c->tcp);
         return; /* on_write closes once the answers are out */
     }
+    if (c->linger && !c->abandon && !c->srv->stopping) {
+        c->lingering = 1;
+        c->phase = PH_IDLE; /* a stopping server closes it at once */
+        c->shut.data = c;
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        if (uv_shutdown(&c->shut, (uv_stream_t *)&c->tcp, on_shutdown) == 0 &&
+            uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_linger_read) == 0) {
+            uv_timer_start(&c->timer, on_linger_timer, LINGER_MS, 0);
+            return;
+        }
+    }
+    conn_release(c);
+}
+
+/* Unlinks the connection and closes its handles. */
+static void conn_release(conn *c)
+{
+    if (uv_is_closing((uv_handle_t *)&c->tcp))
+        return;
     hookd_server *s = c->srv;
     if (c->prev)
         c->prev->next = c->next;

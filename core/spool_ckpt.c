@@ -1,10 +1,13 @@
 /* spool_ckpt: the spool's WAL checkpointer thread. SQLite's autocheckpoint
- * runs inside the commit that crosses its threshold, on the writer, and it
- * syncs the WAL and the database: every event answered in the next few
- * milliseconds waits for it (the bench's p99). Here the writer's WAL hook
- * only signals; a PASSIVE checkpoint on another connection copies the pages
- * while the writer goes on committing, and the writer's next transaction
- * rewinds the WAL once every frame has been copied. */
+ * runs inside the commit that crosses its threshold, on the writer: it copies
+ * ~4 MB of pages into the database and syncs both files, and every event
+ * answered in the next milliseconds waits for it (the bench's p99). Here
+ * the writer's WAL hook signals a thread whose PASSIVE checkpoint, on its own
+ * connection, copies the pages while the writer goes on committing. Under
+ * steady load that copy never quite catches up (new frames land meanwhile),
+ * and the WAL only rewinds once every frame is copied; so when the thread has
+ * copied all but a short tail, the writer copies the tail itself, and its
+ * next transaction starts the WAL over. */
 #include "spool_ckpt.h"
 
 #include <pthread.h>
@@ -14,15 +17,17 @@
 #include "log.h"
 
 #define CKPT_PAGES 1000        /* SQLite's own default threshold, ~4 MB */
-#define CKPT_HARD_PAGES 25000  /* ~100 MB: the thread fell behind; the writer copies */
-#define CKPT_ROUNDS 8          /* passes per wake-up to catch frames added meanwhile */
+#define CKPT_HARD_PAGES 4000   /* ~16 MB: no short tail came; the writer copies what is left */
+#define CKPT_TAIL 32           /* frames left that the writer copies itself */
 
 struct hookd_ckpt {
     sqlite3 *writer, *db;
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t cond;
-    atomic_int wanted;
+    atomic_int wanted;    /* a pass is asked for or running */
+    atomic_int nlog, ncopied; /* the WAL's frames and those copied, after the last pass */
+    int last_pages;       /* writer only: the WAL's frames at the previous commit */
     int stopping;
 };
 
@@ -30,11 +35,21 @@ struct hookd_ckpt {
 static int on_wal(void *ud, sqlite3 *db, const char *name, int pages)
 {
     hookd_ckpt *k = ud;
-    if (pages >= CKPT_HARD_PAGES) {
+    if (pages < k->last_pages) { /* the WAL started over: old counts mean nothing */
+        atomic_store(&k->nlog, 0);
+        atomic_store(&k->ncopied, 0);
+    }
+    k->last_pages = pages;
+    if (pages < CKPT_PAGES || atomic_load(&k->wanted))
+        return SQLITE_OK;
+    int nlog = atomic_load(&k->nlog), ncopied = atomic_load(&k->ncopied);
+    if (pages >= CKPT_HARD_PAGES || (nlog > 0 && pages - ncopied <= CKPT_TAIL)) {
         sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        atomic_store(&k->nlog, 0);
+        atomic_store(&k->ncopied, 0);
         return SQLITE_OK;
     }
-    if (pages >= CKPT_PAGES && !atomic_exchange(&k->wanted, 1)) {
+    if (!atomic_exchange(&k->wanted, 1)) {
         pthread_mutex_lock(&k->lock);
         pthread_cond_signal(&k->cond);
         pthread_mutex_unlock(&k->lock);
@@ -52,18 +67,13 @@ static void *run(void *arg)
         if (k->stopping)
             break;
         pthread_mutex_unlock(&k->lock);
-        for (int i = 0; i < CKPT_ROUNDS; i++) {
-            int nlog = 0, ncopied = 0;
-            int rc = sqlite3_wal_checkpoint_v2(k->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &nlog,
-                                               &ncopied);
-            if (rc != SQLITE_OK) {
-                hookd_log(HOOKD_LOG_WARN, "spool checkpoint failed: %s", sqlite3_errmsg(k->db));
-                break;
-            }
-            if (ncopied >= nlog)
-                break;
-        }
-        /* A WAL still long at the next commit asks again. */
+        int nlog = 0, ncopied = 0;
+        if (sqlite3_wal_checkpoint_v2(k->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &nlog, &ncopied) !=
+            SQLITE_OK)
+            hookd_log(HOOKD_LOG_WARN, "spool checkpoint failed: %s", sqlite3_errmsg(k->db));
+        atomic_store(&k->nlog, nlog > 0 ? nlog : 0);
+        atomic_store(&k->ncopied, ncopied > 0 ? ncopied : 0);
+        /* A WAL still long at the next commit asks again (or copies its tail). */
         atomic_store(&k->wanted, 0);
         pthread_mutex_lock(&k->lock);
     }
@@ -78,6 +88,8 @@ hookd_ckpt *hookd_ckpt_start(sqlite3 *writer, const char *path, int sync_full)
         return NULL;
     k->writer = writer;
     atomic_init(&k->wanted, 0);
+    atomic_init(&k->nlog, 0);
+    atomic_init(&k->ncopied, 0);
     if (sqlite3_open_v2(path, &k->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
             SQLITE_OK ||
         sqlite3_exec(k->db, sync_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",

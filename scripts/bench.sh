@@ -129,7 +129,7 @@ if [ "${PIN:-1}" = 1 ] && command -v taskset >/dev/null; then TS0=(taskset -c 0)
 hwm_kb() { # the peak RSS of a process and its children, summed
   local total=0 p
   for p in $1 $(pgrep -P "$1" || true); do
-    total=$((total + $(awk '/VmHWM/ {print $2}' "/proc/$p/status" 2>/dev/null || echo 0)))
+    total=$((total + $(awk '/VmHWM/ { k = $2 } END { print k + 0 }' "/proc/$p/status" 2>/dev/null || echo 0)))
   done
   echo $total
 }

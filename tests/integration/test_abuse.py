@@ -859,6 +859,23 @@ class HugeChunkedBody(HookdCase):
             self.assertEqual(r.status, 413, r)
         alive_and_serving(self, h)
 
+    def test_refusal_is_followed_by_a_clean_close(self):
+        """After a 413 the sender may still be writing: hookd half-closes and
+        reads on (discarding), so the sender's next writes do not meet a
+        reset, and the connection ends with a FIN, not an RST."""
+        h = self.hookd(extra_server="  max_body: 64KiB\n" + TIMEOUTS)
+        with h.connect() as s:
+            s.sendall(b"POST /webhooks/ctct HTTP/1.1\r\nHost: localhost\r\n"
+                      b"Content-Length: 10000000\r\n\r\n" + b"x" * (128 << 10))
+            r, _ = read_response(s)
+            self.assertEqual(r.status, 413, r)
+            time.sleep(0.2)  # a reset, if any, has arrived by now
+            s.sendall(b"x" * (256 << 10))  # the rest of a body already on its way
+            s.shutdown(socket.SHUT_WR)
+            s.settimeout(10 * SLOWER)
+            self.assertEqual(s.recv(4096), b"", "expected the end of the stream")
+        alive_and_serving(self, h)
+
 
 if __name__ == "__main__":
     unittest.main()
