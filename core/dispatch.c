@@ -287,6 +287,7 @@ hookd_dispatch *hookd_dispatch_new(int workers)
     for (int i = 0; i < workers; i++) {
         if (pthread_create(&d->threads[i], NULL, worker, d) != 0)
             break;
+        pthread_setname_np(d->threads[i], "hookd-worker"); /* for top -H, perf */
         d->nthreads++;
         d->alive++;
     }

@@ -1,10 +1,9 @@
-/* server: listeners, connections, HTTP/1.1 parsing with llhttp, TLS through
- * memory BIOs, and every limit and timeout of the receive path. Requests are
- * answered in order, so pipelining needs no reordering. */
-#include "server.h"
+/* server: listeners, connections, answers, TLS through memory BIOs, and
+ * every timeout and connection limit of the receive path; the llhttp
+ * callbacks are in server_http.c. Requests are answered in order, so
+ * pipelining needs no reordering. */
+#include "server_conn.h"
 
-#include <ctype.h>
-#include <llhttp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,88 +14,8 @@
 #include "metrics.h"
 #include "tls.h"
 
-enum { PH_IDLE = 0, PH_HEADERS, PH_BODY, PH_WAIT };
-
-typedef struct hdr {
-    size_t name_off, val_off;
-} hdr;
-
-typedef struct conn {
-    uv_tcp_t tcp;
-    uv_timer_t timer;
-    uv_shutdown_t shut;
-    struct hookd_server *srv;
-    struct conn *prev, *next;
-    llhttp_t parser;
-    hookd_tls tls;
-    int use_tls;
-    int phase;
-    int closing;        /* read no more; close when the writes are out */
-    int handles;        /* libuv handles still open */
-    int writes;         /* uv_write requests in flight */
-    int waiting;        /* the handler answers later; bytes read meanwhile are stashed */
-    int keep_alive;     /* of the request being answered */
-    int read_paused;    /* too much stashed, or answers not taken */
-    int wblocked;       /* reading stopped because the peer does not take answers */
-    int abandon;        /* close without waiting for queued answers */
-    int linger;         /* refused mid-request: read on after the answer ... */
-    int lingering;      /* ... discarding, so the close sends no reset */
-    size_t lingered;
-    uint64_t wblocked_at; /* loop ms when it began */
-    int eof;            /* the peer half-closed while a request waited */
-    char *stash;        /* bytes read behind a request that waits */
-    size_t stash_len;
-    int reject;         /* status chosen by a callback that stopped the parser */
-    const char *reject_why;
-    /* the request being read */
-    char *hbuf;
-    size_t hlen, hcap, hbytes;
-    size_t url_off;
-    hdr hdrs[HOOKD_MAX_HEADERS];
-    size_t nh;
-    int hstate;         /* 0 between headers, 1 in a name, 2 in a value */
-    char *body;
-    size_t blen, bcap;
-    /* answers not yet written */
-    char *out;
-    size_t olen, ocap;
-    const char *feed_start; /* the bytes llhttp is reading now ... */
-    char feed_prev;         /* ... and the last byte of the previous ones */
-    char peer[64];
-    int64_t t0_us;          /* the request's first byte (metrics); 0: none */
-} conn;
-
-typedef struct listener {
-    uv_tcp_t tcp;
-    struct hookd_server *srv;
-} listener;
-
-struct hookd_server {
-    uv_loop_t *loop;
-    const hookd_config *cfg;
-    hookd_handler_fn handler;
-    void *ud;
-    SSL_CTX *tls;
-    listener *ls;
-    size_t nls, ls_open;
-    conn *conns;
-    size_t nconns;
-    int stopping;
-    void (*done)(void *);
-    void *done_arg;
-    llhttp_settings_t settings;
-    char plain[64 * 1024]; /* decrypted bytes, consumed before the next read */
-    char readbuf[64 * 1024];
-    int reading;           /* readbuf is lent to libuv */
-    time_t date_at;
-    char date[40];
-};
-
-static void conn_close(conn *c);
-static void flush(conn *c);
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf);
-static void arm(conn *c, int64_t ms);
 
 /* Answers queued for a peer that does not read them: past this, reading
  * stops, so pipelined requests cannot pile up answers in memory. */
@@ -141,7 +60,7 @@ static const char *http_date(hookd_server *s)
     return s->date;
 }
 
-static int out_reserve(conn *c, size_t more)
+int hookd_conn_reserve(conn *c, size_t more)
 {
     if (c->olen + more <= c->ocap)
         return 0;
@@ -156,11 +75,11 @@ static int out_reserve(conn *c, size_t more)
     return 0;
 }
 
-static void answer(conn *c, const hookd_response *r)
+void hookd_conn_answer(conn *c, const hookd_response *r)
 {
     const char *extra = r->headers ? r->headers : "";
     size_t need = 256 + strlen(extra) + r->body_len;
-    if (out_reserve(c, need) != 0) {
+    if (hookd_conn_reserve(c, need) != 0) {
         c->closing = 1;
         return;
     }
@@ -196,13 +115,13 @@ void hookd_response_error(hookd_response *resp, int status, const char *msg)
 }
 
 /* An answer the connection stage gives itself; the connection then closes. */
-static void refuse(conn *c, int status, const char *why)
+void hookd_conn_refuse(conn *c, int status, const char *why)
 {
     hookd_response r = {.close = 1};
     hookd_response_error(&r, status, why);
     if (status == 503)
         r.headers = "Retry-After: 1\r\n";
-    answer(c, &r);
+    hookd_conn_answer(c, &r);
     c->closing = 1;
     c->linger = c->phase == PH_HEADERS || c->phase == PH_BODY;
     hookd_logctx ctx = {.peer = c->peer};
@@ -226,12 +145,12 @@ static void on_write(uv_write_t *req, int status)
     if (status < 0)
         c->closing = 1;
     if (c->closing && c->writes == 0)
-        conn_close(c);
+        hookd_conn_close(c);
     else if (c->writes == 0 && c->wblocked) {
         /* Taken: the request being read gets its full time again. */
         c->wblocked = 0;
         hookd_server *s = c->srv;
-        arm(c, c->phase == PH_HEADERS ? s->cfg->header_timeout_ms
+        hookd_conn_arm(c, c->phase == PH_HEADERS ? s->cfg->header_timeout_ms
                : c->phase == PH_BODY  ? s->cfg->body_timeout_ms
                                       : s->cfg->idle_timeout_ms);
         if (c->read_paused && !c->waiting && !c->closing) {
@@ -280,7 +199,7 @@ static void write_bytes(conn *c, const char *data, size_t len)
     }
 }
 
-static void flush(conn *c)
+void hookd_conn_flush(conn *c)
 {
     if (c->use_tls) {
         if (c->olen > 0 && hookd_tls_write(&c->tls, c->out, c->olen) != 0)
@@ -344,7 +263,7 @@ static void on_linger_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 
 static void on_linger_timer(uv_timer_t *t) { conn_release(t->data); }
 
-static void conn_close(conn *c)
+void hookd_conn_close(conn *c)
 {
     if (c->handles == 0 || uv_is_closing((uv_handle_t *)&c->tcp))
         return;
@@ -406,331 +325,24 @@ static void on_timer(uv_timer_t *t)
             uv_timer_start(&c->timer, on_timer, idle - waited, 0);
         } else {
             c->abandon = 1;
-            conn_close(c);
+            hookd_conn_close(c);
         }
         return;
     }
     if (c->phase == PH_IDLE) {
         if (c->use_tls && !SSL_is_init_finished(c->tls.ssl))
             hookd_metrics_tls_handshake_failure();
-        conn_close(c);
+        hookd_conn_close(c);
         return;
     }
-    refuse(c, 408, c->phase == PH_HEADERS ? "header timeout" : "body timeout");
-    flush(c);
-    conn_close(c);
+    hookd_conn_refuse(c, 408, c->phase == PH_HEADERS ? "header timeout" : "body timeout");
+    hookd_conn_flush(c);
+    hookd_conn_close(c);
 }
 
-static void arm(conn *c, int64_t ms)
+void hookd_conn_arm(conn *c, int64_t ms)
 {
     uv_timer_start(&c->timer, on_timer, (uint64_t)ms, 0);
-}
-
-/* ---------- parsing ---------- */
-
-static int hput(conn *c, const char *at, size_t len, int count)
-{
-    if (count) {
-        c->hbytes += len;
-        if (c->hbytes > c->srv->cfg->max_header) {
-            c->reject = 431;
-            c->reject_why = "headers larger than max_header";
-            return -1;
-        }
-    }
-    if (c->hlen + len + 1 > c->hcap) {
-        size_t cap = c->hcap ? c->hcap : 1024;
-        while (cap < c->hlen + len + 1)
-            cap *= 2;
-        char *p = realloc(c->hbuf, cap);
-        if (!p) {
-            c->reject = 503;
-            c->reject_why = "out of memory";
-            return -1;
-        }
-        c->hbuf = p;
-        c->hcap = cap;
-    }
-    memcpy(c->hbuf + c->hlen, at, len);
-    c->hlen += len;
-    return 0;
-}
-
-static int hend(conn *c) { return hput(c, "", 1, 0); }
-
-#define CONN(p) ((conn *)(p)->data)
-
-static int on_message_begin(llhttp_t *p)
-{
-    conn *c = CONN(p);
-    c->phase = PH_HEADERS;
-    c->t0_us = hookd_metrics_now_us();
-    c->hlen = c->hbytes = 0;
-    c->nh = 0;
-    c->hstate = 0;
-    c->blen = 0;
-    arm(c, c->srv->cfg->header_timeout_ms);
-    return 0;
-}
-
-static int on_url(llhttp_t *p, const char *at, size_t len) { return hput(CONN(p), at, len, 1); }
-static int on_url_complete(llhttp_t *p) { return hend(CONN(p)); }
-
-static int on_header_field(llhttp_t *p, const char *at, size_t len)
-{
-    conn *c = CONN(p);
-    if (c->hstate != 1) {
-        if (c->nh == HOOKD_MAX_HEADERS) {
-            c->reject = 431;
-            c->reject_why = "too many header fields";
-            return -1;
-        }
-        c->hdrs[c->nh].name_off = c->hlen;
-        c->hstate = 1;
-    }
-    return hput(c, at, len, 1);
-}
-
-static int on_header_field_complete(llhttp_t *p)
-{
-    conn *c = CONN(p);
-    if (c->hstate != 1) { /* an empty name: llhttp refuses it, but be safe */
-        c->reject = 400;
-        c->reject_why = "empty header name";
-        return -1;
-    }
-    for (size_t i = c->hdrs[c->nh].name_off; i < c->hlen; i++)
-        c->hbuf[i] = (char)tolower((unsigned char)c->hbuf[i]);
-    return hend(c);
-}
-
-static int on_header_value(llhttp_t *p, const char *at, size_t len)
-{
-    conn *c = CONN(p);
-    /* llhttp passes an obs-fold continuation ("a\r\n  b") on as more of the
-     * same value; a value resumed right after a line end is one. Two parsers
-     * reading one header two ways is a smuggling shape: refuse it. */
-    char before = at > c->feed_start ? at[-1] : c->feed_prev;
-    if (c->hstate == 2 && (before == '\n' || before == '\r')) {
-        c->reject = 400;
-        c->reject_why = "folded header line (obs-fold)";
-        return -1;
-    }
-    if (c->hstate != 2) {
-        c->hdrs[c->nh].val_off = c->hlen;
-        c->hstate = 2;
-    }
-    return hput(c, at, len, 1);
-}
-
-static int on_header_value_complete(llhttp_t *p)
-{
-    conn *c = CONN(p);
-    if (c->hstate != 2)
-        c->hdrs[c->nh].val_off = c->hlen; /* empty value */
-    c->hstate = 0;
-    c->nh++;
-    return hend(c);
-}
-
-static const char *conn_header(conn *c, const char *name)
-{
-    for (size_t i = 0; i < c->nh; i++)
-        if (strcmp(c->hbuf + c->hdrs[i].name_off, name) == 0)
-            return c->hbuf + c->hdrs[i].val_off;
-    return NULL;
-}
-
-/* RFC 9112 3.2: an HTTP/1.1 request carries exactly one Host, and a
- * repeated or malformed one is refused (two proxies could read it apart). */
-static int host_ok(conn *c, const llhttp_t *p)
-{
-    size_t n = 0;
-    const char *v = NULL;
-    for (size_t i = 0; i < c->nh; i++)
-        if (strcmp(c->hbuf + c->hdrs[i].name_off, "host") == 0) {
-            n++;
-            v = c->hbuf + c->hdrs[i].val_off;
-        }
-    if (n > 1 || (n == 0 && p->http_major == 1 && p->http_minor >= 1))
-        return 0;
-    return !v || !strpbrk(v, " \t@/\\?#");
-}
-
-static int on_headers_complete(llhttp_t *p)
-{
-    conn *c = CONN(p);
-    c->phase = PH_BODY;
-    if (!host_ok(c, p)) {
-        c->reject = 400;
-        c->reject_why = "Host header missing, repeated or malformed";
-        return -1;
-    }
-    if ((p->flags & F_CONTENT_LENGTH) && p->content_length > c->srv->cfg->max_body) {
-        c->reject = 413;
-        c->reject_why = "body larger than max_body";
-        return -1;
-    }
-    const char *expect = conn_header(c, "expect");
-    if (expect && strcasecmp(expect, "100-continue") == 0) {
-        static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-        if (out_reserve(c, sizeof cont) == 0) {
-            memcpy(c->out + c->olen, cont, sizeof cont - 1);
-            c->olen += sizeof cont - 1;
-            flush(c);
-        }
-    }
-    arm(c, c->srv->cfg->body_timeout_ms);
-    return 0;
-}
-
-static int on_body(llhttp_t *p, const char *at, size_t len)
-{
-    conn *c = CONN(p);
-    size_t max = c->srv->cfg->max_body;
-    if (len > max - c->blen) {
-        c->reject = 413;
-        c->reject_why = "body larger than max_body";
-        return -1;
-    }
-    if (c->blen + len + 1 > c->bcap) {
-        size_t cap = c->bcap ? c->bcap : 4096;
-        while (cap < c->blen + len + 1)
-            cap *= 2;
-        if (cap > max + 1)
-            cap = max + 1;
-        char *b = realloc(c->body, cap);
-        if (!b) {
-            c->reject = 503;
-            c->reject_why = "out of memory";
-            return -1;
-        }
-        c->body = b;
-        c->bcap = cap;
-    }
-    memcpy(c->body + c->blen, at, len);
-    c->blen += len;
-    return 0;
-}
-
-static int finish(conn *c, hookd_response *resp);
-
-/* RFC 9112 3.2.2: a server must accept the absolute form
- * (http://host/path) as well as the origin form; the authority is ignored,
- * as the listener already decided where the request goes. */
-static const char *origin_form(const char *url)
-{
-    size_t skip = !strncasecmp(url, "http://", 7) ? 7 : !strncasecmp(url, "https://", 8) ? 8 : 0;
-    if (!skip)
-        return url;
-    const char *p = url + strcspn(url + skip, "/?") + skip;
-    return *p == '/' ? p : "/";
-}
-
-
-static int on_message_complete(llhttp_t *p)
-{
-    conn *c = CONN(p);
-    hookd_server *s = c->srv;
-    hookd_request req = {.method = p->method, .peer = c->peer};
-    const char *url = origin_form(c->hbuf + c->url_off);
-    const char *q = strchr(url, '?');
-    req.path = url;
-    req.path_len = q ? (size_t)(q - url) : strlen(url);
-    for (size_t i = 0; i < c->nh; i++) {
-        req.names[i] = c->hbuf + c->hdrs[i].name_off;
-        req.values[i] = c->hbuf + c->hdrs[i].val_off;
-    }
-    req.nheaders = c->nh;
-    if (!c->body && on_body(p, "", 0) != 0)
-        return -1;
-    c->body[c->blen] = '\0';
-    req.body = c->body;
-    req.body_len = c->blen;
-
-    hookd_response resp = {0};
-    c->keep_alive = llhttp_should_keep_alive(p) && !s->stopping;
-    if (s->handler(s->ud, &req, &resp, (hookd_pending *)c) == HOOKD_ANSWER_LATER) {
-        c->waiting = 1;
-        c->phase = PH_WAIT;
-        uv_timer_stop(&c->timer);
-        return HPE_PAUSED;
-    }
-    return finish(c, &resp);
-}
-
-/* After an answer: the connection goes idle, or closes. */
-static int finish(conn *c, hookd_response *resp)
-{
-    hookd_server *s = c->srv;
-    if (!c->keep_alive || s->stopping)
-        resp->close = 1;
-    answer(c, resp);
-    c->phase = PH_IDLE;
-    arm(c, s->cfg->idle_timeout_ms);
-    if (resp->close) {
-        c->closing = 1;
-        return HPE_PAUSED; /* ignore whatever was pipelined behind it */
-    }
-    /* Give back what a large request made us hold. */
-    if (c->bcap > 64 * 1024) {
-        free(c->body);
-        c->body = NULL;
-        c->bcap = 0;
-    }
-    return 0;
-}
-
-/* Bytes that arrive while a request waits for its answer are kept for later;
- * past this much the connection stops reading until the answer. Reading is
- * not stopped for every wait: that would cost two epoll_ctl per request. */
-#define STASH_MAX (256 * 1024)
-
-static void stash(conn *c, const char *data, size_t len)
-{
-    if (len == 0)
-        return;
-    char *b = realloc(c->stash, c->stash_len + len);
-    if (!b) {
-        c->closing = 1;
-        return;
-    }
-    memcpy(b + c->stash_len, data, len);
-    c->stash = b;
-    c->stash_len += len;
-    if (c->stash_len > STASH_MAX && !c->read_paused) {
-        uv_read_stop((uv_stream_t *)&c->tcp);
-        c->read_paused = 1;
-    }
-}
-
-static void feed(conn *c, const char *data, size_t len)
-{
-    if (c->closing || len == 0)
-        return;
-    if (c->waiting) {
-        stash(c, data, len);
-        return;
-    }
-    c->feed_start = data;
-    llhttp_errno_t e = llhttp_execute(&c->parser, data, len);
-    c->feed_prev = data[len - 1];
-    if (e == HPE_PAUSED && c->waiting) {
-        /* Keep what follows the waiting request for when it is answered. */
-        const char *at = llhttp_get_error_pos(&c->parser);
-        if (at && at >= data && at <= data + len)
-            stash(c, at, (size_t)(data + len - at));
-        return;
-    }
-    if (e == HPE_OK || e == HPE_PAUSED)
-        return;
-    if (c->reject)
-        refuse(c, c->reject, c->reject_why);
-    else {
-        char why[160];
-        snprintf(why, sizeof why, "malformed request: %s", llhttp_get_error_reason(&c->parser));
-        refuse(c, 400, why);
-    }
 }
 
 /* ---------- reading ---------- */
@@ -756,14 +368,14 @@ static void pump_tls(conn *c, const char *in, size_t n)
                 hookd_metrics_tls_handshake_failure();
             hookd_logctx ctx = {.peer = c->peer};
             hookd_logx(HOOKD_LOG_WARN, &ctx, "TLS failure; connection closed");
-            flush(c); /* the alert, if any */
+            hookd_conn_flush(c); /* the alert, if any */
             c->olen = 0;
             c->closing = 1;
             return;
         }
         if (got == 0)
             return;
-        feed(c, c->srv->plain, (size_t)got);
+        hookd_conn_feed(c, c->srv->plain, (size_t)got);
         if (c->closing)
             return;
     }
@@ -781,7 +393,7 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
     if (nread < 0) {
         if (c->use_tls && !SSL_is_init_finished(c->tls.ssl))
             hookd_metrics_tls_handshake_failure();
-        conn_close(c);
+        hookd_conn_close(c);
         return;
     }
     if (nread == 0)
@@ -789,10 +401,10 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
     if (c->use_tls)
         pump_tls(c, buf->base, (size_t)nread);
     else
-        feed(c, buf->base, (size_t)nread);
-    flush(c);
+        hookd_conn_feed(c, buf->base, (size_t)nread);
+    hookd_conn_flush(c);
     if (c->closing)
-        conn_close(c);
+        hookd_conn_close(c);
 }
 
 void hookd_server_answer(hookd_pending *later, const hookd_response *resp)
@@ -800,18 +412,18 @@ void hookd_server_answer(hookd_pending *later, const hookd_response *resp)
     conn *c = (conn *)later;
     c->waiting = 0;
     if (c->closing) { /* the peer went away meanwhile */
-        conn_close(c);
+        hookd_conn_close(c);
         return;
     }
     hookd_response r = *resp;
     llhttp_resume(&c->parser);
-    if (finish(c, &r) == 0) {
+    if (hookd_conn_finish(c, &r) == 0) {
         /* Parse what arrived behind it; it may wait again. */
         char *stash = c->stash;
         size_t n = c->stash_len;
         c->stash = NULL;
         c->stash_len = 0;
-        feed(c, stash, n); /* if it waits again, feed stashes the tail anew */
+        hookd_conn_feed(c, stash, n); /* if it waits again, feed stashes the tail anew */
         free(stash);
         if (c->eof && !c->waiting)
             c->closing = 1;
@@ -820,9 +432,9 @@ void hookd_server_answer(hookd_pending *later, const hookd_response *resp)
             uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
         }
     }
-    flush(c);
+    hookd_conn_flush(c);
     if (c->closing)
-        conn_close(c);
+        hookd_conn_close(c);
 }
 
 /* ---------- accepting ---------- */
@@ -865,32 +477,32 @@ static void on_connection(uv_stream_t *ls, int status)
     s->conns = c;
     s->nconns++;
     if (uv_accept(ls, (uv_stream_t *)&c->tcp) != 0) {
-        conn_close(c);
+        hookd_conn_close(c);
         return;
     }
     peer_name(&c->tcp, c->peer, sizeof c->peer);
     uv_tcp_nodelay(&c->tcp, 1);
     if (s->nconns > (size_t)s->cfg->max_connections) {
         if (!s->tls) {
-            refuse(c, 503, "too many connections");
-            flush(c);
+            hookd_conn_refuse(c, 503, "too many connections");
+            hookd_conn_flush(c);
         } else {
             hookd_logctx ctx = {.peer = c->peer};
             hookd_logx(HOOKD_LOG_WARN, &ctx, "refused: too many connections");
         }
-        conn_close(c);
+        hookd_conn_close(c);
         return;
     }
     if (s->tls) {
         if (hookd_tls_init(&c->tls, s->tls) != 0) {
-            conn_close(c);
+            hookd_conn_close(c);
             return;
         }
         c->use_tls = 1;
     }
     llhttp_init(&c->parser, HTTP_REQUEST, &s->settings);
     c->parser.data = c;
-    arm(c, s->cfg->header_timeout_ms);
+    hookd_conn_arm(c, s->cfg->header_timeout_ms);
     uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
 }
 
@@ -939,17 +551,7 @@ hookd_server *hookd_server_new(uv_loop_t *loop, const hookd_config *cfg,
     s->cfg = cfg;
     s->handler = handler;
     s->ud = ud;
-    llhttp_settings_init(&s->settings);
-    s->settings.on_message_begin = on_message_begin;
-    s->settings.on_url = on_url;
-    s->settings.on_url_complete = on_url_complete;
-    s->settings.on_header_field = on_header_field;
-    s->settings.on_header_field_complete = on_header_field_complete;
-    s->settings.on_header_value = on_header_value;
-    s->settings.on_header_value_complete = on_header_value_complete;
-    s->settings.on_headers_complete = on_headers_complete;
-    s->settings.on_body = on_body;
-    s->settings.on_message_complete = on_message_complete;
+    hookd_http_settings(&s->settings);
     if (cfg->tls_cert) {
         s->tls = hookd_tls_ctx_new(cfg->tls_cert, cfg->tls_key, err, errlen);
         if (!s->tls)
@@ -1022,7 +624,7 @@ void hookd_server_stop(hookd_server *s, void (*done)(void *), void *arg)
     for (conn *c = s->conns, *nx; c; c = nx) {
         nx = c->next;
         if (c->phase == PH_IDLE)
-            conn_close(c);
+            hookd_conn_close(c);
     }
 }
 

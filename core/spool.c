@@ -768,7 +768,9 @@ hookd_spool *hookd_spool_open(uv_loop_t *loop, hookd_runtime *rt, hookd_dispatch
     uv_unref((uv_handle_t *)&sp->check);
     uv_unref((uv_handle_t *)&sp->prepare);
     hookd_dispatch_set_sink(d, hookd_spool_record, sp);
-    if (pthread_create(&sp->thread, NULL, writer, sp) != 0) {
+    if (pthread_create(&sp->thread, NULL, writer, sp) == 0) {
+        pthread_setname_np(sp->thread, "hookd-spool");
+    } else {
         snprintf(err, errlen, "cannot start the spool writer thread");
         uv_close((uv_handle_t *)&sp->async, NULL);
         uv_close((uv_handle_t *)&sp->check, NULL);

@@ -110,6 +110,7 @@ hookd_ckpt *hookd_ckpt_start(sqlite3 *writer, const char *path, int sync_full)
         free(k);
         return NULL;
     }
+    pthread_setname_np(k->thread, "hookd-ckpt");
     sqlite3_wal_hook(writer, on_wal, k); /* replaces the autocheckpoint */
     return k;
 }
