@@ -44,6 +44,7 @@ static const char *status_text(int s)
     case 431: return "Request Header Fields Too Large";
     case 500: return "Internal Server Error";
     case 503: return "Service Unavailable";
+    case 505: return "HTTP Version Not Supported";
     default: return "Unknown";
     }
 }
@@ -149,10 +150,13 @@ static void on_write(uv_write_t *req, int status)
     else if (c->writes == 0 && c->wblocked) {
         /* Taken: the request being read gets its full time again. */
         c->wblocked = 0;
-        hookd_server *s = c->srv;
-        hookd_conn_arm(c, c->phase == PH_HEADERS ? s->cfg->header_timeout_ms
-               : c->phase == PH_BODY  ? s->cfg->body_timeout_ms
-                                      : s->cfg->idle_timeout_ms);
+        const hookd_config *cfg = c->srv->cfg;
+        if (c->phase == PH_WAIT) /* the answer comes from the spool, untimed */
+            uv_timer_stop(&c->timer);
+        else
+            hookd_conn_arm(c, c->phase == PH_HEADERS ? cfg->header_timeout_ms
+                              : c->phase == PH_BODY  ? cfg->body_timeout_ms
+                                                     : cfg->idle_timeout_ms);
         if (c->read_paused && !c->waiting && !c->closing) {
             c->read_paused = 0;
             uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);

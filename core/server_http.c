@@ -146,6 +146,11 @@ static int on_headers_complete(llhttp_t *p)
 {
     conn *c = CONN(p);
     c->phase = PH_BODY;
+    if (p->http_major != 1) { /* llhttp reads "HTTP/2.0" and others alike */
+        c->reject = 505;
+        c->reject_why = "HTTP version not supported";
+        return -1;
+    }
     if (!host_ok(c, p)) {
         c->reject = 400;
         c->reject_why = "Host header missing, repeated or malformed";
@@ -309,6 +314,8 @@ void hookd_conn_feed(conn *c, const char *data, size_t len)
         return;
     if (c->reject)
         hookd_conn_refuse(c, c->reject, c->reject_why);
+    else if (e == HPE_INVALID_VERSION)
+        hookd_conn_refuse(c, 505, "HTTP version not supported");
     else {
         char why[160];
         snprintf(why, sizeof why, "malformed request: %s", llhttp_get_error_reason(&c->parser));

@@ -29,6 +29,7 @@ struct hookd_ckpt {
     atomic_int nlog, ncopied; /* the WAL's frames and those copied, after the last pass */
     int last_pages;       /* writer only: the WAL's frames at the previous commit */
     int stopping;
+    int failing;          /* checkpointer only: the last pass failed, logged */
 };
 
 /* On the writer thread after each commit: `pages` frames are in the WAL. */
@@ -68,9 +69,12 @@ static void *run(void *arg)
             break;
         pthread_mutex_unlock(&k->lock);
         int nlog = 0, ncopied = 0;
-        if (sqlite3_wal_checkpoint_v2(k->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &nlog, &ncopied) !=
-            SQLITE_OK)
+        int rc = sqlite3_wal_checkpoint_v2(k->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &nlog, &ncopied);
+        /* BUSY: another connection checkpoints; the next commit asks again.
+         * Anything else is logged once until a pass succeeds. */
+        if (rc != SQLITE_OK && rc != SQLITE_BUSY && !k->failing)
             hookd_log(HOOKD_LOG_WARN, "spool checkpoint failed: %s", sqlite3_errmsg(k->db));
+        k->failing = rc != SQLITE_OK && rc != SQLITE_BUSY;
         atomic_store(&k->nlog, nlog > 0 ? nlog : 0);
         atomic_store(&k->ncopied, ncopied > 0 ? ncopied : 0);
         /* A WAL still long at the next commit asks again (or copies its tail). */

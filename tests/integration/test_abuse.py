@@ -649,6 +649,16 @@ class RequestShapes(HookdCase):
                 n = 2
         wait_for(lambda: len(read_lines(self.events)) == n, what=f"{n} events")
 
+    def test_other_http_versions_refused(self):
+        """Only HTTP/1.x is spoken here: a request line claiming 2.0 (or 3.0)
+        gets 505 and nothing is stored."""
+        for version in ("HTTP/2.0", "HTTP/3.0"):
+            r = self.h.send(self.signed(ctct_body(), f"POST /webhooks/ctct {version}"))
+            self.assertIsNotNone(r, version)
+            self.assertEqual(r.status, 505, (version, r))
+        self.assertEqual(read_lines(self.events), [])
+        alive_and_serving(self, self.h)
+
     def test_absolute_form(self):
         """RFC 9112 3.2.2: a server MUST accept the absolute form."""
         targets = ["http://localhost/webhooks/ctct",
