@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "log.h"
+#include "server.h"
 #include "metrics.h"
 
 #define URL_MAX 1024
@@ -297,35 +298,13 @@ static void on_connection(uv_stream_t *ls, int status)
     uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
 }
 
-static int parse_addr(const char *spec, struct sockaddr_storage *ss)
-{
-    char host[256];
-    const char *colon = strrchr(spec, ':');
-    if (!colon || colon == spec || strlen(spec) >= sizeof host)
-        return -1;
-    char *end;
-    long port = strtol(colon + 1, &end, 10);
-    if (*end || end == colon + 1 || port < 0 || port > 65535)
-        return -1;
-    size_t hl = (size_t)(colon - spec);
-    memcpy(host, spec, hl);
-    host[hl] = '\0';
-    if (host[0] == '[' && hl > 2 && host[hl - 1] == ']') {
-        host[hl - 1] = '\0';
-        return uv_ip6_addr(host + 1, (int)port, (struct sockaddr_in6 *)ss);
-    }
-    if (strcmp(host, "localhost") == 0)
-        strcpy(host, "127.0.0.1");
-    return uv_ip4_addr(host, (int)port, (struct sockaddr_in *)ss);
-}
-
 hookd_admin *hookd_admin_new(uv_loop_t *loop, const hookd_admin_deps *deps, char *err,
                              size_t errlen)
 {
     const char *spec = deps->rt->cfg->admin_listen;
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof ss);
-    if (!spec || parse_addr(spec, &ss) != 0) {
+    if (!spec || hookd_listen_addr(spec, &ss) != 0) {
         snprintf(err, errlen, "admin.listen: \"%s\" is not host:port", spec ? spec : "");
         return NULL;
     }

@@ -510,7 +510,7 @@ static void on_connection(uv_stream_t *ls, int status)
     uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
 }
 
-static int parse_addr(const char *spec, struct sockaddr_storage *ss)
+int hookd_listen_addr(const char *spec, struct sockaddr_storage *ss)
 {
     char host[256];
     const char *colon = strrchr(spec, ':');
@@ -570,7 +570,7 @@ hookd_server *hookd_server_new(uv_loop_t *loop, const hookd_config *cfg,
         listener *l = &s->ls[i];
         struct sockaddr_storage ss;
         memset(&ss, 0, sizeof ss);
-        if (parse_addr(cfg->listen[i], &ss) != 0) {
+        if (hookd_listen_addr(cfg->listen[i], &ss) != 0) {
             snprintf(err, errlen, "server.listen[%zu]: \"%s\" is not host:port", i,
                      cfg->listen[i]);
             goto fail;

@@ -66,6 +66,10 @@ size_t hookd_server_connections(const hookd_server *s);
 /* Case-insensitive header look-up in a request (names are lower case). */
 const char *hookd_request_header(const hookd_request *req, const char *name);
 
+/* "host:port", "[v6]:port" or "localhost:port" into an address; 0 or a
+ * negative libuv error. The admin listener shares it. */
+int hookd_listen_addr(const char *spec, struct sockaddr_storage *ss);
+
 /* Fills resp with status and {"error": msg} (msg is JSON-escaped). */
 void hookd_response_error(hookd_response *resp, int status, const char *msg);
 
