@@ -22,18 +22,32 @@
 #   HOOKD_BIN=/path/to/old/hookd scripts/bench.sh          another build
 #
 # The server is pinned to CPU 0 and wrk to CPU 1 (taskset; PIN=0 disables).
-# nginx and webhook come from Debian (scripts/deps.sh installs them).
+# wrk, nginx and webhook come from Debian: missing ones are installed here,
+# not by scripts/deps.sh, and the nginx and webhook services the packages
+# enable are stopped and disabled again (the bench starts its own).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+missing=""
+for p in wrk nginx webhook; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  # shellcheck disable=SC2086
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+  if [ -d /run/systemd/system ]; then  # systemd runs: the packages started their services
+    for svc in $missing; do
+      case $svc in nginx|webhook) $SUDO systemctl disable --now "$svc" >/dev/null 2>&1 || true ;; esac
+    done
+  fi
+fi
 DUR=${1:-10}
 CONNS=${CONNS:-50}
 RUNS=${RUNS:-3}
 BIN=${HOOKD_BIN:-build/hookd}
 CASES=${CASES:-"nginx-http webhook hookd-full hookd-normal hookd-store nginx-tls hookd-tls-normal hookd-tls-full"}
-for tool in wrk nginx webhook; do
-  command -v $tool >/dev/null || PATH=$PATH:/usr/sbin
-  command -v $tool >/dev/null || { echo "bench: $tool is missing (scripts/deps.sh installs it)" >&2; exit 1; }
-done
+PATH=$PATH:/usr/sbin  # nginx
 [ -x "$BIN" ] || make build >/dev/null
 BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
 
