@@ -20,6 +20,7 @@
 #include <curl/curl.h>
 #include <hookd/version.h>
 
+#include "curl_opts.h"
 #include "event.h"
 
 #define SNIPPET 200                 /* bytes of an answer quoted in a reason */
@@ -310,33 +311,15 @@ static int exchange(hookd_ctct *c, const request *q, hookd_ctct_answer *a, char 
     }
     char cerr[CURL_ERROR_SIZE] = "";
     size_t blen = q->body ? strlen(q->body) : 0;
-    CURLcode cc = CURLE_OK;
+    hookd_curl_opts o = {.url = q->url, .timeout_ms = (long)limit, .user_agent = USER_AGENT,
+                         .headers = q->headers, .errbuf = cerr, .on_body = on_body,
+                         .on_header = on_header, .ud = a, .user = q->user, .pass = q->pass};
+    CURLcode cc = hookd_curl_setup(h, &o);
 #define SET(opt, val)                                                                        \
     do {                                                                                     \
         if (cc == CURLE_OK)                                                                  \
             cc = curl_easy_setopt(h, opt, val);                                              \
     } while (0)
-    SET(CURLOPT_URL, q->url);
-    SET(CURLOPT_NOSIGNAL, 1L);
-    SET(CURLOPT_PROTOCOLS_STR, "http,https");
-    SET(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-    SET(CURLOPT_FOLLOWLOCATION, 0L);
-    SET(CURLOPT_SSL_VERIFYPEER, 1L);
-    SET(CURLOPT_SSL_VERIFYHOST, 2L);
-    SET(CURLOPT_CONNECTTIMEOUT_MS, (long)limit);
-    SET(CURLOPT_TIMEOUT_MS, (long)limit);
-    SET(CURLOPT_USERAGENT, USER_AGENT);
-    SET(CURLOPT_HTTPHEADER, q->headers);
-    SET(CURLOPT_ERRORBUFFER, cerr);
-    SET(CURLOPT_WRITEFUNCTION, on_body);
-    SET(CURLOPT_WRITEDATA, a);
-    SET(CURLOPT_HEADERFUNCTION, on_header);
-    SET(CURLOPT_HEADERDATA, a);
-    if (q->user) {
-        SET(CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-        SET(CURLOPT_USERNAME, q->user);
-        SET(CURLOPT_PASSWORD, q->pass ? q->pass : "");
-    }
     if (!strcmp(q->method, "GET")) {
         SET(CURLOPT_HTTPGET, 1L);
     } else if (!strcmp(q->method, "DELETE") && !q->body) {

@@ -19,6 +19,7 @@
 #include <jansson.h>
 
 #include "ctct.h"
+#include "curl_opts.h"
 #include "event.h"
 #include "template.h"
 #include "verify.h"
@@ -453,35 +454,17 @@ int hookd_send_cli(const hookd_send_args *a, FILE *out)
         fprintf(stderr, "> Authorization: Basic (user %s, password not shown)\n", user);
 
     char cerr[CURL_ERROR_SIZE] = "";
-    CURLcode cc = CURLE_OK;
+    hookd_curl_opts o = {.url = a->url, .timeout_ms = (long)timeout_ms, .insecure = a->insecure,
+                         .ca_file = a->ca_file,
+                         .user_agent = "hookd/" HOOKD_VERSION_STRING " (send)", .headers = hl,
+                         .errbuf = cerr, .on_body = on_body, .on_header = on_header, .ud = &an,
+                         .user = user, .pass = pass};
+    CURLcode cc = hookd_curl_setup(h, &o);
 #define SET(opt, val)                                                                        \
     do {                                                                                     \
         if (cc == CURLE_OK)                                                                  \
             cc = curl_easy_setopt(h, opt, val);                                              \
     } while (0)
-    SET(CURLOPT_URL, a->url);
-    SET(CURLOPT_NOSIGNAL, 1L);
-    SET(CURLOPT_PROTOCOLS_STR, "http,https");
-    SET(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-    SET(CURLOPT_FOLLOWLOCATION, 0L);
-    SET(CURLOPT_SSL_VERIFYPEER, a->insecure ? 0L : 1L);
-    SET(CURLOPT_SSL_VERIFYHOST, a->insecure ? 0L : 2L);
-    if (a->ca_file)
-        SET(CURLOPT_CAINFO, a->ca_file);
-    SET(CURLOPT_CONNECTTIMEOUT_MS, (long)timeout_ms);
-    SET(CURLOPT_TIMEOUT_MS, (long)timeout_ms);
-    SET(CURLOPT_USERAGENT, "hookd/" HOOKD_VERSION_STRING " (send)");
-    SET(CURLOPT_HTTPHEADER, hl);
-    SET(CURLOPT_ERRORBUFFER, cerr);
-    SET(CURLOPT_WRITEFUNCTION, on_body);
-    SET(CURLOPT_WRITEDATA, &an);
-    SET(CURLOPT_HEADERFUNCTION, on_header);
-    SET(CURLOPT_HEADERDATA, &an);
-    if (user) {
-        SET(CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-        SET(CURLOPT_USERNAME, user);
-        SET(CURLOPT_PASSWORD, pass ? pass : "");
-    }
     SET(CURLOPT_POST, 1L);
     SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body.len);
     SET(CURLOPT_POSTFIELDS, body.p);
