@@ -1,6 +1,7 @@
 /* Configuration: the YAML file of DESIGN §4, loaded with libyaml's document
  * API so every value keeps its line and column for error messages. The
- * generic node helpers are in config_yaml.c. */
+ * generic node helpers are in config_yaml.c, the sources in config_sources.c,
+ * the plugins and routes in config_routes.c. */
 #include "config.h"
 #include "config_yaml.h"
 #include "ctct.h"
@@ -15,7 +16,6 @@
 #include <sys/stat.h>
 
 #define MAX_FILE (4 * 1024 * 1024)
-#define DAY_MS (86400LL * 1000)
 #define MAX_SIZE_T                                                             \
     ((uint64_t)SIZE_MAX < (uint64_t)INT64_MAX ? (int64_t)SIZE_MAX : INT64_MAX)
 
@@ -70,7 +70,7 @@ static int64_t scaled(const char *s, const char *const *units,
 int64_t hookd_parse_duration(const char *s)
 {
     static const char *const units[] = {"ms", "s", "m", "h", "d", NULL};
-    static const int64_t mult[] = {1, 1000, 60000, 3600000, DAY_MS};
+    static const int64_t mult[] = {1, 1000, 60000, 3600000, HOOKD_CY_DAY_MS};
     return scaled(s, units, mult);
 }
 
@@ -82,55 +82,6 @@ int64_t hookd_parse_size(const char *s)
 }
 
 /* ---- small checks -------------------------------------------------------- */
-
-static const struct {
-    const char *name;
-    hookd_scheme scheme;
-} schemes[] = {
-    {"none", HOOKD_SCHEME_NONE},
-    {"ctct-hmac-sha256", HOOKD_SCHEME_CTCT},
-    {"github", HOOKD_SCHEME_GITHUB},
-    {"stripe", HOOKD_SCHEME_STRIPE},
-    {"standard-webhooks", HOOKD_SCHEME_STDWH},
-    {"hmac", HOOKD_SCHEME_HMAC},
-};
-#define NSCHEMES (sizeof schemes / sizeof schemes[0])
-
-/* Instance and source names: letters, digits, '.', '_', '-'. */
-static int valid_name(const char *s)
-{
-    if (!*s || strlen(s) > 128)
-        return 0;
-    for (; *s; s++)
-        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-              (*s >= '0' && *s <= '9') || *s == '.' || *s == '_' || *s == '-'))
-            return 0;
-    return 1;
-}
-
-/* An HTTP header name (RFC 9110 token). */
-static int valid_header(const char *s)
-{
-    if (!*s)
-        return 0;
-    for (; *s; s++)
-        if (!strchr("!#$%&'*+-.^_`|~", *s) &&
-            !((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-              (*s >= '0' && *s <= '9')))
-            return 0;
-    return 1;
-}
-
-/* A JSON pointer (RFC 6901): "/a/b~1c", every '~' followed by 0 or 1. */
-static int valid_pointer(const char *s)
-{
-    if (*s != '/')
-        return 0;
-    for (; *s; s++)
-        if (*s == '~' && s[1] != '0' && s[1] != '1')
-            return 0;
-    return 1;
-}
 
 /* "host:port" or "[v6]:port", port 0..65535. */
 static int valid_listen(const char *s)
@@ -154,23 +105,6 @@ static int valid_listen(const char *s)
     if (n == 0 || n > 5 || strspn(port, "0123456789") != n)
         return 0;
     return atol(port) <= 65535;
-}
-
-static int valid_path(const char *s)
-{
-    if (*s != '/')
-        return 0;
-    for (; *s; s++)
-        if ((unsigned char)*s <= ' ' || *s == '?' || *s == '#' || *s == 0x7f)
-            return 0;
-    return 1;
-}
-
-static int set_str(char **dst, const char *s)
-{
-    free(*dst);
-    *dst = strdup(s);
-    return *dst ? 0 : -1;
 }
 
 /* ---- server, admin, spool, log, dispatch --------------------------------- */
@@ -244,11 +178,11 @@ static int load_server(hookd_cy *cy, hookd_config *cfg, yaml_node_t *root)
     if (to) {
         size_t o2 = hookd_cy_push_key(cy, "timeouts");
         if (hookd_cy_duration(cy, to, "header", &cfg->header_timeout_ms, 1,
-                              DAY_MS) < 0 ||
+                              HOOKD_CY_DAY_MS) < 0 ||
             hookd_cy_duration(cy, to, "body", &cfg->body_timeout_ms, 1,
-                              DAY_MS) < 0 ||
+                              HOOKD_CY_DAY_MS) < 0 ||
             hookd_cy_duration(cy, to, "idle", &cfg->idle_timeout_ms, 1,
-                              DAY_MS) < 0)
+                              HOOKD_CY_DAY_MS) < 0)
             return -1;
         hookd_cy_pop(cy, o2);
     }
@@ -296,7 +230,7 @@ static int load_misc(hookd_cy *cy, hookd_config *cfg, yaml_node_t *root)
         if (r)
             cfg->spool_sync_full = e;
         if (hookd_cy_duration(cy, m, "retention", &cfg->spool_retention_ms, 1,
-                              3650 * DAY_MS) < 0)
+                              3650 * HOOKD_CY_DAY_MS) < 0)
             return -1;
         hookd_cy_pop(cy, old);
     }
@@ -341,479 +275,6 @@ static int load_misc(hookd_cy *cy, hookd_config *cfg, yaml_node_t *root)
     return 0;
 }
 
-/* ---- sources ------------------------------------------------------------- */
-
-static const char *const source_keys[] = {
-    "name", "path", "auth", "verify", "event_type", "dedup", "enrich", NULL};
-static const char *const auth_keys[] = {"basic", NULL};
-static const char *const basic_keys[] = {"username", "password", NULL};
-static const char *const verify_keys[] = {"scheme",    "secret", "secrets",
-                                          "tolerance", "header", "algorithm",
-                                          "encoding",  "prefix", NULL};
-static const char *const dedup_keys[] = {"key", "window", NULL};
-
-static int load_verify(hookd_cy *cy, hookd_verify_cfg *vc, yaml_node_t *src)
-{
-    yaml_node_t *vn;
-    char *s = NULL;
-    int r, e;
-    if (hookd_cy_map(cy, src, "verify", verify_keys, &vn) < 0)
-        return -1;
-    if (!vn)
-        return hookd_cy_fail(cy, src,
-                             "no verify; write verify: { scheme: none } to "
-                             "accept unsigned requests");
-    size_t old = hookd_cy_push_key(cy, "verify");
-    if (hookd_cy_req_str(cy, vn, "scheme", &s) < 0)
-        return -1;
-    size_t i;
-    for (i = 0; i < NSCHEMES && strcmp(s, schemes[i].name); i++)
-        ;
-    if (i == NSCHEMES) {
-        hookd_cy_fail_key(
-            cy, vn, "scheme",
-            "unknown scheme \"%s\" (ctct-hmac-sha256, github, stripe, "
-            "standard-webhooks, hmac, none)",
-            s);
-        free(s);
-        return -1;
-    }
-    free(s);
-    s = NULL;
-    vc->scheme = schemes[i].scheme;
-    const char *sn = schemes[i].name;
-
-    yaml_node_t *one = hookd_cy_get(cy, vn, "secret");
-    yaml_node_t *many = hookd_cy_get(cy, vn, "secrets");
-    if (one && many)
-        return hookd_cy_fail_key(cy, vn, "secrets",
-                                 "give secret or secrets, not both");
-    if (vc->scheme == HOOKD_SCHEME_NONE && (one || many))
-        return hookd_cy_fail_key(cy, vn, one ? "secret" : "secrets",
-                                 "scheme none takes no secret");
-    if (one) {
-        if (hookd_cy_str(cy, vn, "secret", &s, 0) < 0)
-            return -1;
-        if (!(vc->secrets = calloc(1, sizeof *vc->secrets))) {
-            free(s);
-            return hookd_cy_fail(cy, one, "out of memory");
-        }
-        vc->secrets[0] = s;
-        vc->nsecrets = 1;
-    } else if (many && hookd_cy_strlist(cy, vn, "secrets", &vc->secrets,
-                                        &vc->nsecrets, NULL) < 0) {
-        return -1;
-    }
-    if (vc->scheme != HOOKD_SCHEME_NONE && vc->nsecrets == 0)
-        return hookd_cy_fail(
-            cy, vn, "scheme %s needs a secret (secret: or secrets:)", sn);
-
-    int timed =
-        vc->scheme == HOOKD_SCHEME_STRIPE || vc->scheme == HOOKD_SCHEME_STDWH;
-    vc->tolerance_ms = timed ? 300000 : 0;
-    if (hookd_cy_get(cy, vn, "tolerance") && !timed &&
-        vc->scheme != HOOKD_SCHEME_HMAC)
-        return hookd_cy_fail_key(cy, vn, "tolerance",
-                                 "scheme %s has no timestamp to check", sn);
-    if (hookd_cy_duration(cy, vn, "tolerance", &vc->tolerance_ms, 1000,
-                          DAY_MS) < 0)
-        return -1;
-
-    static const char *const hmac_only[] = {"header", "algorithm", "encoding",
-                                            "prefix"};
-    if (vc->scheme != HOOKD_SCHEME_HMAC) {
-        for (size_t k = 0; k < 4; k++)
-            if (hookd_cy_get(cy, vn, hmac_only[k]))
-                return hookd_cy_fail_key(
-                    cy, vn, hmac_only[k],
-                    "only used with scheme hmac (this is %s)", sn);
-    } else {
-        static const char *const algs[] = {"sha256", "sha512", NULL};
-        static const char *const encs[] = {"hex", "base64", NULL};
-        if (hookd_cy_str(cy, vn, "header", &vc->header, 0) < 0)
-            return -1;
-        if (!vc->header)
-            return hookd_cy_fail(cy, vn, "scheme hmac needs header");
-        if (!valid_header(vc->header))
-            return hookd_cy_fail_key(cy, vn, "header",
-                                     "invalid header name \"%s\"", vc->header);
-        if ((r = hookd_cy_enum(cy, vn, "algorithm", algs, &e)) < 0)
-            return -1;
-        if (r)
-            vc->algorithm = e ? HOOKD_ALG_SHA512 : HOOKD_ALG_SHA256;
-        if ((r = hookd_cy_enum(cy, vn, "encoding", encs, &e)) < 0)
-            return -1;
-        if (r)
-            vc->encoding = e ? HOOKD_ENC_BASE64 : HOOKD_ENC_HEX;
-        if (hookd_cy_str(cy, vn, "prefix", &vc->prefix, HOOKD_CY_EMPTY_OK) < 0)
-            return -1;
-        if (vc->prefix && !*vc->prefix) {
-            free(vc->prefix);
-            vc->prefix = NULL;
-        }
-    }
-    hookd_cy_pop(cy, old);
-    return 0;
-}
-
-static int load_event_type(hookd_cy *cy, hookd_source_cfg *sc, yaml_node_t *n)
-{
-    char *s = NULL;
-    const char *def;
-    switch (sc->verify.scheme) {
-    case HOOKD_SCHEME_STDWH:
-    case HOOKD_SCHEME_STRIPE:
-        def = "/type";
-        break;
-    case HOOKD_SCHEME_GITHUB:
-        def = "header:X-GitHub-Event";
-        break;
-    default:
-        def = "/event_type";
-        break;
-    }
-    int r = hookd_cy_str(cy, n, "event_type", &s, 0);
-    if (r < 0)
-        return -1;
-    const char *v = r ? s : def;
-    if (strncmp(v, "header:", 7) == 0 && valid_header(v + 7))
-        r = set_str(&sc->event_type_header, v + 7);
-    else if (valid_pointer(v))
-        r = set_str(&sc->event_type, v);
-    else
-        r = hookd_cy_fail_key(cy, n, "event_type",
-                              "expected a JSON pointer like /event_type or "
-                              "header:Name, got \"%s\"",
-                              v);
-    free(s);
-    return r < 0 ? -1 : 0;
-}
-
-static int load_dedup(hookd_cy *cy, hookd_source_cfg *sc, yaml_node_t *n)
-{
-    yaml_node_t *d;
-    char *s = NULL;
-    sc->dedup_window_ms = 3600000;
-    if (hookd_cy_map(cy, n, "dedup", dedup_keys, &d) < 0)
-        return -1;
-    size_t old = hookd_cy_push_key(cy, "dedup");
-    if (d && (hookd_cy_duration(cy, d, "window", &sc->dedup_window_ms, 1000,
-                                365 * DAY_MS) < 0 ||
-              hookd_cy_str(cy, d, "key", &s, 0) < 0))
-        return -1;
-    const char *k = s;
-    if (!k)
-        k = sc->verify.scheme == HOOKD_SCHEME_GITHUB
-                ? "header:X-GitHub-Delivery"
-            : sc->verify.scheme == HOOKD_SCHEME_STDWH ? "header:webhook-id"
-                                                      : "none";
-    int r = 0;
-    if (!strcmp(k, "none"))
-        sc->dedup = HOOKD_DEDUP_NONE;
-    else if (!strcmp(k, "body"))
-        sc->dedup = HOOKD_DEDUP_BODY;
-    else if (!strncmp(k, "header:", 7) && valid_header(k + 7)) {
-        sc->dedup = HOOKD_DEDUP_HEADER;
-        r = set_str(&sc->dedup_arg, k + 7);
-    } else if (!strncmp(k, "pointer:", 8) && valid_pointer(k + 8)) {
-        sc->dedup = HOOKD_DEDUP_POINTER;
-        r = set_str(&sc->dedup_arg, k + 8);
-    } else {
-        r = hookd_cy_fail_key(
-            cy, d, "key",
-            "expected none, body, header:Name or pointer:/json/pointer,"
-            " got \"%s\"",
-            k);
-    }
-    free(s);
-    if (r < 0)
-        return -1;
-    hookd_cy_pop(cy, old);
-    return 0;
-}
-
-static int load_source(hookd_cy *cy, hookd_source_cfg *sc, yaml_node_t *n)
-{
-    yaml_node_t *auth, *basic;
-    sc->mark = hookd_cy_mark(n);
-    if (hookd_cy_check_map(cy, n, source_keys) < 0)
-        return -1;
-    if (hookd_cy_req_str(cy, n, "name", &sc->name) < 0)
-        return -1;
-    if (!valid_name(sc->name))
-        return hookd_cy_fail_key(
-            cy, n, "name",
-            "invalid name \"%s\" (letters, digits, '.', '_', '-')", sc->name);
-    if (hookd_cy_req_str(cy, n, "path", &sc->path) < 0)
-        return -1;
-    if (!valid_path(sc->path))
-        return hookd_cy_fail_key(
-            cy, n, "path",
-            "expected a request path starting with '/' (no "
-            "spaces, '?' or '#'), got \"%s\"",
-            sc->path);
-    if (hookd_cy_map(cy, n, "auth", auth_keys, &auth) < 0)
-        return -1;
-    if (auth) {
-        size_t old = hookd_cy_push_key(cy, "auth");
-        if (hookd_cy_map(cy, auth, "basic", basic_keys, &basic) < 0)
-            return -1;
-        if (!basic)
-            return hookd_cy_fail(cy, auth, "missing required key \"basic\"");
-        hookd_cy_push_key(cy, "basic");
-        if (hookd_cy_req_str(cy, basic, "username", &sc->basic_user) < 0 ||
-            hookd_cy_req_str(cy, basic, "password", &sc->basic_pass) < 0)
-            return -1;
-        if (strchr(sc->basic_user, ':'))
-            return hookd_cy_fail_key(cy, basic, "username",
-                                     "must not contain ':'");
-        hookd_cy_pop(cy, old);
-    }
-    if (load_verify(cy, &sc->verify, n) < 0)
-        return -1;
-    if (load_event_type(cy, sc, n) < 0 || load_dedup(cy, sc, n) < 0)
-        return -1;
-    static const char *const enrich[] = {"none", "ctct-plan", NULL};
-    int e, r = hookd_cy_enum(cy, n, "enrich", enrich, &e);
-    if (r < 0)
-        return -1;
-    if (r && e == 1 && set_str(&sc->enrich, "ctct-plan") < 0)
-        return hookd_cy_fail(cy, n, "out of memory");
-    return 0;
-}
-
-/* Reports a duplicate of list[j][key] against an earlier list[i]. */
-static int fail_dup(hookd_cy *cy, yaml_node_t *list, const char *lname,
-                    size_t i, size_t j, const char *key, const char *what,
-                    const char *val)
-{
-    yaml_node_t *first = hookd_cy_item(cy, list, i);
-    yaml_node_t *second = hookd_cy_item(cy, list, j);
-    hookd_cy_push_key(cy, lname);
-    hookd_cy_push_index(cy, j);
-    return hookd_cy_fail_key(cy, second, key,
-                             "duplicate %s \"%s\" (first at line %d)", what,
-                             val, hookd_cy_mark(first).line);
-}
-
-static int load_sources(hookd_cy *cy, hookd_config *cfg, yaml_node_t *root)
-{
-    yaml_node_t *l;
-    size_t n;
-    int r = hookd_cy_list(cy, root, "sources", &l, &n);
-    if (r <= 0 || n == 0)
-        return r;
-    if (!(cfg->sources = calloc(n, sizeof *cfg->sources)))
-        return hookd_cy_fail(cy, l, "out of memory");
-    cfg->nsources = n;
-    for (size_t i = 0; i < n; i++) {
-        size_t old = hookd_cy_push_key(cy, "sources");
-        hookd_cy_push_index(cy, i);
-        if (load_source(cy, &cfg->sources[i], hookd_cy_item(cy, l, i)) < 0)
-            return -1;
-        hookd_cy_pop(cy, old);
-    }
-    for (size_t j = 1; j < n; j++)
-        for (size_t i = 0; i < j; i++) {
-            if (!strcmp(cfg->sources[i].name, cfg->sources[j].name))
-                return fail_dup(cy, l, "sources", i, j, "name", "source name",
-                                cfg->sources[j].name);
-            if (!strcmp(cfg->sources[i].path, cfg->sources[j].path))
-                return fail_dup(cy, l, "sources", i, j, "path", "source path",
-                                cfg->sources[j].path);
-        }
-    return 0;
-}
-
-/* ---- plugins ------------------------------------------------------------- */
-
-static const char *const plugin_keys[] = {
-    "name", "use", "config", "concurrency", "timeout", "retry", NULL};
-static const char *const retry_keys[] = {"attempts", "backoff", "max_backoff",
-                                         NULL};
-
-static int load_plugin(hookd_cy *cy, hookd_plugin_cfg *pc, yaml_node_t *n)
-{
-    int64_t v;
-    int r;
-    pc->mark = pc->config_mark = hookd_cy_mark(n);
-    if (hookd_cy_check_map(cy, n, plugin_keys) < 0)
-        return -1;
-    if (hookd_cy_req_str(cy, n, "name", &pc->name) < 0)
-        return -1;
-    if (!valid_name(pc->name))
-        return hookd_cy_fail_key(
-            cy, n, "name",
-            "invalid name \"%s\" (letters, digits, '.', '_', '-')", pc->name);
-    if (hookd_cy_req_str(cy, n, "use", &pc->use) < 0)
-        return -1;
-    size_t ul = strlen(pc->use);
-    if (!(ul > 3 && !strcmp(pc->use + ul - 3, ".so")) && !valid_name(pc->use))
-        return hookd_cy_fail_key(
-            cy, n, "use",
-            "expected a plugin name or a path ending in .so, got "
-            "\"%s\"",
-            pc->use);
-
-    yaml_node_t *c = hookd_cy_get(cy, n, "config");
-    if (c) {
-        size_t old = hookd_cy_push_key(cy, "config");
-        pc->config_mark = hookd_cy_mark(c);
-        if (hookd_cy_is_null(c))
-            pc->config = json_object();
-        else if (c->type != YAML_MAPPING_NODE)
-            return hookd_cy_fail(cy, c, "expected a mapping");
-        else if (!(pc->config = hookd_cy_json(cy, c, 0)))
-            return -1;
-        hookd_cy_pop(cy, old);
-    } else {
-        pc->config = json_object();
-    }
-    if (!pc->config)
-        return hookd_cy_fail(cy, n, "out of memory");
-
-    if ((r = hookd_cy_int(cy, n, "concurrency", &v, 1, 1024)) < 0)
-        return -1;
-    if (r)
-        pc->concurrency = (int)v;
-    if (hookd_cy_duration(cy, n, "timeout", &pc->timeout_ms, 1, DAY_MS) < 0)
-        return -1;
-
-    yaml_node_t *rt;
-    if (hookd_cy_map(cy, n, "retry", retry_keys, &rt) < 0)
-        return -1;
-    if (rt) {
-        size_t old = hookd_cy_push_key(cy, "retry");
-        if ((r = hookd_cy_int(cy, rt, "attempts", &v, 1, 1000)) < 0)
-            return -1;
-        if (r)
-            pc->retry_attempts = (int)v;
-        if (hookd_cy_duration(cy, rt, "backoff", &pc->retry_backoff_ms, 1,
-                              30 * DAY_MS) < 0 ||
-            (r = hookd_cy_duration(cy, rt, "max_backoff",
-                                   &pc->retry_max_backoff_ms, 1, 30 * DAY_MS)) <
-                0)
-            return -1;
-        if (pc->retry_max_backoff_ms < pc->retry_backoff_ms) {
-            if (r)
-                return hookd_cy_fail_key(cy, rt, "max_backoff",
-                                         "is less than backoff");
-            pc->retry_max_backoff_ms = pc->retry_backoff_ms;
-        }
-        hookd_cy_pop(cy, old);
-    }
-    return 0;
-}
-
-static int load_plugins(hookd_cy *cy, hookd_config *cfg, yaml_node_t *root)
-{
-    yaml_node_t *l;
-    size_t n;
-    int r = hookd_cy_list(cy, root, "plugins", &l, &n);
-    if (r <= 0 || n == 0)
-        return r;
-    if (!(cfg->plugins = calloc(n, sizeof *cfg->plugins)))
-        return hookd_cy_fail(cy, l, "out of memory");
-    cfg->nplugins = n;
-    for (size_t i = 0; i < n; i++) {
-        hookd_plugin_cfg *pc = &cfg->plugins[i];
-        pc->concurrency = 4;
-        pc->timeout_ms = 10000;
-        pc->retry_attempts = 10;
-        pc->retry_backoff_ms = 1000;
-        pc->retry_max_backoff_ms = 600000;
-    }
-    for (size_t i = 0; i < n; i++) {
-        size_t old = hookd_cy_push_key(cy, "plugins");
-        hookd_cy_push_index(cy, i);
-        if (load_plugin(cy, &cfg->plugins[i], hookd_cy_item(cy, l, i)) < 0)
-            return -1;
-        hookd_cy_pop(cy, old);
-    }
-    for (size_t j = 1; j < n; j++)
-        for (size_t i = 0; i < j; i++)
-            if (!strcmp(cfg->plugins[i].name, cfg->plugins[j].name))
-                return fail_dup(cy, l, "plugins", i, j, "name",
-                                "plugin instance name", cfg->plugins[j].name);
-    return 0;
-}
-
-/* ---- routes -------------------------------------------------------------- */
-
-static const char *const route_keys[] = {"match", "source", "to", NULL};
-
-static int load_route(hookd_cy *cy, const hookd_config *cfg,
-                      hookd_route_cfg *rc, yaml_node_t *n)
-{
-    char **to = NULL;
-    size_t nto = 0;
-    yaml_node_t **nodes = NULL;
-    int r;
-    rc->mark = hookd_cy_mark(n);
-    if (hookd_cy_check_map(cy, n, route_keys) < 0)
-        return -1;
-    if ((r = hookd_cy_strlist(cy, n, "match", &rc->match, &rc->nmatch, NULL)) <=
-        0)
-        return r < 0 ? -1
-                     : hookd_cy_fail(cy, n, "missing required key \"match\"");
-    if (hookd_cy_str(cy, n, "source", &rc->source, 0) < 0)
-        return -1;
-    if (rc->source) {
-        size_t i;
-        for (i = 0; i < cfg->nsources; i++)
-            if (!strcmp(cfg->sources[i].name, rc->source))
-                break;
-        if (i == cfg->nsources)
-            return hookd_cy_fail_key(cy, n, "source", "unknown source \"%s\"",
-                                     rc->source);
-    }
-    if ((r = hookd_cy_strlist(cy, n, "to", &to, &nto, &nodes)) <= 0)
-        return r < 0 ? -1 : hookd_cy_fail(cy, n, "missing required key \"to\"");
-    r = 0;
-    if (!(rc->to = calloc(nto, sizeof *rc->to)))
-        r = hookd_cy_fail(cy, n, "out of memory");
-    for (size_t k = 0; r == 0 && k < nto; k++) {
-        size_t i, d;
-        for (i = 0; i < cfg->nplugins; i++)
-            if (!strcmp(cfg->plugins[i].name, to[k]))
-                break;
-        if (i == cfg->nplugins) {
-            hookd_cy_push_key(cy, "to");
-            r = hookd_cy_fail(cy, nodes[k], "unknown plugin instance \"%s\"",
-                              to[k]);
-            break;
-        }
-        for (d = 0; d < rc->nto && rc->to[d] != i; d++)
-            ;
-        if (d == rc->nto) /* an instance named twice gets the event once */
-            rc->to[rc->nto++] = i;
-    }
-    for (size_t k = 0; k < nto; k++)
-        free(to[k]);
-    free(to);
-    free(nodes);
-    return r;
-}
-
-static int load_routes(hookd_cy *cy, hookd_config *cfg, yaml_node_t *root)
-{
-    yaml_node_t *l;
-    size_t n;
-    int r = hookd_cy_list(cy, root, "routes", &l, &n);
-    if (r <= 0 || n == 0)
-        return r;
-    if (!(cfg->routes = calloc(n, sizeof *cfg->routes)))
-        return hookd_cy_fail(cy, l, "out of memory");
-    cfg->nroutes = n;
-    for (size_t i = 0; i < n; i++) {
-        size_t old = hookd_cy_push_key(cy, "routes");
-        hookd_cy_push_index(cy, i);
-        if (load_route(cy, cfg, &cfg->routes[i], hookd_cy_item(cy, l, i)) < 0)
-            return -1;
-        hookd_cy_pop(cy, old);
-    }
-    return 0;
-}
 
 /* ---- ctct: the Constant Contact API ------------------------------------- */
 
@@ -884,7 +345,7 @@ static int load_ctct(hookd_cy *cy, hookd_config *cfg, yaml_node_t *root)
         free(s);
         if (r < 0)
             return -1;
-    } else if (set_str(&cc->base_url, cc->api == 3 ? HOOKD_CTCT_V3_BASE
+    } else if (hookd_cy_set_str(&cc->base_url, cc->api == 3 ? HOOKD_CTCT_V3_BASE
                                                    : HOOKD_CTCT_V2_BASE) < 0) {
         return hookd_cy_fail(cy, n, "out of memory");
     }
@@ -895,7 +356,7 @@ static int load_ctct(hookd_cy *cy, hookd_config *cfg, yaml_node_t *root)
     if (r && hookd_ctct_token_url_check(cc->token_url, why, sizeof why) < 0)
         return hookd_cy_fail_key(cy, n, "token_url", "%s, got \"%s\"", why,
                                  cc->token_url);
-    if (!r && cc->api == 3 && set_str(&cc->token_url, HOOKD_CTCT_TOKEN_URL) < 0)
+    if (!r && cc->api == 3 && hookd_cy_set_str(&cc->token_url, HOOKD_CTCT_TOKEN_URL) < 0)
         return hookd_cy_fail(cy, n, "out of memory");
     if (hookd_cy_duration(cy, n, "timeout", &cc->timeout_ms, 1, 3600000) < 0)
         return -1;
@@ -939,7 +400,7 @@ static hookd_config *new_config(const char *name)
     cfg->body_timeout_ms = 30000;
     cfg->idle_timeout_ms = 60000;
     cfg->spool_sync_full = 1;
-    cfg->spool_retention_ms = 7 * DAY_MS;
+    cfg->spool_retention_ms = 7 * HOOKD_CY_DAY_MS;
     cfg->log_level = HOOKD_LOG_INFO;
     cfg->log_json = 1;
     cfg->workers = 4;
@@ -963,8 +424,8 @@ static int load_all(hookd_cy *cy, hookd_config *cfg, yaml_node_t *root)
         return hookd_cy_fail(cy, root, "expected a mapping at the top level");
     if (hookd_cy_check_map(cy, root, top_keys) < 0 ||
         load_server(cy, cfg, root) < 0 || load_misc(cy, cfg, root) < 0 ||
-        load_sources(cy, cfg, root) < 0 || load_plugins(cy, cfg, root) < 0 ||
-        load_routes(cy, cfg, root) < 0 || load_ctct(cy, cfg, root) < 0 ||
+        hookd_cy_load_sources(cy, cfg, root) < 0 || hookd_cy_load_plugins(cy, cfg, root) < 0 ||
+        hookd_cy_load_routes(cy, cfg, root) < 0 || load_ctct(cy, cfg, root) < 0 ||
         check_enrich(cy, cfg, root) < 0)
         return -1;
     if (!cfg->listen) {
@@ -1124,3 +585,4 @@ void hookd_config_free(hookd_config *cfg)
     free(cfg->ctct.token_url);
     free(cfg);
 }
+

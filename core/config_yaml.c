@@ -771,3 +771,38 @@ json_t *hookd_cy_json(hookd_cy *cy, yaml_node_t *n, int depth)
     }
     return o;
 }
+
+/* ---- checks shared by the loader's parts ---------------------------------- */
+
+/* Instance and source names: letters, digits, '.', '_', '-'. */
+int hookd_cy_valid_name(const char *s)
+{
+    if (!*s || strlen(s) > 128)
+        return 0;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+              (*s >= '0' && *s <= '9') || *s == '.' || *s == '_' || *s == '-'))
+            return 0;
+    return 1;
+}
+
+int hookd_cy_set_str(char **dst, const char *s)
+{
+    free(*dst);
+    *dst = strdup(s);
+    return *dst ? 0 : -1;
+}
+
+/* Reports a duplicate of list[j][key] against an earlier list[i]. */
+int hookd_cy_fail_dup(hookd_cy *cy, yaml_node_t *list, const char *lname,
+                    size_t i, size_t j, const char *key, const char *what,
+                    const char *val)
+{
+    yaml_node_t *first = hookd_cy_item(cy, list, i);
+    yaml_node_t *second = hookd_cy_item(cy, list, j);
+    hookd_cy_push_key(cy, lname);
+    hookd_cy_push_index(cy, j);
+    return hookd_cy_fail_key(cy, second, key,
+                             "duplicate %s \"%s\" (first at line %d)", what,
+                             val, hookd_cy_mark(first).line);
+}

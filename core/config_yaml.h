@@ -1,6 +1,8 @@
-/* Private to config.c: generic helpers over a libyaml document (node access,
+/* Private to the configuration loader (config.c, config_sources.c,
+ * config_routes.c): generic helpers over a libyaml document (node access,
  * error messages "file:line:col: path: what", ${ENV} expansion, typed
- * scalars, YAML -> jansson conversion). Not part of any other module's API. */
+ * scalars, YAML -> jansson conversion) and the loader's parts. Not part of
+ * any other module's API. */
 #ifndef HOOKD_CONFIG_YAML_H
 #define HOOKD_CONFIG_YAML_H
 
@@ -16,6 +18,7 @@
 #define HOOKD_CY_MAX_LIST 1024                /* items of any schema list */
 #define HOOKD_CY_MAX_DEPTH 64                 /* nesting inside config: */
 #define HOOKD_CY_MAX_NODES 100000             /* nodes converted to JSON */
+#define HOOKD_CY_DAY_MS (86400LL * 1000)
 
 typedef struct hookd_cy {
     yaml_document_t *doc;
@@ -109,5 +112,20 @@ void hookd_cy_syntax_error(const yaml_parser_t *p, const char *file,
  * true/false -> bool, null/~/empty -> null, integers -> integer, decimals ->
  * real, anything else and every quoted scalar -> string (after ${ENV}). */
 json_t *hookd_cy_json(hookd_cy *cy, yaml_node_t *n, int depth);
+
+/* Instance and source names: letters, digits, '.', '_', '-' (1..128). */
+int hookd_cy_valid_name(const char *s);
+/* *dst = strdup(s), freeing the old value; -1 when out of memory. */
+int hookd_cy_set_str(char **dst, const char *s);
+/* Reports list[j][key] == val as a duplicate of list[i]'s. Returns -1. */
+int hookd_cy_fail_dup(hookd_cy *cy, yaml_node_t *list, const char *lname,
+                      size_t i, size_t j, const char *key, const char *what,
+                      const char *val);
+
+/* The loader's parts, each for one top-level key of the file; 0 or -1 with
+ * the error reported. Routes need the plugins loaded first. */
+int hookd_cy_load_sources(hookd_cy *cy, hookd_config *cfg, yaml_node_t *root);
+int hookd_cy_load_plugins(hookd_cy *cy, hookd_config *cfg, yaml_node_t *root);
+int hookd_cy_load_routes(hookd_cy *cy, hookd_config *cfg, yaml_node_t *root);
 
 #endif

@@ -96,6 +96,30 @@ def read_response(sock, buf=b""):
     return Response(status, headers, rest[:n]), rest[n:]
 
 
+def dribble(sock, data, give_up_s, wait_s=1.0):
+    """Sends data a byte at a time, waiting up to wait_s after each byte for
+    an answer; stops at the first bytes answered, at the peer's close, or
+    after give_up_s. Returns (what was answered, seconds taken)."""
+    start = time.monotonic()
+    sock.settimeout(wait_s)
+    got = b""
+    for byte in data:
+        if time.monotonic() - start > give_up_s:
+            break
+        try:
+            sock.sendall(bytes([byte]))
+        except (BrokenPipeError, ConnectionResetError):
+            break
+        try:
+            got = sock.recv(4096)
+        except socket.timeout:
+            continue
+        except ConnectionResetError:
+            pass
+        break
+    return got, time.monotonic() - start
+
+
 def peer_closed(sock, timeout=5.0) -> bool:
     """True when the server closes the connection within timeout."""
     sock.settimeout(timeout)

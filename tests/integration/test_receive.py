@@ -8,8 +8,8 @@ import socket
 import time
 import unittest
 
-from harness import (FIXTURE_DIR, HookdCase, base_config, basic, ctct_body, ctct_sig, make_cert,
-                     peer_closed, read_lines, read_response, request_bytes, wait_for)
+from harness import (FIXTURE_DIR, HookdCase, base_config, basic, ctct_body, ctct_sig, dribble,
+                     make_cert, peer_closed, read_lines, read_response, request_bytes, wait_for)
 
 
 class Accepted(HookdCase):
@@ -250,22 +250,9 @@ class Timeouts(HookdCase):
         h = self.hookd(extra_server="  timeouts: { header: 1s, body: 2s, idle: 3s }\n")
         raw = request_bytes(ctct_body())
         with h.connect() as s:
-            start = time.time()
-            s.settimeout(0.5)
-            got = b""
-            for b in raw:
-                try:
-                    s.sendall(bytes([b]))
-                except (BrokenPipeError, ConnectionResetError):
-                    break
-                try:
-                    got += s.recv(4096)
-                except socket.timeout:
-                    continue
-                if got:
-                    break
+            got, took = dribble(s, raw, 10, wait_s=0.5)
             self.assertTrue(got.startswith(b"HTTP/1.1 408"), got)
-            self.assertLess(time.time() - start, 4)
+            self.assertLess(took, 4)
 
     def test_slow_body_gets_408(self):
         h = self.hookd(extra_server="  timeouts: { header: 1s, body: 1s, idle: 3s }\n")
