@@ -25,7 +25,10 @@
  * All statements of one event run in one transaction. Constraint violations
  * and SQL errors fail the delivery; lost connections, serialization failures,
  * deadlocks and busy databases are retried. Connections come from a pool that
- * never holds more than the instance's concurrency; a lost one is replaced. */
+ * never holds more than the instance's concurrency; a lost one is replaced.
+ * A PostgreSQL server that does not answer at start-up (down, starting,
+ * unreachable) does not stop hookd: it starts, spools, and retries the
+ * deliveries until the server is back. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -64,6 +67,7 @@ typedef struct db_inst {
     db_conn **idle;
     size_t nidle, cap;
     atomic_int down;            /* the last attempt could not reach the database */
+    atomic_int need_schema;     /* down at start-up: the first connection creates the tables */
 } db_inst;
 
 /* ---- small helpers ---- */
@@ -581,7 +585,12 @@ static db_conn *pool_take(db_inst *d, int *reused, db_error *e)
         c = d->idle[--d->nidle];
     pthread_mutex_unlock(&d->lock);
     *reused = c != NULL;
-    return c ? c : connect_db(d, 0, e);
+    if (!c) {
+        int schema = atomic_load(&d->need_schema);
+        if ((c = connect_db(d, schema, e)) && schema)
+            atomic_store(&d->need_schema, 0);
+    }
+    return c;
 }
 
 /* Keeps c for the next delivery. At most concurrency connections exist:
@@ -755,10 +764,12 @@ static int db_init(const hookd_api *api, const json_t *config, void **instance, 
     d->drv = &db_sqlite;
     pthread_mutex_init(&d->lock, NULL);
     atomic_init(&d->down, 0);
+    atomic_init(&d->need_schema, 0);
     int rc = parse_config(d, config, err, errlen);
     if (rc == 0) {
         /* Start-up connects, creates the tables and prepares every statement:
-         * a typo or a wrong password fails here (and `hookd check`). */
+         * a typo or a wrong password fails here (and `hookd check`); a
+         * server that does not answer at all is waited for. */
         db_error e = {0};
         db_conn *c = connect_db(d, d->mode == MODE_CTCT, &e);
         if (c) {
@@ -766,6 +777,15 @@ static int db_init(const hookd_api *api, const json_t *config, void **instance, 
             api->log(api, HOOKD_LOG_INFO, "%s: connected, mode %s, %zu statement%s", d->desc,
                      d->mode == MODE_SQL ? "sql" : "ctct-accounts", d->nstmts,
                      d->nstmts == 1 ? "" : "s");
+        } else if (e.lost && d->drv->answers && !d->drv->answers(d->target)) {
+            /* A database that is down must not keep hookd from receiving:
+             * events are spooled, and deliveries retry until it is back
+             * (whose first connection then creates the tables). */
+            atomic_store(&d->down, 1);
+            atomic_store(&d->need_schema, d->mode == MODE_CTCT);
+            api->log(api, HOOKD_LOG_WARN,
+                     "%s: not reachable at start-up, deliveries retry until it is: %s",
+                     d->desc, e.text);
         } else {
             rc = bad(err, errlen, e.lost ? HOOKD_EIO : HOOKD_EINVAL, "%s: %s", d->desc, e.text);
         }

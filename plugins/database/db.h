@@ -30,6 +30,10 @@ typedef struct db_driver {
     int (*describe)(const char *target, char *desc, size_t desclen, char *err, size_t errlen);
     /* Opens a connection to target (a path, a libpq conninfo). */
     db_conn *(*open)(const char *target, const hookd_api *api, db_error *e);
+    /* After open failed: 0 when the server does not answer (down, starting,
+     * unreachable: worth waiting for), 1 when it does (the failure is about
+     * the target itself: credentials, database name). NULL: always 1. */
+    int (*answers)(const char *target);
     /* Prepares statement `index` (0-based, dense) with nparams parameters. */
     int (*prepare)(db_conn *c, size_t index, const char *sql, size_t nparams, db_error *e);
     /* Runs one or more statements that take no parameter (schema, ROLLBACK). */

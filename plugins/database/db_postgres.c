@@ -141,6 +141,15 @@ static db_conn *pg_open(const char *target, const hookd_api *api, db_error *e)
     return c;
 }
 
+static int pg_answers(const char *target)
+{
+    /* The user's conninfo (dbname, expanded last) may set its own timeout. */
+    static const char *const keys[] = {"connect_timeout", "dbname", NULL};
+    const char *vals[] = {"3", target, NULL};
+    PGPing p = PQpingParams(keys, vals, 1);
+    return p == PQPING_OK || p == PQPING_NO_ATTEMPT;
+}
+
 static int pg_prepare(db_conn *c, size_t index, const char *sql, size_t nparams, db_error *e)
 {
     char name[32];
@@ -192,6 +201,7 @@ const db_driver db_postgres = {
     .dollar = 1,
     .describe = pg_describe,
     .open = pg_open,
+    .answers = pg_answers,
     .prepare = pg_prepare,
     .exec = pg_exec,
     .begin = pg_begin,

@@ -4,7 +4,8 @@ drivers: the ctct-accounts tables (rows, idempotence, out-of-order events,
 other event types), user statements with bound :name parameters, start-up
 errors caught by `hookd check`, constraint violations dead-lettered. On
 PostgreSQL also: the server stopping mid-run gives RETRY, and the events land
-once it is back."""
+once it is back; a server down at start-up does not stop hookd, and the
+tables are created once it is up."""
 import json
 import os
 import sqlite3
@@ -347,6 +348,28 @@ class PostgresDatabase(Behaviour, HookdCase):
         bad = dict(self.target())
         bad["conninfo"] = bad["conninfo"].replace(f"${{{PG_PASSWORD_ENV}}}", "wrong-" + "pw")
         self.check_config(2, "password authentication failed", **bad)
+
+    def test_postgres_down_at_start_spools_then_delivers(self):
+        self.cluster.stop()
+        out = self.check_config(0, "not reachable at start-up")
+        self.assertNotIn("password authentication", out)
+        h = self.start(retry="{ attempts: 200, backoff: 200ms, max_backoff: 400ms }")
+        self.assertIn("not reachable at start-up, deliveries retry until it is", h.run_log())
+        eids = [self.post(h, body("tier.increase", "acctS")),
+                self.post(h, body("account.disable", "acctT"))]
+        for eid in eids:
+            self.wait_delivery(eid, lambda d: d["state"] == "pending" and d["attempts"] >= 2,
+                               "retries while PostgreSQL is down")
+        self.cluster.start()
+        for eid in eids:
+            self.wait_delivery(eid, lambda d: d["state"] == "delivered", "delivered once up")
+        # The first connection created the ctct-accounts tables.
+        self.assertEqual(self.rows("SELECT id FROM hookd_events ORDER BY id"),
+                         sorted((e,) for e in eids))
+        self.assertEqual(self.accounts(), [
+            ("acctS", "active", "tier.increase", eids[0], None, None),
+            ("acctT", "disabled", "account.disable", eids[1], None, None)])
+        self.assertIn("reachable again", h.run_log())
 
     def test_postgres_stopped_mid_run_retries_then_lands(self):
         h = self.start(retry="{ attempts: 200, backoff: 200ms, max_backoff: 400ms }")
