@@ -61,6 +61,15 @@ typedef struct daemon_state {
     pthread_mutex_t reap_lock;
     hookd_runtime *dead;      /* under reap_lock */
     int reap_closed;          /* under reap_lock: after that main frees them */
+    /* SIGHUP builds the new runtime on a thread of its own: a plugin's init
+     * may block (a database that does not answer), the loop never does. */
+    uv_async_t built;
+    pthread_t builder;
+    int building;             /* loop only: a build runs */
+    int build_again;          /* loop only: SIGHUP came during a build */
+    int server_stopped;       /* loop only: on_server_stopped has run */
+    hookd_runtime *new_rt;    /* the builder's result, read once it has ended */
+    char build_err[1024];
 } daemon_state;
 
 /* Any thread: the last reference to rt is gone. */
@@ -102,6 +111,9 @@ static void on_server_stopped(void *arg)
     d->reap_closed = 1;
     pthread_mutex_unlock(&d->reap_lock);
     uv_close((uv_handle_t *)&d->reap, NULL);
+    d->server_stopped = 1;
+    if (!d->building) /* else on_built closes it, once the builder has ended */
+        uv_close((uv_handle_t *)&d->built, NULL);
     hookd_spool_detach(d->spool); /* every request is answered: no append is left */
 }
 
@@ -209,23 +221,13 @@ static void reload_done(daemon_state *d, int ok)
 }
 
 /* Loop thread. The new runtime is built whole beside the running one (its
- * plugins initialised); only then does it replace it. The old one lives on
- * until its last queued or running delivery ends (each job holds a
- * reference), then the loop destroys its instances and closes its plugins. */
-static void reload(daemon_state *d)
+ * plugins initialised, on the builder thread); only then does it replace it.
+ * The old one lives on until its last queued or running delivery ends (each
+ * job holds a reference), then the loop destroys its instances and closes
+ * its plugins. */
+static void apply(daemon_state *d, hookd_runtime *rt)
 {
-    hookd_notify_reloading();
-    hookd_log(HOOKD_LOG_INFO, "SIGHUP: reloading the configuration");
-    char err[1024];
-    int embedded = 0;
-    hookd_config *cfg = hookd_config_find(d->config_path, &embedded, err, sizeof err);
-    hookd_runtime *rt = cfg ? hookd_runtime_build(cfg, err, sizeof err) : NULL;
-    if (!rt) {
-        hookd_log(HOOKD_LOG_ERROR, "reload failed: %s; keeping the running configuration", err);
-        reload_done(d, 0);
-        return;
-    }
-    cfg = rt->cfg;
+    hookd_config *cfg = rt->cfg;
     char changed[256];
     keep_restart_only(d->rt->cfg, cfg, changed, sizeof changed);
     if (changed[0])
@@ -251,12 +253,73 @@ static void reload(daemon_state *d)
     reload_done(d, 1);
 }
 
+/* The builder thread: reads the file and initialises every plugin. It
+ * touches nothing of the running runtime. */
+static void *build(void *arg)
+{
+    daemon_state *d = arg;
+    int embedded = 0;
+    hookd_config *cfg = hookd_config_find(d->config_path, &embedded, d->build_err,
+                                          sizeof d->build_err);
+    d->new_rt = cfg ? hookd_runtime_build(cfg, d->build_err, sizeof d->build_err) : NULL;
+    uv_async_send(&d->built);
+    return NULL;
+}
+
+static void start_build(daemon_state *d)
+{
+    hookd_notify_reloading();
+    hookd_log(HOOKD_LOG_INFO, "SIGHUP: reloading the configuration");
+    d->new_rt = NULL;
+    d->build_err[0] = '\0';
+    if (pthread_create(&d->builder, NULL, build, d) != 0) {
+        hookd_log(HOOKD_LOG_ERROR, "reload failed: cannot start a thread; keeping the "
+                                   "running configuration");
+        reload_done(d, 0);
+        return;
+    }
+    pthread_setname_np(d->builder, "hookd-reload");
+    d->building = 1;
+}
+
+static void on_built(uv_async_t *h)
+{
+    daemon_state *d = h->data;
+    if (!d->building)
+        return;
+    pthread_join(d->builder, NULL);
+    d->building = 0;
+    hookd_runtime *rt = d->new_rt;
+    d->new_rt = NULL;
+    if (d->stopping) { /* too late to apply: the server has stopped, or is stopping */
+        hookd_runtime_free(rt);
+        if (d->server_stopped)
+            uv_close((uv_handle_t *)&d->built, NULL);
+        return;
+    }
+    if (rt) {
+        apply(d, rt);
+    } else {
+        hookd_log(HOOKD_LOG_ERROR, "reload failed: %s; keeping the running configuration",
+                  d->build_err);
+        reload_done(d, 0);
+    }
+    if (d->build_again) { /* the file may have changed again since this build read it */
+        d->build_again = 0;
+        start_build(d);
+    }
+}
+
 static void on_sighup(uv_signal_t *h, int signum)
 {
     (void)signum;
     daemon_state *d = h->data;
-    if (!d->stopping)
-        reload(d);
+    if (d->stopping)
+        return;
+    if (d->building)
+        d->build_again = 1;
+    else
+        start_build(d);
 }
 
 /* The ctct client keeps a pointer to its configuration: a copy of its own,
@@ -386,6 +449,8 @@ int hookd_daemon_run(hookd_runtime *rt, const char *config_path)
     pthread_mutex_init(&d.reap_lock, NULL);
     uv_async_init(&loop, &d.reap, on_reap);
     d.reap.data = &d;
+    uv_async_init(&loop, &d.built, on_built);
+    d.built.data = &d;
     rt->last = on_last_ref; /* from here on every runtime is freed through d.dead */
     rt->last_ud = &d;
     hookd_log(HOOKD_LOG_INFO, "hookd %s ready: %zu sources, %zu plugin instances, %zu routes",

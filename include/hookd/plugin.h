@@ -158,9 +158,12 @@ typedef struct hookd_plugin {
     const char *name;     /* unique among loaded plugins */
     const char *version;
 
-    /* Main thread. `config` is the instance's config: block (an object,
-     * read-only, may be empty). Return 0 and set *instance, or a negative
-     * HOOKD_E* code with a one-line message in err. */
+    /* The thread that builds the configuration: the main thread at start,
+     * a thread of its own on a SIGHUP reload (so an init that blocks, say on
+     * a database that does not answer, holds no request); never a worker,
+     * never the event loop, one init at a time. `config` is the instance's
+     * config: block (an object, read-only, may be empty). Return 0 and set
+     * *instance, or a negative HOOKD_E* code with a one-line message in err. */
     int (*init)(const hookd_api *api, const json_t *config, void **instance,
                 char *err, size_t errlen);
     /* A worker thread; may block until ev->deadline_ms. Called concurrently

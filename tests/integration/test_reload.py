@@ -1,6 +1,7 @@
 """SIGHUP reload (DESIGN §6): the new configuration is built beside the running
-one and then replaces it; a bad file keeps the running one; the listeners stay
-open, so a reload under load refuses nothing."""
+one, on a thread of its own, and then replaces it; a bad file keeps the
+running one; the listeners stay open, so a reload under load refuses nothing,
+and a plugin whose init() blocks holds no request."""
 import os
 import re
 import shutil
@@ -178,6 +179,65 @@ class Reload(HookdCase):
         self.assertLess(log.index("delivery ok"), log.index("released"))
         with open(count) as f:
             self.assertEqual(f.read().split(), [eid])
+
+    def gated(self, name="gated", max_ms=30000):
+        """A configuration whose new instance's init() waits for a file."""
+        started, gate = (os.path.join(self.dir, f"{name}.{w}") for w in ("started", "gate"))
+        plugins = textwrap.dedent(f"""\
+          - name: audit
+            use: file
+            config: {{ path: {self.events} }}
+          - name: {name}
+            use: {FIXTURE_DIR}/gated_init.so
+            config: {{ started: {started}, gate: {gate}, max_ms: {max_ms} }}
+        """)
+        return started, gate, base_config(self.dir, top=SPOOL, plugins=plugins)
+
+    def test_slow_plugin_init_holds_no_request(self):
+        h = self.hookd(base_config(self.dir, top=SPOOL))
+        started, gate, cfg = self.gated()
+        h.write_config(cfg)
+        h.proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: os.path.exists(started), what="the new instance's init to start")
+        # init() is blocked on the gate: requests are answered meanwhile.
+        for _ in range(3):
+            r = h.post(ctct_body())
+            self.assertEqual(r.status, 200, r)
+        self.assertNotIn("reloaded", h.run_log())
+        self.assertEqual(len(wait_for(lambda: len(read_lines(self.events)) == 3 and
+                                      read_lines(self.events), what="3 events delivered")), 3)
+        # A second SIGHUP during the build is not lost: it builds again after.
+        h.proc.send_signal(signal.SIGHUP)
+        open(gate, "w").close()
+        wait_for(lambda: h.run_log().count("reloaded") == 2, what="two reloads")
+        self.assertEqual(h.run_log().count("SIGHUP: reloading"), 2)
+        self.assertIn("2 plugin instances", h.run_log())
+
+    def test_stop_during_a_build_waits_for_it_and_exits_cleanly(self):
+        h = self.hookd(base_config(self.dir, top=SPOOL))
+        started, gate, cfg = self.gated()
+        h.write_config(cfg)
+        h.proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: os.path.exists(started), what="the new instance's init to start")
+        h.proc.send_signal(signal.SIGTERM)
+        wait_for(lambda: "stopping" in h.run_log(), what="stopping")
+        self.assertIsNone(h.proc.poll(), "exited while the build still ran")
+        open(gate, "w").close()
+        self.assertEqual(h.proc.wait(30), 0, h.run_log()[-3000:])
+        log = h.run_log()
+        self.assertNotIn("reloaded", log)
+        self.assertIn("stopped", log)
+
+    def test_failed_slow_build_keeps_the_running_configuration(self):
+        h = self.hookd(base_config(self.dir, top=SPOOL))
+        started, gate, cfg = self.gated(max_ms=300)
+        h.write_config(cfg)
+        hup_and_wait(h, "reload failed")
+        self.assertIn("gated.gate never appeared; keeping the running configuration",
+                      h.run_log())
+        r = h.post(ctct_body())
+        self.assertEqual(r.status, 200, r)
+        wait_for(lambda: read_lines(self.events), what="event delivered by the running config")
 
     def test_notify_reloading_then_ready(self):
         s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
