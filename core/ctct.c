@@ -22,13 +22,14 @@
 
 #include "curl_opts.h"
 #include "event.h"
+#include "http_answer.h"
+#include "text.h"
 
 #define SNIPPET 200                 /* bytes of an answer quoted in a reason */
 #define DEFAULT_TIMEOUT_MS 10000
 #define DEFAULT_TOKEN_TTL_S 3600
 #define TOKEN_EARLY_MS 60000        /* renew this long before the token expires */
 #define MAX_TOKEN 8192
-#define MAX_RETRY_AFTER_MS (7LL * 86400 * 1000)
 #define USER_AGENT "hookd/" HOOKD_VERSION_STRING
 
 /* ---- small helpers ---------------------------------------------------------- */
@@ -41,28 +42,6 @@ void hookd_ctct_say(char *why, size_t whylen, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(why, whylen, fmt, ap);
     va_end(ap);
-}
-
-/* One line of printable ASCII: runs of blanks and control characters become
- * one space, other bytes '?'. */
-static void one_line(char *s)
-{
-    char *w = s;
-    int space = 1;
-    for (const char *r = s; *r; r++) {
-        unsigned char ch = (unsigned char)*r;
-        if (ch <= ' ' || ch == 0x7f) {
-            if (!space)
-                *w++ = ' ';
-            space = 1;
-            continue;
-        }
-        *w++ = ch < 0x80 ? (char)ch : '?';
-        space = 0;
-    }
-    while (w > s && w[-1] == ' ')
-        w--;
-    *w = '\0';
 }
 
 /* Replaces every occurrence of s (4 bytes or more) in buf with "***". */
@@ -83,7 +62,7 @@ void hookd_ctct_clean_reason(const hookd_ctct *c, char *why, const char *token)
 {
     if (!why)
         return;
-    one_line(why);
+    hookd_one_line(why);
     if (!c)
         return;
     const hookd_ctct_cfg *cfg = c->cfg;
@@ -112,30 +91,6 @@ static char *pct_encode(const char *s)
     }
     *w = '\0';
     return out;
-}
-
-static int64_t clamp_ms(long long s)
-{
-    return s > MAX_RETRY_AFTER_MS / 1000 ? MAX_RETRY_AFTER_MS : (int64_t)s * 1000;
-}
-
-/* Retry-After (seconds or an HTTP date) in ms from now; -1 if absent or bad. */
-int64_t hookd_ctct_retry_after_ms(const char *v)
-{
-    if (!*v)
-        return -1;
-    if (*v >= '0' && *v <= '9') {
-        char *end;
-        errno = 0;
-        long long s = strtoll(v, &end, 10);
-        if (*end)
-            return -1;
-        return errno ? MAX_RETRY_AFTER_MS : clamp_ms(s);
-    }
-    time_t t = curl_getdate(v, NULL), now = time(NULL);
-    if (t == (time_t)-1)
-        return -1;
-    return t <= now ? 0 : clamp_ms((long long)(t - now));
 }
 
 /* ---- the client ------------------------------------------------------------- */
@@ -251,18 +206,6 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
     return len;
 }
 
-static void header_value(const char *p, size_t len, char *dst, size_t dstlen)
-{
-    while (len > 0 && (*p == ' ' || *p == '\t'))
-        p++, len--;
-    while (len > 0 && strchr("\r\n \t", p[len - 1]))
-        len--;
-    if (len >= dstlen)
-        len = dstlen - 1;
-    memcpy(dst, p, len);
-    dst[len] = '\0';
-}
-
 static size_t on_header(char *p, size_t size, size_t n, void *ud)
 {
     hookd_ctct_answer *a = ud;
@@ -271,7 +214,7 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
         a->retry_after[0] = '\0';
         a->len = 0;
     } else if (len > 12 && !strncasecmp(p, "retry-after:", 12)) {
-        header_value(p + 12, len - 12, a->retry_after, sizeof a->retry_after);
+        hookd_header_value(p + 12, len - 12, a->retry_after, sizeof a->retry_after);
     }
     return len;
 }
@@ -362,7 +305,7 @@ void hookd_ctct_status_reason(const hookd_ctct_answer *a, const char *what, char
     if (a->body)
         memcpy(snip, a->body, n);
     snip[n] = '\0';
-    one_line(snip);
+    hookd_one_line(snip);
     hookd_ctct_say(why, whylen, "%s%sHTTP %ld%s%s", what ? what : "", what ? ": " : "", a->status,
         snip[0] ? ": " : "", snip);
 }
@@ -431,7 +374,7 @@ static int fetch_token(hookd_ctct *c, int64_t deadline_ms, hookd_ctct_outcome *o
     if (a.status < 200 || a.status > 299) {
         int again = hookd_ctct_retryable(a.status);
         hookd_ctct_status_reason(&a, "partner token refused", o->why, sizeof o->why);
-        o->retry_after_ms = again ? hookd_ctct_retry_after_ms(a.retry_after) : -1;
+        o->retry_after_ms = again ? hookd_retry_after_ms(a.retry_after) : -1;
         hookd_ctct_answer_reset(&a);
         return o->code = again ? HOOKD_CTCT_RETRY : HOOKD_CTCT_FAIL;
     }
@@ -592,7 +535,7 @@ int hookd_ctct_fetch_plan(hookd_ctct *c, const char *url, int64_t deadline_ms, j
     char uwhy[256];
     if (hookd_ctct_url_allowed(c->cfg, url, uwhy, sizeof uwhy) < 0) {
         hookd_ctct_say(why, whylen, "plan url refused: %s", uwhy);
-        one_line(why);
+        hookd_one_line(why);
         return HOOKD_CTCT_FAIL;
     }
     char *full = hookd_ctct_api_url(c, url, 1);
@@ -618,7 +561,7 @@ int hookd_ctct_fetch_plan(hookd_ctct *c, const char *url, int64_t deadline_ms, j
         hookd_ctct_say(why, whylen, "%s", o.why);
         r = hookd_ctct_retryable(a.status) ? HOOKD_CTCT_RETRY : HOOKD_CTCT_FAIL;
         if (r == HOOKD_CTCT_RETRY && retry_after_ms_out)
-            *retry_after_ms_out = hookd_ctct_retry_after_ms(a.retry_after);
+            *retry_after_ms_out = hookd_retry_after_ms(a.retry_after);
         hookd_ctct_answer_reset(&a);
         return r;
     }

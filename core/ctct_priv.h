@@ -52,9 +52,6 @@ void hookd_ctct_say(char *why, size_t whylen, const char *fmt, ...)
  * nor token). */
 void hookd_ctct_clean_reason(const hookd_ctct *c, char *why, const char *token);
 
-/* Retry-After (seconds or an HTTP date) in ms from now; -1 if absent or bad. */
-int64_t hookd_ctct_retry_after_ms(const char *v);
-
 void hookd_ctct_answer_reset(hookd_ctct_answer *a);
 
 /* 408, 429 and 5xx. */

@@ -4,6 +4,7 @@
  * same rows (ctct.h); apart from the client because the plan fetch on the
  * delivery path never needs them. */
 #include "ctct_priv.h"
+#include "http_answer.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -104,7 +105,7 @@ static int sub_call(hookd_ctct *c, const char *method, const char *path, const c
         r->json = j;
         r->code = hookd_ctct_retryable(a.status) ? HOOKD_CTCT_RETRY : HOOKD_CTCT_FAIL;
         if (r->code == HOOKD_CTCT_RETRY)
-            r->retry_after_ms = hookd_ctct_retry_after_ms(a.retry_after);
+            r->retry_after_ms = hookd_retry_after_ms(a.retry_after);
         hookd_ctct_answer_reset(&a);
         return r->code;
     }

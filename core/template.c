@@ -1,6 +1,7 @@
 /* Templates: compiled once into a list of parts, rendered in one pass into a
  * growing, bounded buffer. No global state. */
 #include "template.h"
+#include "text.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -263,35 +264,6 @@ static void put_text(struct buf *b, const char *s, size_t n)
     put_unit(b, s, n);
 }
 
-/* Length of the valid UTF-8 sequence at s (n bytes left), 0 if invalid. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-    unsigned c = s[0];
-    size_t len;
-    unsigned min;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF)
-        len = 2, min = 0x80;
-    else if (c >= 0xE0 && c <= 0xEF)
-        len = 3, min = 0x800;
-    else if (c >= 0xF0 && c <= 0xF4)
-        len = 4, min = 0x10000;
-    else
-        return 0;
-    if (len > n)
-        return 0;
-    unsigned cp = c & (0x3F >> (len - 1));
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3F);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-        return 0;
-    return len;
-}
-
 static void put_value(struct buf *b, const char *v, size_t n, int esc)
 {
     const unsigned char *s = (const unsigned char *)v;
@@ -299,7 +271,7 @@ static void put_value(struct buf *b, const char *v, size_t n, int esc)
     char u[8];
     if (esc == HOOKD_ESC_JSON) {
         while (i < n) {
-            size_t l = s[i] < 0x20 || s[i] == '"' || s[i] == '\\' ? 0 : utf8_len(s + i, n - i);
+            size_t l = s[i] < 0x20 || s[i] == '"' || s[i] == '\\' ? 0 : hookd_utf8_len(s + i, n - i);
             if (l) {
                 i += l;
                 continue;
@@ -506,7 +478,7 @@ static json_t *jstr(const char *s)
     if (!c)
         return NULL;
     for (size_t i = 0; i < n;) {
-        size_t l = utf8_len((unsigned char *)c + i, n - i);
+        size_t l = hookd_utf8_len((unsigned char *)c + i, n - i);
         if (!l)
             c[i] = '?', l = 1;
         i += l;

@@ -68,6 +68,8 @@ typedef struct db_inst {
     size_t nidle, cap;
     atomic_int down;            /* the last attempt could not reach the database */
     atomic_int need_schema;     /* down at start-up: the first connection creates the tables */
+    pthread_mutex_t schema_lock; /* one creator at a time (PostgreSQL's CREATE TABLE IF NOT
+                                  * EXISTS races with itself) */
 } db_inst;
 
 /* ---- small helpers ---- */
@@ -86,26 +88,6 @@ static const char *plain_string(const json_t *v)
 {
     const char *s = json_string_value(v);
     return s && strlen(s) == json_string_length(v) ? s : NULL;
-}
-
-void db_one_line(char *s)
-{
-    char *w = s;
-    int space = 1;   /* drops leading blanks and runs of them */
-    for (const char *r = s; *r; r++) {
-        unsigned char c = (unsigned char)*r;
-        if (c <= ' ' || c == 0x7f) {
-            if (!space)
-                *w++ = ' ';
-            space = 1;
-            continue;
-        }
-        *w++ = c < 0x80 ? (char)c : '?';
-        space = 0;
-    }
-    while (w > s && w[-1] == ' ')
-        w--;
-    *w = '\0';
 }
 
 static int is_alpha(char c)
@@ -380,6 +362,7 @@ static void db_destroy(void *instance)
         free(d->target);
     }
     pthread_mutex_destroy(&d->lock);
+    pthread_mutex_destroy(&d->schema_lock);
     free(d);
 }
 
@@ -585,11 +568,13 @@ static db_conn *pool_take(db_inst *d, int *reused, db_error *e)
         c = d->idle[--d->nidle];
     pthread_mutex_unlock(&d->lock);
     *reused = c != NULL;
-    if (!c) {
-        int schema = atomic_load(&d->need_schema);
-        if ((c = connect_db(d, schema, e)) && schema)
-            atomic_store(&d->need_schema, 0);
-    }
+    if (c || !atomic_load(&d->need_schema))
+        return c ? c : connect_db(d, 0, e);
+    pthread_mutex_lock(&d->schema_lock);
+    int schema = atomic_load(&d->need_schema);
+    if ((c = connect_db(d, schema, e)) && schema)
+        atomic_store(&d->need_schema, 0);
+    pthread_mutex_unlock(&d->schema_lock);
     return c;
 }
 
@@ -763,6 +748,7 @@ static int db_init(const hookd_api *api, const json_t *config, void **instance, 
     d->api = api;
     d->drv = &db_sqlite;
     pthread_mutex_init(&d->lock, NULL);
+    pthread_mutex_init(&d->schema_lock, NULL);
     atomic_init(&d->down, 0);
     atomic_init(&d->need_schema, 0);
     int rc = parse_config(d, config, err, errlen);

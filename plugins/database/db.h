@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <hookd/plugin.h>
+#include "text.h"  /* hookd_one_line */
 
 typedef struct db_error {
     int result;     /* HOOKD_RETRY (transient) or HOOKD_FAIL (this event cannot succeed) */
@@ -52,7 +53,5 @@ typedef struct db_driver {
 extern const db_driver db_sqlite;
 extern const db_driver db_postgres;
 
-/* Reasons end up in logs and JSON: one line of printable ASCII. */
-void db_one_line(char *s);
 
 #endif

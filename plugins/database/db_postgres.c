@@ -57,7 +57,7 @@ static int fail(db_conn *c, const PGresult *r, db_error *e)
         snprintf(e->text, sizeof e->text, "SQLSTATE %s: %s", state, msg);
     else
         snprintf(e->text, sizeof e->text, "%s%s", e->lost ? "connection lost: " : "", msg);
-    db_one_line(e->text);
+    hookd_one_line(e->text);
     return -1;
 }
 
@@ -101,7 +101,7 @@ static void notice(void *arg, const char *message)
     const hookd_api *api = arg;
     char line[HOOKD_REASON_MAX];
     snprintf(line, sizeof line, "%s", message);
-    db_one_line(line);
+    hookd_one_line(line);
     if (api && api->log)
         api->log(api, HOOKD_LOG_DEBUG, "postgres: %s", line);
 }
@@ -133,7 +133,7 @@ static db_conn *pg_open(const char *target, const hookd_api *api, db_error *e)
         e->lost = 1;
         snprintf(e->text, sizeof e->text, "%s",
                  c->pg ? PQerrorMessage(c->pg) : "out of memory");
-        db_one_line(e->text);
+        hookd_one_line(e->text);
         pg_close(c);
         return NULL;
     }

@@ -81,7 +81,7 @@ static int fail(db_error *e, sqlite3 *db, int rc)
         snprintf(e->text, sizeof e->text, "sqlite %s: %s", code_name(rc), msg);
     else
         snprintf(e->text, sizeof e->text, "sqlite %s (%d): %s", code_name(rc), rc, msg);
-    db_one_line(e->text);
+    hookd_one_line(e->text);
     return -1;
 }
 

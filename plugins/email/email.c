@@ -30,6 +30,8 @@
 #include <openssl/evp.h>
 #include <hookd/plugin.h>
 
+#include "text.h"
+
 #define SUBJECT_PLAIN_MAX 900     /* longer subjects go as folded RFC 2047 words */
 #define WORD_BYTES 45             /* raw bytes per encoded word: 60 base64 chars */
 #define LINE_BYTES 57             /* raw bytes per base64 body line: 76 chars */
@@ -67,32 +69,6 @@ typedef struct email_inst {
 
 /* ---- small text helpers ---- */
 
-/* Length of the valid UTF-8 sequence at s (n bytes left), 0 if invalid. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-    unsigned c = s[0], cp, min;
-    size_t len;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF)
-        len = 2, min = 0x80;
-    else if (c >= 0xE0 && c <= 0xEF)
-        len = 3, min = 0x800;
-    else if (c >= 0xF0 && c <= 0xF4)
-        len = 4, min = 0x10000;
-    else
-        return 0;
-    if (len > n)
-        return 0;
-    cp = c & (0x3F >> (len - 1));
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3F);
-    }
-    return cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF) ? 0 : len;
-}
-
 /* In place: control characters become spaces, bytes that are not UTF-8 '?'.
  * The template escape already does the first; this also covers literal text. */
 static void clean_line(char *s)
@@ -100,7 +76,7 @@ static void clean_line(char *s)
     size_t n = strlen(s);
     for (size_t i = 0; i < n;) {
         unsigned char c = (unsigned char)s[i];
-        size_t l = utf8_len((unsigned char *)s + i, n - i);
+        size_t l = hookd_utf8_len((unsigned char *)s + i, n - i);
         if (c < 0x20 || c == 0x7F)
             s[i] = ' ';
         else if (!l)

@@ -29,12 +29,14 @@
 #include <curl/curl.h>
 #include <hookd/plugin.h>
 
+#include "http_answer.h"
+#include "text.h"
+
 #define SNIPPET_MAX 200                 /* bytes of an answer kept for the reason */
 #define SIGN_MAX 1024                   /* room for the signature header lines */
 #define DEFAULT_CONNECT_MS 10000
 #define MAX_CONNECT_MS 3600000
 #define MAX_REDIRS 5
-#define MAX_RETRY_AFTER_MS (7LL * 86400 * 1000) /* the core caps it further */
 #define TCHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789" \
                "!#$%&'*+-.^_`|~"        /* RFC 9110 token */
 
@@ -104,27 +106,6 @@ static int one_of(const char *s, const char *const *list, int n)
     return -1;
 }
 #define ONE_OF(s, list) one_of(s, list, (int)(sizeof list / sizeof list[0]))
-
-/* Reasons end up in logs and JSON: one line of printable ASCII. */
-static void one_line(char *s)
-{
-    char *w = s;
-    int space = 1;   /* drops leading blanks and runs of them */
-    for (const char *r = s; *r; r++) {
-        unsigned char c = (unsigned char)*r;
-        if (c <= ' ' || c == 0x7f) {
-            if (!space)
-                *w++ = ' ';
-            space = 1;
-            continue;
-        }
-        *w++ = c < 0x80 ? (char)c : '?';
-        space = 0;
-    }
-    while (w > s && w[-1] == ' ')
-        w--;
-    *w = '\0';
-}
 
 /* "500ms", "5s", "1m", or a number of milliseconds; -1 if none of these. */
 static long parse_ms(const json_t *v)
@@ -483,22 +464,6 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
     return len;   /* read the rest too, so the connection stays usable */
 }
 
-/* Copies the value of a header line, trimmed. */
-static void header_value(const char *p, size_t len, char *dst, size_t dstlen)
-{
-    while (len > 0 && (*p == ' ' || *p == '\t')) {
-        p++;
-        len--;
-    }
-    while (len > 0 && (p[len - 1] == '\r' || p[len - 1] == '\n' || p[len - 1] == ' ' ||
-                       p[len - 1] == '\t'))
-        len--;
-    if (len >= dstlen)
-        len = dstlen - 1;
-    memcpy(dst, p, len);
-    dst[len] = '\0';
-}
-
 static size_t on_header(char *p, size_t size, size_t n, void *ud)
 {
     answer *a = ud;
@@ -511,33 +476,11 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
         sp = sp ? memchr(sp + 1, ' ', len - (size_t)(sp + 1 - p)) : NULL; /* after it */
         a->phrase[0] = '\0';
         if (sp)
-            header_value(sp + 1, len - (size_t)(sp + 1 - p), a->phrase, sizeof a->phrase);
+            hookd_header_value(sp + 1, len - (size_t)(sp + 1 - p), a->phrase, sizeof a->phrase);
     } else if (len > 12 && !strncasecmp(p, "retry-after:", 12)) {
-        header_value(p + 12, len - 12, a->retry_after, sizeof a->retry_after);
+        hookd_header_value(p + 12, len - 12, a->retry_after, sizeof a->retry_after);
     }
     return len;
-}
-
-/* Retry-After (seconds or an HTTP date) in ms from now; -1 if absent or bad. */
-static int64_t retry_after_ms(const char *v)
-{
-    if (!*v)
-        return -1;
-    if (*v >= '0' && *v <= '9') {
-        char *end;
-        errno = 0;
-        long long s = strtoll(v, &end, 10);
-        if (*end)
-            return -1;
-        return errno || s > MAX_RETRY_AFTER_MS / 1000 ? MAX_RETRY_AFTER_MS : s * 1000;
-    }
-    time_t t = curl_getdate(v, NULL), now = time(NULL);
-    if (t == (time_t)-1)
-        return -1;
-    if (t <= now)
-        return 0;
-    return (int64_t)(t - now) > MAX_RETRY_AFTER_MS / 1000 ? MAX_RETRY_AFTER_MS
-                                                          : (int64_t)(t - now) * 1000;
 }
 
 /* "Name: value" for curl; an empty value needs "Name;" to be sent at all. */
@@ -651,7 +594,7 @@ static int judge(const fwd_inst *f, CURLcode cc, const char *cerr, long code,
     }
     memcpy(snip, a->snippet, a->len);
     snip[a->len] = '\0';
-    one_line(snip);
+    hookd_one_line(snip);
     snprintf(status, sizeof status, "HTTP %ld%s%s", code, a->phrase[0] ? " " : "", a->phrase);
     if (code >= 200 && code < 300)
         return HOOKD_OK;
@@ -661,7 +604,7 @@ static int judge(const fwd_inst *f, CURLcode cc, const char *cerr, long code,
     }
     say(st, "%s%s%s", status, snip[0] ? ": " : "", snip);
     if (code == 408 || code == 429 || (code >= 500 && code < 600)) {
-        st->retry_after_ms = retry_after_ms(a->retry_after);
+        st->retry_after_ms = hookd_retry_after_ms(a->retry_after);
         return HOOKD_RETRY;
     }
     return HOOKD_FAIL;
@@ -765,7 +708,7 @@ done:
     if (url)
         api->free(url);
     st->reason[sizeof st->reason - 1] = '\0';
-    one_line(st->reason);
+    hookd_one_line(st->reason);
     return r;
 }
 

@@ -357,6 +357,8 @@ class PostgresDatabase(Behaviour, HookdCase):
         self.assertIn("not reachable at start-up, deliveries retry until it is", h.run_log())
         eids = [self.post(h, body("tier.increase", "acctS")),
                 self.post(h, body("account.disable", "acctT"))]
+        # More deliveries than one, so that several race to create the tables.
+        eids += [self.post(h, body("contact.update", n=i)) for i in range(4)]
         for eid in eids:
             self.wait_delivery(eid, lambda d: d["state"] == "pending" and d["attempts"] >= 2,
                                "retries while PostgreSQL is down")
