@@ -11,6 +11,9 @@
 #   hookd-normal  the same with `sync: normal`
 #   hookd-store   `sync: normal`, no route: the receive path and the spool
 #                 alone, without the delivery to the file plugin
+#   hookd-404     the same POST to a path no source serves: hookd's HTTP layer
+#                 alone (parse, answer, keep-alive), the ceiling of the rest;
+#                 every answer is a 404, so its errors column counts them all
 #   nginx-tls, hookd-tls-normal, hookd-tls-full   the same over TLS (P-256 cert)
 # Each case runs RUNS times (default 3), interleaved, each on a fresh server;
 # the table gives the median run's requests/s, p50, p99 and non-2xx/socket
@@ -46,7 +49,7 @@ DUR=${1:-10}
 CONNS=${CONNS:-50}
 RUNS=${RUNS:-3}
 BIN=${HOOKD_BIN:-build/hookd}
-CASES=${CASES:-"nginx-http webhook hookd-full hookd-normal hookd-store nginx-tls hookd-tls-normal hookd-tls-full"}
+CASES=${CASES:-"nginx-http webhook hookd-full hookd-normal hookd-store hookd-404 nginx-tls hookd-tls-normal hookd-tls-full"}
 PATH=$PATH:/usr/sbin  # nginx
 [ -x "$BIN" ] || make build >/dev/null
 BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
@@ -162,6 +165,7 @@ run_once() {
   hookd-full) port=18081; hookd_conf $port 0 full > "$work/h.yaml" ;;
   hookd-normal) port=18082; hookd_conf $port 0 normal > "$work/h.yaml" ;;
   hookd-store) port=18083; hookd_conf $port 0 normal 0 > "$work/h.yaml" ;;
+  hookd-404) port=18084; hookd_conf $port 0 normal 0 > "$work/h.yaml" ;;
   hookd-tls-full) port=18444; hookd_conf $port 1 full > "$work/h.yaml" ;;
   hookd-tls-normal) port=18445; hookd_conf $port 1 normal > "$work/h.yaml" ;;
   *) echo "bench: unknown case $name" >&2; exit 2 ;;
@@ -175,6 +179,7 @@ run_once() {
     "${TS0[@]}" webhook -hooks "$work/hooks.json" -ip 127.0.0.1 -port $port >"$work/webhook.log" 2>&1 & ;;
   hookd-*)
     url=$scheme://127.0.0.1:$port/webhooks/ctct
+    [ "$name" = hookd-404 ] && url=$scheme://127.0.0.1:$port/not-a-source
     "$BIN" check -c "$work/h.yaml" >/dev/null
     "${TS0[@]}" "$BIN" run -c "$work/h.yaml" 2>>"$work/hookd.log" & ;;
   esac
