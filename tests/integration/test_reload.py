@@ -193,12 +193,18 @@ class Reload(HookdCase):
         """)
         return started, gate, base_config(self.dir, top=SPOOL, plugins=plugins)
 
-    def test_slow_plugin_init_holds_no_request(self):
+    def hup_into_gated_build(self):
+        """A running hookd, SIGHUP'd into a build blocked in init(); gives
+        (h, the gate file that lets the build go on)."""
         h = self.hookd(base_config(self.dir, top=SPOOL))
         started, gate, cfg = self.gated()
         h.write_config(cfg)
         h.proc.send_signal(signal.SIGHUP)
         wait_for(lambda: os.path.exists(started), what="the new instance's init to start")
+        return h, gate
+
+    def test_slow_plugin_init_holds_no_request(self):
+        h, gate = self.hup_into_gated_build()
         # init() is blocked on the gate: requests are answered meanwhile.
         for _ in range(3):
             r = h.post(ctct_body())
@@ -214,11 +220,7 @@ class Reload(HookdCase):
         self.assertIn("2 plugin instances", h.run_log())
 
     def test_stop_during_a_build_waits_for_it_and_exits_cleanly(self):
-        h = self.hookd(base_config(self.dir, top=SPOOL))
-        started, gate, cfg = self.gated()
-        h.write_config(cfg)
-        h.proc.send_signal(signal.SIGHUP)
-        wait_for(lambda: os.path.exists(started), what="the new instance's init to start")
+        h, gate = self.hup_into_gated_build()
         h.proc.send_signal(signal.SIGTERM)
         wait_for(lambda: "stopping" in h.run_log(), what="stopping")
         self.assertIsNone(h.proc.poll(), "exited while the build still ran")
