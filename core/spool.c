@@ -18,6 +18,7 @@
 #include "log.h"
 #include "spool_ckpt.h"
 #include "spool_schema.h"
+#include "spool_vfs.h"
 
 #define HOUSEKEEP_MS 1000     /* recovery poll and retention pass */
 #define RETRY_FAILED_MS 200   /* after a failed commit, before records retry */
@@ -680,9 +681,11 @@ static int open_db(hookd_spool *sp, char *err, size_t errlen)
     /* Memory statistics take a global mutex on every allocation; hookd never
      * reads them. (A no-op once SQLite is initialised.) */
     sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    /* The WAL's frames go to the kernel once per commit (spool_vfs.c). */
+    const char *vfs = hookd_spool_vfs_register() == SQLITE_OK ? HOOKD_SPOOL_VFS : NULL;
     int rc = sqlite3_open_v2(sp->path, &sp->db,
                              SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                             NULL);
+                             vfs);
     if (rc != SQLITE_OK)
         goto fail;
     sqlite3_busy_timeout(sp->db, 5000);
