@@ -568,8 +568,10 @@ static db_conn *pool_take(db_inst *d, int *reused, db_error *e)
         c = d->idle[--d->nidle];
     pthread_mutex_unlock(&d->lock);
     *reused = c != NULL;
-    if (c || !atomic_load(&d->need_schema))
-        return c ? c : connect_db(d, 0, e);
+    if (c)
+        return c;
+    if (!atomic_load(&d->need_schema))
+        return connect_db(d, 0, e);
     pthread_mutex_lock(&d->schema_lock);
     int schema = atomic_load(&d->need_schema);
     if ((c = connect_db(d, schema, e)) && schema)
