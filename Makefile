@@ -28,7 +28,7 @@ test-asan:
 # The main integration scenarios with `hookd run` under valgrind memcheck: any
 # invalid access or definite/indirect leak makes hookd exit 99, which fails
 # the test that stopped it.
-VALGRIND_TESTS ?= test_receive test_forward test_reload
+VALGRIND_TESTS ?= test_receive test_forward test_reload test_jws.Accepted test_jws.Refused test_jws.Migration
 test-valgrind: build
 	cd tests/integration && HOOKD_BIN=$(CURDIR)/$(BUILD)/hookd \
 	  HOOKD_PLUGIN_DIR=$(CURDIR)/$(BUILD)/plugins HOOKD_FIXTURE_DIR=$(CURDIR)/$(BUILD)/tests/plugins \

@@ -555,9 +555,15 @@ void hookd_config_free(hookd_config *cfg)
         free(s->path);
         free(s->basic_user);
         free(s->basic_pass);
-        free_strv(s->verify.secrets, s->verify.nsecrets);
-        free(s->verify.header);
-        free(s->verify.prefix);
+        for (size_t v = 0; v < s->nverify; v++) {
+            hookd_verify_cfg *vc = &s->verify[v];
+            free_strv(vc->secrets, vc->nsecrets);
+            free(vc->header);
+            free(vc->prefix);
+            free(vc->jwks_url);
+            free(vc->jwks_file);
+            free(vc->ca_file);
+        }
         free(s->event_type);
         free(s->event_type_header);
         free(s->dedup_arg);

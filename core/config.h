@@ -18,8 +18,11 @@ typedef enum {
     HOOKD_SCHEME_GITHUB,    /* github */
     HOOKD_SCHEME_STRIPE,    /* stripe */
     HOOKD_SCHEME_STDWH,     /* standard-webhooks */
-    HOOKD_SCHEME_HMAC       /* hmac (generic) */
+    HOOKD_SCHEME_HMAC,      /* hmac (generic) */
+    HOOKD_SCHEME_JWS        /* ctct-jws: Constant Contact v3 (DESIGN §10) */
 } hookd_scheme;
+
+struct hookd_keyset; /* jwks_fetch.h: the key set a ctct-jws scheme verifies with */
 
 typedef enum { HOOKD_ALG_SHA256 = 0, HOOKD_ALG_SHA512 } hookd_alg;
 typedef enum { HOOKD_ENC_HEX = 0, HOOKD_ENC_BASE64 } hookd_enc;
@@ -34,7 +37,17 @@ typedef struct hookd_verify_cfg {
     hookd_alg algorithm;    /* sha256 (default) or sha512 */
     hookd_enc encoding;     /* hex (default) or base64 */
     char *prefix;           /* e.g. "sha256="; may be NULL */
+    /* ctct-jws only: */
+    char *jwks_url;         /* default the Constant Contact one; NULL when jwks_file */
+    char *jwks_file;        /* a local key set instead of jwks_url */
+    char *ca_file;          /* trust for jwks_url; NULL: the system's CAs */
+    int64_t refresh_ms;     /* how often the key set is read again; default 1 h */
+    struct hookd_keyset *keys; /* made by the runtime, not the loader; NULL in a bare config */
+    hookd_mark mark;        /* of this verify entry */
 } hookd_verify_cfg;
+
+#define HOOKD_CTCT_JWKS_URL "https://developer.constantcontact.com/.well-known/jwks.json"
+#define HOOKD_MAX_VERIFY 4  /* schemes on one source (a migration lists two) */
 
 typedef enum {
     HOOKD_DEDUP_NONE = 0,
@@ -48,7 +61,8 @@ typedef struct hookd_source_cfg {
     char *path;             /* exact request path, starts with '/' */
     char *basic_user;       /* NULL when no auth.basic */
     char *basic_pass;
-    hookd_verify_cfg verify;
+    hookd_verify_cfg verify[HOOKD_MAX_VERIFY]; /* verify: one map, or a list */
+    size_t nverify;         /* at least 1 */
     char *event_type;       /* a JSON pointer "/event_type", or NULL ... */
     char *event_type_header;/* ... or the header name of "header:X-GitHub-Event" */
     hookd_dedup_kind dedup;

@@ -2,6 +2,7 @@
  * Basic credentials, verification scheme and secrets, event type, dedup and
  * enrichment. Part of the loader in config.c. */
 #include "config_yaml.h"
+#include "ctct.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,8 +18,17 @@ static const struct {
     {"stripe", HOOKD_SCHEME_STRIPE},
     {"standard-webhooks", HOOKD_SCHEME_STDWH},
     {"hmac", HOOKD_SCHEME_HMAC},
+    {"ctct-jws", HOOKD_SCHEME_JWS},
 };
 #define NSCHEMES (sizeof schemes / sizeof schemes[0])
+
+static const char *hookd_scheme_cfg_name(hookd_scheme sch)
+{
+    for (size_t i = 0; i < NSCHEMES; i++)
+        if (schemes[i].scheme == sch)
+            return schemes[i].name;
+    return "?";
+}
 
 /* An HTTP header name (RFC 9110 token). */
 static int valid_header(const char *s)
@@ -58,50 +68,39 @@ static const char *const source_keys[] = {
     "name", "path", "auth", "verify", "event_type", "dedup", "enrich", NULL};
 static const char *const auth_keys[] = {"basic", NULL};
 static const char *const basic_keys[] = {"username", "password", NULL};
-static const char *const verify_keys[] = {"scheme",    "secret", "secrets",
-                                          "tolerance", "header", "algorithm",
-                                          "encoding",  "prefix", NULL};
 static const char *const dedup_keys[] = {"key", "window", NULL};
 
-static int load_verify(hookd_cy *cy, hookd_verify_cfg *vc, yaml_node_t *src)
-{
-    yaml_node_t *vn;
-    char *s = NULL;
-    int r, e;
-    if (hookd_cy_map(cy, src, "verify", verify_keys, &vn) < 0)
-        return -1;
-    if (!vn)
-        return hookd_cy_fail(cy, src,
-                             "no verify; write verify: { scheme: none } to "
-                             "accept unsigned requests");
-    size_t old = hookd_cy_push_key(cy, "verify");
-    if (hookd_cy_req_str(cy, vn, "scheme", &s) < 0)
-        return -1;
-    size_t i;
-    for (i = 0; i < NSCHEMES && strcmp(s, schemes[i].name); i++)
-        ;
-    if (i == NSCHEMES) {
-        hookd_cy_fail_key(
-            cy, vn, "scheme",
-            "unknown scheme \"%s\" (ctct-hmac-sha256, github, stripe, "
-            "standard-webhooks, hmac, none)",
-            s);
-        free(s);
-        return -1;
-    }
-    free(s);
-    s = NULL;
-    vc->scheme = schemes[i].scheme;
-    const char *sn = schemes[i].name;
+static const char *const verify_keys[] = {
+    "scheme", "secret",    "secrets",  "tolerance", "header",  "algorithm",
+    "encoding", "prefix", "jwks_url", "jwks_file", "ca_file", "refresh", NULL};
 
+/* The keys each scheme reads besides scheme, secret(s) and tolerance: any
+ * other key is an error naming the scheme, not a silent no-op. */
+static int refuse_foreign(hookd_cy *cy, yaml_node_t *vn, const hookd_verify_cfg *vc,
+                          const char *sn)
+{
+    static const char *const hmac_only[] = {"header", "algorithm", "encoding", "prefix", NULL};
+    static const char *const jws_only[] = {"jwks_url", "jwks_file", "ca_file", "refresh", NULL};
+    for (const char *const *k = hmac_only; *k; k++)
+        if (vc->scheme != HOOKD_SCHEME_HMAC && hookd_cy_get(cy, vn, *k))
+            return hookd_cy_fail_key(cy, vn, *k, "only used with scheme hmac (this is %s)", sn);
+    for (const char *const *k = jws_only; *k; k++)
+        if (vc->scheme != HOOKD_SCHEME_JWS && hookd_cy_get(cy, vn, *k))
+            return hookd_cy_fail_key(cy, vn, *k, "only used with scheme ctct-jws (this is %s)",
+                                     sn);
+    return 0;
+}
+
+static int load_secrets(hookd_cy *cy, hookd_verify_cfg *vc, yaml_node_t *vn, const char *sn)
+{
+    char *s = NULL;
     yaml_node_t *one = hookd_cy_get(cy, vn, "secret");
     yaml_node_t *many = hookd_cy_get(cy, vn, "secrets");
     if (one && many)
-        return hookd_cy_fail_key(cy, vn, "secrets",
-                                 "give secret or secrets, not both");
-    if (vc->scheme == HOOKD_SCHEME_NONE && (one || many))
+        return hookd_cy_fail_key(cy, vn, "secrets", "give secret or secrets, not both");
+    if ((vc->scheme == HOOKD_SCHEME_NONE || vc->scheme == HOOKD_SCHEME_JWS) && (one || many))
         return hookd_cy_fail_key(cy, vn, one ? "secret" : "secrets",
-                                 "scheme none takes no secret");
+                                 "scheme %s takes no secret", sn);
     if (one) {
         if (hookd_cy_str(cy, vn, "secret", &s, 0) < 0)
             return -1;
@@ -111,57 +110,142 @@ static int load_verify(hookd_cy *cy, hookd_verify_cfg *vc, yaml_node_t *src)
         }
         vc->secrets[0] = s;
         vc->nsecrets = 1;
-    } else if (many && hookd_cy_strlist(cy, vn, "secrets", &vc->secrets,
-                                        &vc->nsecrets, NULL) < 0) {
+    } else if (many &&
+               hookd_cy_strlist(cy, vn, "secrets", &vc->secrets, &vc->nsecrets, NULL) < 0) {
         return -1;
     }
-    if (vc->scheme != HOOKD_SCHEME_NONE && vc->nsecrets == 0)
-        return hookd_cy_fail(
-            cy, vn, "scheme %s needs a secret (secret: or secrets:)", sn);
+    if (vc->scheme != HOOKD_SCHEME_NONE && vc->scheme != HOOKD_SCHEME_JWS && vc->nsecrets == 0)
+        return hookd_cy_fail(cy, vn, "scheme %s needs a secret (secret: or secrets:)", sn);
+    return 0;
+}
 
-    int timed =
-        vc->scheme == HOOKD_SCHEME_STRIPE || vc->scheme == HOOKD_SCHEME_STDWH;
-    vc->tolerance_ms = timed ? 300000 : 0;
-    if (hookd_cy_get(cy, vn, "tolerance") && !timed &&
-        vc->scheme != HOOKD_SCHEME_HMAC)
-        return hookd_cy_fail_key(cy, vn, "tolerance",
-                                 "scheme %s has no timestamp to check", sn);
-    if (hookd_cy_duration(cy, vn, "tolerance", &vc->tolerance_ms, 1000,
-                          HOOKD_CY_DAY_MS) < 0)
+static int load_hmac(hookd_cy *cy, hookd_verify_cfg *vc, yaml_node_t *vn)
+{
+    static const char *const algs[] = {"sha256", "sha512", NULL};
+    static const char *const encs[] = {"hex", "base64", NULL};
+    int r, e;
+    if (hookd_cy_str(cy, vn, "header", &vc->header, 0) < 0)
+        return -1;
+    if (!vc->header)
+        return hookd_cy_fail(cy, vn, "scheme hmac needs header");
+    if (!valid_header(vc->header))
+        return hookd_cy_fail_key(cy, vn, "header", "invalid header name \"%s\"", vc->header);
+    if ((r = hookd_cy_enum(cy, vn, "algorithm", algs, &e)) < 0)
+        return -1;
+    if (r)
+        vc->algorithm = e ? HOOKD_ALG_SHA512 : HOOKD_ALG_SHA256;
+    if ((r = hookd_cy_enum(cy, vn, "encoding", encs, &e)) < 0)
+        return -1;
+    if (r)
+        vc->encoding = e ? HOOKD_ENC_BASE64 : HOOKD_ENC_HEX;
+    if (hookd_cy_str(cy, vn, "prefix", &vc->prefix, HOOKD_CY_EMPTY_OK) < 0)
+        return -1;
+    if (vc->prefix && !*vc->prefix) {
+        free(vc->prefix);
+        vc->prefix = NULL;
+    }
+    return 0;
+}
+
+/* ctct-jws (DESIGN §10): where the key set comes from and how often. */
+static int load_jws(hookd_cy *cy, hookd_verify_cfg *vc, yaml_node_t *vn)
+{
+    char why[160];
+    if (hookd_cy_str(cy, vn, "jwks_url", &vc->jwks_url, 0) < 0 ||
+        hookd_cy_str(cy, vn, "jwks_file", &vc->jwks_file, 0) < 0 ||
+        hookd_cy_str(cy, vn, "ca_file", &vc->ca_file, 0) < 0)
+        return -1;
+    if (vc->jwks_url && vc->jwks_file)
+        return hookd_cy_fail_key(cy, vn, "jwks_file", "give jwks_url or jwks_file, not both");
+    if (vc->jwks_file && vc->ca_file)
+        return hookd_cy_fail_key(cy, vn, "ca_file", "only used with jwks_url");
+    if (!vc->jwks_file && !vc->jwks_url &&
+        hookd_cy_set_str(&vc->jwks_url, HOOKD_CTCT_JWKS_URL) < 0)
+        return hookd_cy_fail(cy, vn, "out of memory");
+    if (vc->jwks_url && hookd_ctct_jwks_url_check(vc->jwks_url, why, sizeof why) < 0)
+        return hookd_cy_fail_key(cy, vn, "jwks_url", "%s", why);
+    vc->refresh_ms = 3600000;
+    return hookd_cy_duration(cy, vn, "refresh", &vc->refresh_ms, 1000, HOOKD_CY_DAY_MS) < 0
+               ? -1
+               : 0;
+}
+
+/* One verify entry: a mapping with its scheme and that scheme's keys. */
+static int load_one_verify(hookd_cy *cy, hookd_verify_cfg *vc, yaml_node_t *vn)
+{
+    char *s = NULL;
+    vc->mark = hookd_cy_mark(vn);
+    if (hookd_cy_check_map(cy, vn, verify_keys) < 0 || hookd_cy_req_str(cy, vn, "scheme", &s) < 0)
+        return -1;
+    size_t i;
+    for (i = 0; i < NSCHEMES && strcmp(s, schemes[i].name); i++)
+        ;
+    if (i == NSCHEMES) {
+        hookd_cy_fail_key(cy, vn, "scheme",
+                          "unknown scheme \"%s\" (ctct-jws, ctct-hmac-sha256, github, stripe, "
+                          "standard-webhooks, hmac, none)",
+                          s);
+        free(s);
+        return -1;
+    }
+    free(s);
+    vc->scheme = schemes[i].scheme;
+    const char *sn = schemes[i].name;
+    if (refuse_foreign(cy, vn, vc, sn) < 0 || load_secrets(cy, vc, vn, sn) < 0)
         return -1;
 
-    static const char *const hmac_only[] = {"header", "algorithm", "encoding",
-                                            "prefix"};
-    if (vc->scheme != HOOKD_SCHEME_HMAC) {
-        for (size_t k = 0; k < 4; k++)
-            if (hookd_cy_get(cy, vn, hmac_only[k]))
-                return hookd_cy_fail_key(
-                    cy, vn, hmac_only[k],
-                    "only used with scheme hmac (this is %s)", sn);
-    } else {
-        static const char *const algs[] = {"sha256", "sha512", NULL};
-        static const char *const encs[] = {"hex", "base64", NULL};
-        if (hookd_cy_str(cy, vn, "header", &vc->header, 0) < 0)
+    int timed = vc->scheme == HOOKD_SCHEME_STRIPE || vc->scheme == HOOKD_SCHEME_STDWH ||
+                vc->scheme == HOOKD_SCHEME_JWS;
+    vc->tolerance_ms = timed ? 300000 : 0;
+    if (hookd_cy_get(cy, vn, "tolerance") && !timed && vc->scheme != HOOKD_SCHEME_HMAC)
+        return hookd_cy_fail_key(cy, vn, "tolerance", "scheme %s has no timestamp to check",
+                                 sn);
+    if (hookd_cy_duration(cy, vn, "tolerance", &vc->tolerance_ms, 1000, HOOKD_CY_DAY_MS) < 0)
+        return -1;
+    if (vc->scheme == HOOKD_SCHEME_HMAC)
+        return load_hmac(cy, vc, vn);
+    if (vc->scheme == HOOKD_SCHEME_JWS)
+        return load_jws(cy, vc, vn);
+    return 0;
+}
+
+/* verify: one mapping, or a list of them for a source migrating between
+ * schemes (DESIGN §10): no scheme twice, and none stands alone. */
+static int load_verify(hookd_cy *cy, hookd_source_cfg *sc, yaml_node_t *src)
+{
+    yaml_node_t *vn = hookd_cy_get(cy, src, "verify");
+    if (!vn || hookd_cy_is_null(vn))
+        return hookd_cy_fail(cy, src,
+                             "no verify; write verify: { scheme: none } to "
+                             "accept unsigned requests");
+    size_t old = hookd_cy_push_key(cy, "verify");
+    if (vn->type == YAML_MAPPING_NODE) {
+        sc->nverify = 1;
+        if (load_one_verify(cy, &sc->verify[0], vn) < 0)
             return -1;
-        if (!vc->header)
-            return hookd_cy_fail(cy, vn, "scheme hmac needs header");
-        if (!valid_header(vc->header))
-            return hookd_cy_fail_key(cy, vn, "header",
-                                     "invalid header name \"%s\"", vc->header);
-        if ((r = hookd_cy_enum(cy, vn, "algorithm", algs, &e)) < 0)
+        hookd_cy_pop(cy, old);
+        return 0;
+    }
+    size_t n = vn->type == YAML_SEQUENCE_NODE ? hookd_cy_len(vn) : 0;
+    if (n == 0 || n > HOOKD_MAX_VERIFY)
+        return hookd_cy_fail(cy, vn, "expected a mapping or a list of 1 to %d mappings",
+                             HOOKD_MAX_VERIFY);
+    for (size_t i = 0; i < n; i++) {
+        size_t at = hookd_cy_push_index(cy, i);
+        yaml_node_t *item = hookd_cy_item(cy, vn, i);
+        if (item->type != YAML_MAPPING_NODE)
+            return hookd_cy_fail(cy, item, "expected a mapping with a scheme");
+        sc->nverify = i + 1; /* so that free sees what was loaded */
+        if (load_one_verify(cy, &sc->verify[i], item) < 0)
             return -1;
-        if (r)
-            vc->algorithm = e ? HOOKD_ALG_SHA512 : HOOKD_ALG_SHA256;
-        if ((r = hookd_cy_enum(cy, vn, "encoding", encs, &e)) < 0)
-            return -1;
-        if (r)
-            vc->encoding = e ? HOOKD_ENC_BASE64 : HOOKD_ENC_HEX;
-        if (hookd_cy_str(cy, vn, "prefix", &vc->prefix, HOOKD_CY_EMPTY_OK) < 0)
-            return -1;
-        if (vc->prefix && !*vc->prefix) {
-            free(vc->prefix);
-            vc->prefix = NULL;
-        }
+        hookd_scheme sch = sc->verify[i].scheme;
+        if (sch == HOOKD_SCHEME_NONE && n > 1)
+            return hookd_cy_fail(cy, item, "scheme none cannot stand beside another scheme");
+        for (size_t j = 0; j < i; j++)
+            if (sc->verify[j].scheme == sch)
+                return hookd_cy_fail(cy, item, "scheme %s is listed twice",
+                                     hookd_scheme_cfg_name(sch));
+        hookd_cy_pop(cy, at);
     }
     hookd_cy_pop(cy, old);
     return 0;
@@ -171,7 +255,7 @@ static int load_event_type(hookd_cy *cy, hookd_source_cfg *sc, yaml_node_t *n)
 {
     char *s = NULL;
     const char *def;
-    switch (sc->verify.scheme) {
+    switch (sc->verify[0].scheme) {
     case HOOKD_SCHEME_STDWH:
     case HOOKD_SCHEME_STRIPE:
         def = "/type";
@@ -214,9 +298,9 @@ static int load_dedup(hookd_cy *cy, hookd_source_cfg *sc, yaml_node_t *n)
         return -1;
     const char *k = s;
     if (!k)
-        k = sc->verify.scheme == HOOKD_SCHEME_GITHUB
+        k = sc->verify[0].scheme == HOOKD_SCHEME_GITHUB
                 ? "header:X-GitHub-Delivery"
-            : sc->verify.scheme == HOOKD_SCHEME_STDWH ? "header:webhook-id"
+            : sc->verify[0].scheme == HOOKD_SCHEME_STDWH ? "header:webhook-id"
                                                       : "none";
     int r = 0;
     if (!strcmp(k, "none"))
@@ -280,7 +364,7 @@ static int load_source(hookd_cy *cy, hookd_source_cfg *sc, yaml_node_t *n)
                                      "must not contain ':'");
         hookd_cy_pop(cy, old);
     }
-    if (load_verify(cy, &sc->verify, n) < 0)
+    if (load_verify(cy, sc, n) < 0)
         return -1;
     if (load_event_type(cy, sc, n) < 0 || load_dedup(cy, sc, n) < 0)
         return -1;

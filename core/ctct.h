@@ -96,5 +96,8 @@ int hookd_ctct_callback_ok(const char *url, char *why, size_t whylen);
 int hookd_ctct_base_check(const char *url, char **norm, char *why, size_t whylen);
 /* A token endpoint URL: http(s)://host[:port][/path], no userinfo or fragment. */
 int hookd_ctct_token_url_check(const char *url, char *why, size_t whylen);
+/* A key set URL (verify.jwks_url): https, or http on 127.0.0.1, [::1] or
+ * localhost; no userinfo, no fragment. 0 or -1 with why. */
+int hookd_ctct_jwks_url_check(const char *url, char *why, size_t whylen);
 
 #endif

@@ -205,6 +205,26 @@ int hookd_ctct_token_url_check(const char *url, char *why, size_t whylen)
     return 0;
 }
 
+int hookd_ctct_jwks_url_check(const char *url, char *why, size_t whylen)
+{
+    url_parts u;
+    if (split_url(url, &u, why, whylen) < 0)
+        return -1;
+    if (strchr(u.rest, '#')) {
+        hookd_ctct_say(why, whylen, "url has a fragment");
+        return -1;
+    }
+    /* Keys fetched in clear text could be swapped on the way: plain http
+     * only where nothing travels, for tests and local mirrors. */
+    int loopback = !strcmp(u.host, "127.0.0.1") || !strcmp(u.host, "[::1]") ||
+                   !strcmp(u.host, "localhost");
+    if (!u.https && !loopback) {
+        hookd_ctct_say(why, whylen, "must be https (plain http only on a loopback host)");
+        return -1;
+    }
+    return 0;
+}
+
 int hookd_ctct_callback_ok(const char *url, char *why, size_t whylen)
 {
     size_t n = url ? strlen(url) : 0;

@@ -25,8 +25,12 @@ CURLcode hookd_curl_setup(CURL *h, const hookd_curl_opts *o)
     SET(CURLOPT_ERRORBUFFER, o->errbuf);
     SET(CURLOPT_WRITEFUNCTION, o->on_body);
     SET(CURLOPT_WRITEDATA, o->ud);
-    SET(CURLOPT_HEADERFUNCTION, o->on_header);
-    SET(CURLOPT_HEADERDATA, o->ud);
+    /* Without a header callback, libcurl hands the headers to the body
+     * callback when HEADERDATA is set: set both or neither. */
+    if (o->on_header) {
+        SET(CURLOPT_HEADERFUNCTION, o->on_header);
+        SET(CURLOPT_HEADERDATA, o->ud);
+    }
     if (o->user) {
         SET(CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
         SET(CURLOPT_USERNAME, o->user);

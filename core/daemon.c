@@ -262,6 +262,9 @@ static void *build(void *arg)
     hookd_config *cfg = hookd_config_find(d->config_path, &embedded, d->build_err,
                                           sizeof d->build_err);
     d->new_rt = cfg ? hookd_runtime_build(cfg, d->build_err, sizeof d->build_err) : NULL;
+    if (d->new_rt && hookd_runtime_start(d->new_rt) < 0)
+        hookd_log(HOOKD_LOG_WARN, "reload: cannot start a key set thread: key sets are not "
+                                  "read again until the next reload");
     uv_async_send(&d->built);
     return NULL;
 }
@@ -351,6 +354,12 @@ static int ctct_cfg_copy(hookd_ctct_cfg *to, const hookd_ctct_cfg *from)
 int hookd_daemon_run(hookd_runtime *rt, const char *config_path)
 {
     hookd_metrics_init(rt->cfg);
+    if (hookd_runtime_start(rt) < 0) {
+        fprintf(stderr, "hookd: cannot start the key set threads\n");
+        hookd_metrics_free();
+        hookd_runtime_free(rt);
+        return HOOKD_EXIT_RUNTIME;
+    }
     signal(SIGPIPE, SIG_IGN);
     /* A file size limit must fail a write (the spool answers 503), not kill us. */
     signal(SIGXFSZ, SIG_IGN);

@@ -14,6 +14,7 @@
 #include "daemon.h"
 #include "ctct_cli.h"
 #include "event.h"
+#include "jwks_fetch.h"
 #include "log.h"
 #include "runtime.h"
 #include "send_cli.h"
@@ -56,21 +57,25 @@ static const char usage_text[] =
     "  --json              machine-readable output\n"
     "\n"
     "sign options:\n"
-    "  --scheme S          ctct-hmac-sha256 | github | stripe | standard-webhooks | hmac\n"
+    "  --scheme S          ctct-jws | ctct-hmac-sha256 | github | stripe | standard-webhooks\n"
+    "                      | hmac\n"
     "  --secret K          the shared secret (or take both from --source NAME of -c FILE)\n"
+    "  --key PRIVATE.pem   ctct-jws: the signing key (RSA: RS256, EC P-256: ES256)\n"
+    "  --kid K             ctct-jws: the key id to name in the header (default: none)\n"
     "  --source NAME       use the scheme and first secret of this configured source\n"
     "  --file BODY         the body to sign (default: standard input)\n"
     "  --id ID             message id (standard-webhooks; default: a new id)\n"
-    "  --timestamp T       Unix seconds (stripe, standard-webhooks; default: now)\n"
+    "  --timestamp T       Unix seconds (ctct-jws, stripe, standard-webhooks; default: now)\n"
     "  --header H, --algorithm sha256|sha512, --encoding hex|base64, --prefix P\n"
     "                      for the generic hmac scheme\n"
     "\n"
     "send URL: post a signed test notification and print the answer (exit 0 on 2xx)\n"
     "  --scheme S --secret K, or --source NAME of -c FILE (scheme, secret, Basic)\n"
+    "  --key PRIVATE.pem [--kid K]   the signing key for ctct-jws (v3 sample body)\n"
     "  --user U --password P   Basic credentials (default: the source's)\n"
     "  --file BODY         the body (- for standard input), or\n"
     "  --topic T           a Constant Contact v2 sample: tier.increase (default),\n"
-    "                      tier.decrease, account.cancel, account.disable\n"
+    "                      tier.decrease, account.cancel, account.disable (v3 with ctct-jws)\n"
     "  --account ID        the sample's account id\n"
     "  --header 'Name: value'   an extra request header (repeatable)\n"
     "  --insecure, --ca-file PEM   TLS verification off, or a CA bundle (https)\n"
@@ -84,6 +89,7 @@ typedef struct opts {
     const char *config;
     const char *scheme, *secret, *source, *file, *id, *timestamp;
     const char *header, *algorithm, *encoding, *prefix;
+    const char *key, *kid; /* ctct-jws signing: private key file, key id */
     hookd_cli_args cli;
     hookd_send_args send; /* hookd send: its own options */
 } opts;
@@ -185,6 +191,25 @@ static void print_list(const char *label, char **items, size_t n)
     printf("\n");
 }
 
+/* A key server that does not answer is a warning, not an error: the
+ * daemon keeps trying, and a kept set may still verify. */
+static void check_keysets(const hookd_source_cfg *s)
+{
+    for (size_t v = 0; v < s->nverify; v++) {
+        hookd_keyset *ks = s->verify[v].keys;
+        if (s->verify[v].scheme != HOOKD_SCHEME_JWS || !ks)
+            continue;
+        char why[256];
+        if (hookd_keyset_read_now(ks, why, sizeof why) == 0)
+            printf("    key set: %zu key%s read from %s\n", hookd_keyset_nkeys(ks),
+                   hookd_keyset_nkeys(ks) == 1 ? "" : "s", hookd_keyset_origin(ks));
+        else
+            printf("    warning: key set not read from %s: %s%s\n", hookd_keyset_origin(ks), why,
+                   hookd_keyset_nkeys(ks) ? " (the kept copy verifies meanwhile)"
+                                          : " (notifications get 503 until it is read)");
+    }
+}
+
 static int cmd_check(const opts *o)
 {
     int code = 0;
@@ -200,11 +225,19 @@ static int cmd_check(const opts *o)
     printf("sources:\n");
     for (size_t i = 0; i < c->nsources; i++) {
         const hookd_source_cfg *s = &c->sources[i];
-        printf("  %s  POST %s  verify %s (%zu secret%s)%s  type %s%s\n", s->name, s->path,
-               hookd_scheme_name(s->verify.scheme), s->verify.nsecrets,
-               s->verify.nsecrets == 1 ? "" : "s", s->basic_user ? "  basic auth" : "",
+        printf("  %s  POST %s  verify", s->name, s->path);
+        for (size_t v = 0; v < s->nverify; v++) {
+            const hookd_verify_cfg *vc = &s->verify[v];
+            printf("%s %s", v ? " +" : "", hookd_scheme_name(vc->scheme));
+            if (vc->scheme == HOOKD_SCHEME_JWS)
+                printf(" (key set %s)", hookd_keyset_origin(vc->keys));
+            else if (vc->scheme != HOOKD_SCHEME_NONE)
+                printf(" (%zu secret%s)", vc->nsecrets, vc->nsecrets == 1 ? "" : "s");
+        }
+        printf("%s  type %s%s\n", s->basic_user ? "  basic auth" : "",
                s->event_type_header ? "header:" : "",
                s->event_type_header ? s->event_type_header : s->event_type);
+        check_keysets(s);
     }
     printf("plugin instances:\n");
     for (size_t i = 0; i < rt->ninstances; i++) {
@@ -245,19 +278,21 @@ static int cmd_sign(const opts *o)
             return code;
         for (size_t i = 0; i < cfg->nsources; i++)
             if (strcmp(cfg->sources[i].name, o->source) == 0)
-                v = cfg->sources[i].verify;
-        if (!v.nsecrets) {
-            fprintf(stderr, "hookd sign: no source \"%s\" with a secret in %s\n", o->source,
-                    cfg->file);
+                v = cfg->sources[i].verify[0];
+        if (!v.nsecrets && !(v.scheme == HOOKD_SCHEME_JWS && o->key)) {
+            fprintf(stderr, "hookd sign: no source \"%s\" with a secret in %s%s\n", o->source,
+                    cfg->file, v.scheme == HOOKD_SCHEME_JWS ? " (ctct-jws: give --key)" : "");
             hookd_config_free(cfg);
             return EXIT_USAGE;
         }
     } else {
-        if (!o->scheme || !o->secret) {
-            fprintf(stderr, "hookd sign: give --scheme and --secret, or --source NAME\n");
+        int s = o->scheme ? hookd_scheme_from_name(o->scheme) : -1;
+        if (!o->scheme || (!o->secret && s != HOOKD_SCHEME_JWS) ||
+            (s == HOOKD_SCHEME_JWS && !o->key)) {
+            fprintf(stderr, "hookd sign: give --scheme and --secret (--scheme ctct-jws --key "
+                            "PRIVATE.pem), or --source NAME\n");
             return EXIT_USAGE;
         }
-        int s = hookd_scheme_from_name(o->scheme);
         if (s < 0 || s == HOOKD_SCHEME_NONE) {
             fprintf(stderr, "hookd sign: unknown scheme \"%s\"\n", o->scheme);
             return EXIT_USAGE;
@@ -272,6 +307,11 @@ static int cmd_sign(const opts *o)
                                                                            : HOOKD_ALG_SHA256;
         v.encoding = o->encoding && strcmp(o->encoding, "base64") == 0 ? HOOKD_ENC_BASE64
                                                                         : HOOKD_ENC_HEX;
+    }
+    if ((o->key || o->kid) && v.scheme != HOOKD_SCHEME_JWS) {
+        fprintf(stderr, "hookd sign: --key and --kid go with scheme ctct-jws\n");
+        hookd_config_free(cfg);
+        return EXIT_USAGE;
     }
     size_t len = 0;
     char *body = hookd_read_input(o->file, &len);
@@ -288,12 +328,15 @@ static int cmd_sign(const opts *o)
         hookd_ulid_new(id, hookd_now_ms());
     }
     int64_t ts = o->timestamp ? strtoll(o->timestamp, NULL, 10) : (int64_t)time(NULL);
-    char out[4096];
-    int n = hookd_sign(&v, body, len, o->id ? o->id : id, ts, out, sizeof out);
+    char out[4096], why[256] = "cannot sign with this scheme and secret";
+    int n = v.scheme == HOOKD_SCHEME_JWS
+                ? hookd_sign_jws_lines(o->key, o->kid, ts, body, len, out, sizeof out, why,
+                                       sizeof why)
+                : hookd_sign(&v, body, len, o->id ? o->id : id, ts, out, sizeof out);
     free(body);
     hookd_config_free(cfg);
     if (n < 0) {
-        fprintf(stderr, "hookd sign: cannot sign with this scheme and secret\n");
+        fprintf(stderr, "hookd sign: %s\n", why);
         return EXIT_USAGE;
     }
     fputs(out, stdout);
@@ -314,6 +357,8 @@ static int cmd_send(const opts *o, char **pos, size_t npos)
     a.url = pos[0];
     a.scheme = o->scheme;
     a.secret = o->secret;
+    a.key = o->key;
+    a.kid = o->kid;
     a.file = o->file;
     a.id = o->id;
     a.timestamp = o->timestamp;
@@ -360,6 +405,7 @@ int main(int argc, char **argv)
         {"topic", required_argument, 0, 42},    {"account", required_argument, 0, 43},
         {"insecure", no_argument, 0, 44},       {"ca-file", required_argument, 0, 45},
         {"timeout", required_argument, 0, 46},  {"verbose", no_argument, 0, 47},
+        {"key", required_argument, 0, 48},      {"kid", required_argument, 0, 49},
           {0, 0, 0, 0}};
     opts o = {0};
     int ch;
@@ -407,6 +453,8 @@ int main(int argc, char **argv)
         case 45: o.send.ca_file = optarg; break;
         case 46: o.send.timeout = optarg; break;
         case 47: o.send.verbose = 1; break;
+        case 48: o.key = optarg; break;
+        case 49: o.kid = optarg; break;
         default: fputs(usage_text, stderr); return EXIT_USAGE;
         }
     }

@@ -22,8 +22,8 @@ static const int64_t bucket_us[] = {500,    1000,   2500,    5000,    10000,   2
 static const int statuses[] = {200, 400, 401, 404, 405, 408, 413, 431, 500, 503};
 #define NSTATUS (sizeof statuses / sizeof statuses[0]) /* then "other" */
 
-static const char *const reasons[HOOKD_MR_COUNT] = {"basic_auth", "missing",  "malformed",
-                                                     "mismatch",   "expired", "other"};
+static const char *const reasons[HOOKD_MR_COUNT] = {
+    "basic_auth", "missing", "malformed", "mismatch", "expired", "no_key_set", "other"};
 
 /* The Constant Contact types; anything else counts as "other". */
 static const char *const types[] = {"tier.increase", "tier.decrease", "account.cancel",
@@ -42,6 +42,9 @@ typedef struct src_m {
     atomic_uint_fast64_t requests[NSTATUS + 1];
     atomic_uint_fast64_t verify[HOOKD_MR_COUNT];
     atomic_uint_fast64_t accepted[NTYPES + 1];
+    atomic_uint_fast64_t jwks_reads[2]; /* ok, error (ctct-jws sources) */
+    atomic_uint_fast64_t jwks_keys;     /* keys in the current set */
+    int has_jwks;                       /* a ctct-jws source: show its series */
     histo duration;
 } src_m;
 
@@ -95,8 +98,11 @@ static metrics *make(const hookd_config *cfg)
     m->src_name = calloc(m->nsrc ? m->nsrc : 1, sizeof *m->src_name);
     m->plug_name = calloc(m->nplug ? m->nplug : 1, sizeof *m->plug_name);
     int bad = !m->src || !m->plug || !m->src_name || !m->plug_name;
-    for (size_t i = 0; !bad && i < m->nsrc; i++)
+    for (size_t i = 0; !bad && i < m->nsrc; i++) {
         bad = !(m->src_name[i] = strdup(cfg->sources[i].name));
+        for (size_t v = 0; v < cfg->sources[i].nverify; v++)
+            m->src[i].has_jwks |= cfg->sources[i].verify[v].scheme == HOOKD_SCHEME_JWS;
+    }
     for (size_t i = 0; !bad && i < m->nplug; i++)
         bad = !(m->plug_name[i] = strdup(cfg->plugins[i].name));
     if (bad) {
@@ -150,6 +156,9 @@ int hookd_metrics_reload(const hookd_config *cfg)
         COPY_ARR(m->src[i].requests, old->src[o].requests);
         COPY_ARR(m->src[i].verify, old->src[o].verify);
         COPY_ARR(m->src[i].accepted, old->src[o].accepted);
+        COPY_ARR(m->src[i].jwks_reads, old->src[o].jwks_reads);
+        atomic_store_explicit(&m->src[i].jwks_keys,
+                              atomic_load_explicit(&old->src[o].jwks_keys, RLX), RLX);
         copy_histo(&m->src[i].duration, &old->src[o].duration);
     }
     for (size_t i = 0; i < m->nplug; i++)
@@ -237,6 +246,7 @@ int hookd_metrics_verify_reason(int rc)
     case HOOKD_VERIFY_MALFORMED: return HOOKD_MR_MALFORMED;
     case HOOKD_VERIFY_MISMATCH: return HOOKD_MR_MISMATCH;
     case HOOKD_VERIFY_EXPIRED: return HOOKD_MR_EXPIRED;
+    case HOOKD_VERIFY_NO_KEYS: return HOOKD_MR_NO_KEYS;
     default: return HOOKD_MR_OTHER;
     }
 }
@@ -272,6 +282,33 @@ void hookd_metrics_delivery(const hookd_plugin_cfg *plugin, int result, int64_t 
     int r = result == HOOKD_OK ? 0 : result == HOOKD_RETRY ? 1 : 2;
     atomic_fetch_add_explicit(&pm->deliveries[r], 1, RLX);
     observe(&pm->duration, duration_us);
+}
+
+/* By name: the key set of a runtime a reload replaced may still read. */
+static src_m *source_named(const char *name)
+{
+    metrics *m = cur();
+    for (size_t i = 0; m && name && i < m->nsrc; i++)
+        if (strcmp(m->src_name[i], name) == 0)
+            return &m->src[i];
+    return NULL;
+}
+
+void hookd_metrics_jwks_read(const char *source, int ok, size_t nkeys)
+{
+    src_m *s = source_named(source);
+    if (!s)
+        return;
+    atomic_fetch_add_explicit(&s->jwks_reads[ok ? 0 : 1], 1, RLX);
+    if (ok)
+        atomic_store_explicit(&s->jwks_keys, nkeys, RLX);
+}
+
+void hookd_metrics_jwks_keys(const char *source, size_t nkeys)
+{
+    src_m *s = source_named(source);
+    if (s)
+        atomic_store_explicit(&s->jwks_keys, nkeys, RLX);
 }
 
 void hookd_metrics_dead_letter(void)
@@ -417,6 +454,21 @@ char *hookd_metrics_render(const hookd_metrics_gauges *g, size_t *len)
         for (size_t k = 0; k < HOOKD_MR_COUNT; k++)
             put(&b, "hookd_verify_failures_total{source=\"%s\",reason=\"%s\"} %llu\n",
                 SRC_NAME(i), reasons[k], (unsigned long long)ld(&m->src[i].verify[k]));
+
+    head(&b, "hookd_jwks_reads_total", "counter",
+         "Reads of a ctct-jws source's key set, by result (ok, error: the set kept).");
+    for (size_t i = 0; i < m->nsrc; i++)
+        if (m->src[i].has_jwks)
+            put(&b,
+                "hookd_jwks_reads_total{source=\"%s\",result=\"ok\"} %llu\n"
+                "hookd_jwks_reads_total{source=\"%s\",result=\"error\"} %llu\n",
+                SRC_NAME(i), (unsigned long long)ld(&m->src[i].jwks_reads[0]), name,
+                (unsigned long long)ld(&m->src[i].jwks_reads[1]));
+    head(&b, "hookd_jwks_keys", "gauge", "Keys in a ctct-jws source's current key set.");
+    for (size_t i = 0; i < m->nsrc; i++)
+        if (m->src[i].has_jwks)
+            put(&b, "hookd_jwks_keys{source=\"%s\"} %llu\n", SRC_NAME(i),
+                (unsigned long long)ld(&m->src[i].jwks_keys));
 
     head(&b, "hookd_request_duration_seconds", "histogram",
          "Time from the first byte of a request to its answer, by source.");

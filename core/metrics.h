@@ -18,6 +18,7 @@ enum {
     HOOKD_MR_MALFORMED,      /* signature header unparsable */
     HOOKD_MR_MISMATCH,       /* no secret matches */
     HOOKD_MR_EXPIRED,        /* timestamp outside tolerance */
+    HOOKD_MR_NO_KEYS,        /* ctct-jws: no key set read yet (answered 503) */
     HOOKD_MR_OTHER,
     HOOKD_MR_COUNT
 };
@@ -52,6 +53,10 @@ void hookd_metrics_event_accepted(int src, const char *type);
  * result: HOOKD_OK, HOOKD_RETRY or HOOKD_FAIL. */
 void hookd_metrics_delivery(const hookd_plugin_cfg *plugin, int result, int64_t duration_us);
 void hookd_metrics_dead_letter(void);
+/* One read of a ctct-jws source's key set: ok (with its key count) or not. */
+void hookd_metrics_jwks_read(const char *source, int ok, size_t nkeys);
+/* The key count of a set in use that no read counted (the kept copy). */
+void hookd_metrics_jwks_keys(const char *source, size_t nkeys);
 void hookd_metrics_tls_handshake_failure(void);
 
 /* Values read at scrape time. */

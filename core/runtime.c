@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "event.h"
+#include "jwks_fetch.h"
 #include "log.h"
 #include "template.h"
 #include "verify.h"
@@ -48,6 +49,63 @@ static void fill_api(hookd_api *api, hookd_instance *in)
     api->sign = hookd_sign_named;
 }
 
+/* Each ctct-jws scheme's key set holder: what a file or the kept copy
+ * holds is read now; the network is read by hookd_runtime_start's threads. */
+static int build_keysets(hookd_config *cfg, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < cfg->nsources; i++) {
+        hookd_source_cfg *s = &cfg->sources[i];
+        for (size_t v = 0; v < s->nverify; v++) {
+            hookd_verify_cfg *vc = &s->verify[v];
+            if (vc->scheme != HOOKD_SCHEME_JWS)
+                continue;
+            /* Beside the spool: the state directory that survives restarts. */
+            size_t n = strlen(cfg->spool_path) + strlen(s->name) + 16;
+            char *keep = malloc(n), why[384] = "";
+            if (!keep) {
+                snprintf(err, errlen, "out of memory");
+                return -1;
+            }
+            snprintf(keep, n, "%s.%s.jwks.json", cfg->spool_path, s->name);
+            hookd_keyset_opts o = {
+                .source = s->name, .source_index = (int)i, .url = vc->jwks_url,
+                .file = vc->jwks_file, .ca_file = vc->ca_file, .keep_path = keep,
+                .refresh_ms = vc->refresh_ms,
+            };
+            vc->keys = hookd_keyset_new(&o, why, sizeof why);
+            free(keep);
+            if (!vc->keys) {
+                snprintf(err, errlen, "%s:%d:%d: sources[%zu].verify%s: %s", cfg->file,
+                         vc->mark.line, vc->mark.col, i, vc->jwks_file ? ".jwks_file" : "",
+                         why);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+static void free_keysets(hookd_config *cfg)
+{
+    for (size_t i = 0; cfg && i < cfg->nsources; i++)
+        for (size_t v = 0; v < cfg->sources[i].nverify; v++) {
+            hookd_keyset_free(cfg->sources[i].verify[v].keys);
+            cfg->sources[i].verify[v].keys = NULL;
+        }
+}
+
+int hookd_runtime_start(hookd_runtime *rt)
+{
+    for (size_t i = 0; i < rt->cfg->nsources; i++)
+        for (size_t v = 0; v < rt->cfg->sources[i].nverify; v++) {
+            hookd_keyset *ks = rt->cfg->sources[i].verify[v].keys;
+            int rc = ks ? hookd_keyset_start(ks) : 0;
+            if (rc < 0)
+                return rc;
+        }
+    return 0;
+}
+
 hookd_runtime *hookd_runtime_build(hookd_config *cfg, char *err, size_t errlen)
 {
     hookd_runtime *rt = calloc(1, sizeof *rt);
@@ -65,6 +123,8 @@ hookd_runtime *hookd_runtime_build(hookd_config *cfg, char *err, size_t errlen)
         goto fail;
     }
     rt->ninstances = cfg->nplugins;
+    if (build_keysets(cfg, err, errlen) < 0)
+        goto fail;
     for (size_t i = 0; i < cfg->nplugins; i++) {
         const hookd_plugin_cfg *pc = &cfg->plugins[i];
         hookd_instance *in = &rt->instances[i];
@@ -106,6 +166,7 @@ void hookd_runtime_free(hookd_runtime *rt)
     }
     free(rt->instances);
     hookd_loader_free(rt->loader);
+    free_keysets(rt->cfg);
     hookd_config_free(rt->cfg);
     free(rt);
 }

@@ -40,6 +40,9 @@ typedef struct hookd_runtime {
 /* Takes ownership of cfg (freed on failure too). On failure returns NULL
  * with "file:line:col: path: what is wrong" in err. */
 hookd_runtime *hookd_runtime_build(hookd_config *cfg, char *err, size_t errlen);
+/* Starts what a running daemon needs beyond the build (the key set
+ * threads of ctct-jws sources); not called by hookd check. 0 or -errno. */
+int hookd_runtime_start(hookd_runtime *rt);
 /* Destroys every instance (plugin destroy(), on the calling thread: the
  * main/loop thread per the ABI) and closes the plugins. Ignores refs. */
 void hookd_runtime_free(hookd_runtime *rt);

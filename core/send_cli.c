@@ -21,6 +21,7 @@
 #include "ctct.h"
 #include "curl_opts.h"
 #include "event.h"
+#include "jws.h"
 #include "template.h"
 #include "verify.h"
 
@@ -307,6 +308,28 @@ static void free_headers(struct curl_slist *l)
     curl_slist_free_all(l);
 }
 
+int hookd_sign_jws_lines(const char *key_path, const char *kid, int64_t ts, const char *body,
+                         size_t body_len, char *out, size_t outlen, char *err, size_t errlen)
+{
+    EVP_PKEY *key = hookd_jws_load_key(key_path, err, errlen);
+    if (!key)
+        return -1;
+    static const char name[] = HOOKD_JWS_HEADER ": ";
+    size_t nl = sizeof name - 1;
+    int n = outlen > nl + 2
+                ? hookd_jws_sign(key, kid, ts, body, body_len, out + nl, outlen - nl - 1)
+                : -1;
+    EVP_PKEY_free(key);
+    if (n < 0) {
+        snprintf(err, errlen, "cannot sign with %s", key_path);
+        return -1;
+    }
+    memcpy(out, name, nl);
+    out[nl + (size_t)n] = '\n';
+    out[nl + (size_t)n + 1] = '\0';
+    return (int)(nl + (size_t)n + 1);
+}
+
 int hookd_send_cli(const hookd_send_args *a, FILE *out)
 {
     /* Usage first: nothing is read or sent before the arguments make sense. */
@@ -341,18 +364,22 @@ int hookd_send_cli(const hookd_send_args *a, FILE *out)
     if (a->password && !a->user && !(a->source && a->source->basic_user))
         return usage("--password goes with --user%s", "");
 
-    /* The verification scheme: --scheme (and --secret) win over the source's. */
+    /* The verification scheme: --scheme (and --secret) win over the source's;
+     * a source listing several signs with the first. */
     hookd_verify_cfg v = {0};
     char *secrets[1];
     if (a->scheme) {
         int s = hookd_scheme_from_name(a->scheme);
         if (s < 0)
-            return usage("unknown scheme \"%s\" (ctct-hmac-sha256, github, stripe, "
+            return usage("unknown scheme \"%s\" (ctct-jws, ctct-hmac-sha256, github, stripe, "
                          "standard-webhooks, hmac, none)", a->scheme);
         v.scheme = (hookd_scheme)s;
-        if (a->source && a->source->verify.scheme == v.scheme)
-            v = a->source->verify;
-        else if (v.scheme == HOOKD_SCHEME_HMAC) {
+        for (size_t i = 0; a->source && i < a->source->nverify; i++)
+            if (a->source->verify[i].scheme == v.scheme) {
+                v = a->source->verify[i];
+                break;
+            }
+        if (v.scheme == HOOKD_SCHEME_HMAC && !v.header) {
             v.header = "X-Hookd-Signature";
             v.prefix = (char *)(a->prefix ? a->prefix : "sha256=");
             v.algorithm = a->algorithm && strcmp(a->algorithm, "sha512") == 0 ? HOOKD_ALG_SHA512
@@ -361,17 +388,22 @@ int hookd_send_cli(const hookd_send_args *a, FILE *out)
                                                                             : HOOKD_ENC_HEX;
         }
     } else if (a->source) {
-        v = a->source->verify;
+        v = a->source->verify[0];
     } else {
-        return usage("give --scheme and --secret, or -c FILE --source NAME "
-                     "(--scheme none sends no signature)%s", "");
+        return usage("give --scheme and --secret (--key for ctct-jws), or -c FILE --source "
+                     "NAME (--scheme none sends no signature)%s", "");
     }
     if (a->secret) {
         secrets[0] = (char *)a->secret;
         v.secrets = secrets;
         v.nsecrets = 1;
     }
-    if (v.scheme != HOOKD_SCHEME_NONE && (!v.nsecrets || !v.secrets[0][0]))
+    int jws = v.scheme == HOOKD_SCHEME_JWS;
+    if (jws && !a->key)
+        return usage("scheme ctct-jws needs --key PRIVATE.pem%s", "");
+    if (!jws && (a->key || a->kid))
+        return usage("--key and --kid go with scheme ctct-jws%s", "");
+    if (!jws && v.scheme != HOOKD_SCHEME_NONE && (!v.nsecrets || !v.secrets[0][0]))
         return usage("scheme %s needs --secret (or a source with a secret)",
                      hookd_scheme_name(v.scheme));
     const char *user = a->user ? a->user : a->source ? a->source->basic_user : NULL;
@@ -390,11 +422,16 @@ int hookd_send_cli(const hookd_send_args *a, FILE *out)
             return EXIT_RUNTIME;
         }
     } else {
+        /* A v3 sender (ctct-jws) sends the v3 shape, with its api_key. */
         char sample[256];
-        int n = snprintf(sample, sizeof sample,
-                         "{\"url\":\"https://api.constantcontact.com/v2/partner/accounts/%s/"
-                         "plan\",\"event_type\":\"%s\"}",
-                         account, type);
+        int n = jws ? snprintf(sample, sizeof sample,
+                               "{\"url\":\"https://api.cc.email/v3/partner/accounts/%s/plan\","
+                               "\"api_key\":\"sample-api-key\",\"event_type\":\"%s\"}",
+                               account, type)
+                    : snprintf(sample, sizeof sample,
+                               "{\"url\":\"https://api.constantcontact.com/v2/partner/"
+                               "accounts/%s/plan\",\"event_type\":\"%s\"}",
+                               account, type);
         if (buf_add(&body, sample, (size_t)n, MAX_BODY) < 0) {
             fprintf(stderr, "hookd send: out of memory\n");
             return EXIT_RUNTIME;
@@ -411,7 +448,14 @@ int hookd_send_cli(const hookd_send_args *a, FILE *out)
         snprintf(id, sizeof id, "msg_%s", ulid);
     }
     char sig[4096];
-    if (hookd_sign(&v, body.p, body.len, a->id ? a->id : id, ts, sig, sizeof sig) < 0) {
+    if (jws) {
+        char why[256];
+        if (hookd_sign_jws_lines(a->key, a->kid, ts, body.p, body.len, sig, sizeof sig, why,
+                                 sizeof why) < 0) {
+            buf_free(&body);
+            return usage("%s", why);
+        }
+    } else if (hookd_sign(&v, body.p, body.len, a->id ? a->id : id, ts, sig, sizeof sig) < 0) {
         explicit_bzero(sig, sizeof sig);
         buf_free(&body);
         return usage("cannot sign with scheme %s and this secret (standard-webhooks wants "

@@ -5,6 +5,7 @@
 #define HOOKD_SEND_CLI_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "config.h"
@@ -15,6 +16,7 @@ typedef struct hookd_send_args {
     const char *url;                /* http:// or https:// */
     const hookd_source_cfg *source; /* --source NAME of -c FILE, or NULL */
     const char *scheme, *secret;    /* --scheme / --secret (override the source's) */
+    const char *key, *kid;          /* --key PRIVATE.pem, --kid K (scheme ctct-jws) */
     const char *algorithm, *encoding, *prefix; /* --scheme hmac only */
     const char *user, *password;    /* --user / --password (Basic; else the source's) */
     const char *file;               /* --file BODY ("-": standard input) ... */
@@ -34,6 +36,13 @@ typedef struct hookd_send_args {
  * after them (not counted in *len). NULL with errno set (EFBIG past the
  * bound); free() the result. Shared with `hookd sign`. */
 char *hookd_read_input(const char *path, size_t *len);
+
+/* "X-CTCT-WEBHOOK-SIG: <detached JWS>\n" for body, signed at ts with the
+ * private key in key_path (RSA: RS256, EC P-256: ES256), with kid when
+ * given. Shared by `hookd sign` and `hookd send`. The length, or -1 with
+ * one line in err. */
+int hookd_sign_jws_lines(const char *key_path, const char *kid, int64_t ts, const char *body,
+                         size_t body_len, char *out, size_t outlen, char *err, size_t errlen);
 
 /* Returns the exit code: 0 on a 2xx answer, 1 on any other answer or a
  * network failure (one line "hookd send: ..." on stderr), 2 on a usage

@@ -1,6 +1,9 @@
 /* verify: webhook signature schemes (DESIGN §4) and the Basic credential check. */
 #include "verify.h"
 
+#include "jwks_fetch.h"
+#include "jws.h"
+
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -36,6 +39,7 @@ static const char *const scheme_names[] = {
     [HOOKD_SCHEME_STRIPE] = "stripe",
     [HOOKD_SCHEME_STDWH] = "standard-webhooks",
     [HOOKD_SCHEME_HMAC] = "hmac",
+    [HOOKD_SCHEME_JWS] = "ctct-jws",
 };
 #define NSCHEMES (sizeof scheme_names / sizeof scheme_names[0])
 
@@ -550,6 +554,68 @@ bad:
     return HOOKD_VERIFY_MALFORMED;
 }
 
+/* ctct-jws: the current key set, held by reference for this one check. */
+static int verify_jws(const hookd_verify_cfg *v, const char *body, size_t body_len,
+                      hookd_header_fn header, void *ctx, int64_t now_s, const char **check)
+{
+    const char *sig = header != NULL ? header(ctx, HOOKD_JWS_HEADER) : NULL;
+    if (sig == NULL) {
+        *check = "X-CTCT-WEBHOOK-SIG header missing";
+        return HOOKD_VERIFY_MISSING;
+    }
+    hookd_jwks *ks = hookd_keyset_get(v->keys);
+    if (ks == NULL) {
+        *check = "no key set read yet";
+        return HOOKD_VERIFY_NO_KEYS;
+    }
+    int unknown = 0;
+    int64_t tol = v->tolerance_ms > 0 ? v->tolerance_ms / 1000 : DEFAULT_TOLERANCE_S;
+    int rc = hookd_jws_verify(ks, sig, body, body_len, now_s, tol, check, &unknown);
+    hookd_jwks_unref(ks);
+    if (unknown)
+        hookd_keyset_unknown_kid(v->keys);
+    return rc;
+}
+
+const char *hookd_scheme_header(const hookd_verify_cfg *v)
+{
+    switch (v->scheme) {
+    case HOOKD_SCHEME_CTCT: return "x-ctct-hmac-sha256";
+    case HOOKD_SCHEME_GITHUB: return "X-Hub-Signature-256";
+    case HOOKD_SCHEME_STRIPE: return "Stripe-Signature";
+    case HOOKD_SCHEME_STDWH: return "webhook-signature";
+    case HOOKD_SCHEME_HMAC: return v->header;
+    case HOOKD_SCHEME_JWS: return HOOKD_JWS_HEADER;
+    case HOOKD_SCHEME_NONE: break;
+    }
+    return NULL;
+}
+
+int hookd_verify_source(const hookd_source_cfg *src, const char *body, size_t body_len,
+                        hookd_header_fn header, void *ctx, int64_t now_s, const char **check)
+{
+    const char *unused;
+    if (check == NULL)
+        check = &unused;
+    if (src->nverify <= 1)
+        return hookd_verify(&src->verify[0], body, body_len, header, ctx, now_s, check);
+    int carried = 0;
+    for (size_t i = 0; i < src->nverify; i++) {
+        const char *h = hookd_scheme_header(&src->verify[i]);
+        if (h == NULL || header == NULL || header(ctx, h) == NULL)
+            continue;
+        carried = 1;
+        int rc = hookd_verify(&src->verify[i], body, body_len, header, ctx, now_s, check);
+        if (rc != HOOKD_VERIFY_OK)
+            return rc;
+    }
+    if (!carried) {
+        *check = "no signature header of any configured scheme";
+        return HOOKD_VERIFY_MISSING;
+    }
+    return HOOKD_VERIFY_OK;
+}
+
 int hookd_verify(const hookd_verify_cfg *v, const char *body, size_t body_len,
                  hookd_header_fn header, void *ctx, int64_t now_s,
                  const char **check)
@@ -563,7 +629,8 @@ int hookd_verify(const hookd_verify_cfg *v, const char *body, size_t body_len,
         *check = "verification not configured";
         return HOOKD_VERIFY_MALFORMED;
     }
-    if (v->scheme != HOOKD_SCHEME_NONE && (v->nsecrets == 0 || v->secrets == NULL)) {
+    if (v->scheme != HOOKD_SCHEME_NONE && v->scheme != HOOKD_SCHEME_JWS &&
+        (v->nsecrets == 0 || v->secrets == NULL)) {
         *check = "no usable secret configured";
         return HOOKD_VERIFY_MISMATCH;
     }
@@ -586,6 +653,8 @@ int hookd_verify(const hookd_verify_cfg *v, const char *body, size_t body_len,
         return verify_stripe(v, body, body_len, header, ctx, now_s, check);
     case HOOKD_SCHEME_STDWH:
         return verify_stdwh(v, body, body_len, header, ctx, now_s, check);
+    case HOOKD_SCHEME_JWS:
+        return verify_jws(v, body, body_len, header, ctx, now_s, check);
     case HOOKD_SCHEME_HMAC:
         if (v->header == NULL || v->header[0] == '\0') {
             *check = "signature header not configured";

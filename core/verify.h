@@ -21,11 +21,23 @@ typedef const char *(*hookd_header_fn)(void *ctx, const char *name);
 #define HOOKD_VERIFY_MALFORMED (-2) /* header present but unparsable */
 #define HOOKD_VERIFY_MISMATCH (-3)  /* well formed, no secret matches */
 #define HOOKD_VERIFY_EXPIRED (-4)   /* timestamp outside tolerance */
+#define HOOKD_VERIFY_NO_KEYS (-5)   /* ctct-jws: no key set read yet (answer 503, not 401) */
 
 /* `now_s`: Unix time in seconds (tests pass a fixed clock). */
 int hookd_verify(const hookd_verify_cfg *v, const char *body, size_t body_len,
                  hookd_header_fn header, void *ctx, int64_t now_s,
                  const char **check);
+
+/* A source's verification: its one scheme, or, for a source listing
+ * several (a migration, DESIGN §10), every scheme whose signature header
+ * the request carries must pass, and it must carry at least one. */
+int hookd_verify_source(const hookd_source_cfg *src, const char *body, size_t body_len,
+                        hookd_header_fn header, void *ctx, int64_t now_s,
+                        const char **check);
+
+/* The header that carries a scheme's signature ("X-CTCT-WEBHOOK-SIG", ...;
+ * the configured one for hmac; NULL for none). */
+const char *hookd_scheme_header(const hookd_verify_cfg *v);
 
 /* Checks an "Authorization: Basic ..." value against user and password in
  * constant time; the decoded pair is split on its first ':' only.
@@ -49,7 +61,7 @@ int hookd_sign_named(const char *scheme, const char *secret, const char *body,
                      size_t body_len, const char *id, int64_t ts, char *out,
                      size_t outlen);
 
-/* Scheme name <-> enum ("ctct-hmac-sha256", "github", "stripe",
+/* Scheme name <-> enum ("ctct-jws", "ctct-hmac-sha256", "github", "stripe",
  * "standard-webhooks", "hmac", "none"). from_name returns -1 if unknown. */
 int hookd_scheme_from_name(const char *name);
 const char *hookd_scheme_name(hookd_scheme s);

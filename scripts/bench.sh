@@ -14,6 +14,9 @@
 #   hookd-404     the same POST to a path no source serves: hookd's HTTP layer
 #                 alone (parse, answer, keep-alive), the ceiling of the rest;
 #                 every answer is a 404, so its errors column counts them all
+#   hookd-jws     hookd-normal with a Constant Contact v3 source: the same body
+#                 signed RS256 (RSA-2048) in X-CTCT-WEBHOOK-SIG, the key set
+#                 from a file (the cost of the public-key check on the path)
 #   nginx-tls, hookd-tls-normal, hookd-tls-full   the same over TLS (P-256 cert)
 # Each case runs RUNS times (default 3), interleaved, each on a fresh server;
 # the table gives the median run's requests/s, p50, p99 and non-2xx/socket
@@ -31,7 +34,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 missing=""
-for p in wrk nginx webhook; do
+for p in wrk nginx webhook xxd; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
 done
 if [ -n "$missing" ]; then
@@ -49,7 +52,7 @@ DUR=${1:-10}
 CONNS=${CONNS:-50}
 RUNS=${RUNS:-3}
 BIN=${HOOKD_BIN:-build/hookd}
-CASES=${CASES:-"nginx-http webhook hookd-full hookd-normal hookd-store hookd-404 nginx-tls hookd-tls-normal hookd-tls-full"}
+CASES=${CASES:-"nginx-http webhook hookd-full hookd-normal hookd-jws hookd-store hookd-404 nginx-tls hookd-tls-normal hookd-tls-full"}
 PATH=$PATH:/usr/sbin  # nginx
 [ -x "$BIN" ] || make build >/dev/null
 BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
@@ -66,19 +69,32 @@ auth=$(printf 'partner:pw' | base64)
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
   -keyout "$work/key.pem" -out "$work/cert.pem" -days 2 -subj /CN=localhost 2>/dev/null
 
-cat > "$work/post.lua" <<LUA
+# v3: an RSA-2048 key, its key set (n from the modulus, e = 65537), one
+# signature made at the start (hookd-jws allows a tolerance of a day).
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$work/jws.pem" 2>/dev/null
+b64url() { base64 -w0 | tr '+/' '-_' | tr -d '='; }
+n=$(openssl rsa -in "$work/jws.pem" -noout -modulus | cut -d= -f2 | xxd -r -p | b64url)
+printf '{"keys":[{"kty":"RSA","kid":"bench","use":"sig","alg":"RS256","n":"%s","e":"AQAB"}]}' \
+  "$n" > "$work/jwks.json"
+jws=$("$BIN" sign --scheme ctct-jws --key "$work/jws.pem" --kid bench --file "$work/body.json" | sed 's/^[^:]*: //')
+
+post_lua() { # extra header lines
+  cat <<LUA
 wrk.method = "POST"
 wrk.body = '$body'
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Basic $auth"
-wrk.headers["x-ctct-hmac-sha256"] = "$sig"
-wrk.headers["X-Hub-Signature-256"] = "sha256=$hexsig"
+$1
 done = function(summary, latency, requests)
   io.write(string.format("RESULT %.0f %.3f %.3f %d\n", summary.requests / (summary.duration / 1e6),
     latency:percentile(50) / 1000, latency:percentile(99) / 1000,
     summary.errors.status + summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
 end
 LUA
+}
+post_lua "wrk.headers[\"x-ctct-hmac-sha256\"] = \"$sig\"
+wrk.headers[\"X-Hub-Signature-256\"] = \"sha256=$hexsig\"" > "$work/post.lua"
+post_lua "wrk.headers[\"X-CTCT-WEBHOOK-SIG\"] = \"$jws\"" > "$work/post-jws.lua"
 
 cat > "$work/hooks.json" <<JSON
 [{
@@ -115,8 +131,9 @@ http {
 NGINX
 }
 
-hookd_conf() { # port tls(0|1) sync [route(1|0)]
+hookd_conf() { # port tls(0|1) sync [route(1|0)] [verify]
   local tlsconf="" routes='  - { match: "*", to: [audit] }'
+  local verify=${5:-"{ scheme: ctct-hmac-sha256, secret: $secret }"}
   [ "${4:-1}" = 0 ] && routes="  []"
   [ "$2" = 1 ] && tlsconf="  tls: { cert: $work/cert.pem, key: $work/key.pem }"
   cat <<YAML
@@ -130,7 +147,7 @@ sources:
   - name: constantcontact
     path: /webhooks/ctct
     auth: { basic: { username: partner, password: pw } }
-    verify: { scheme: ctct-hmac-sha256, secret: $secret }
+    verify: $verify
 plugins:
   - name: audit
     use: file
@@ -165,6 +182,8 @@ run_once() {
   hookd-full) port=18081; hookd_conf $port 0 full > "$work/h.yaml" ;;
   hookd-normal) port=18082; hookd_conf $port 0 normal > "$work/h.yaml" ;;
   hookd-store) port=18083; hookd_conf $port 0 normal 0 > "$work/h.yaml" ;;
+  hookd-jws) port=18085; hookd_conf $port 0 normal 1 \
+    "{ scheme: ctct-jws, jwks_file: $work/jwks.json, tolerance: 1d }" > "$work/h.yaml" ;;
   hookd-404) port=18084; hookd_conf $port 0 normal 0 > "$work/h.yaml" ;;
   hookd-tls-full) port=18444; hookd_conf $port 1 full > "$work/h.yaml" ;;
   hookd-tls-normal) port=18445; hookd_conf $port 1 normal > "$work/h.yaml" ;;
@@ -186,7 +205,9 @@ run_once() {
   pid=$!
   wait_port $port || { echo "bench: $name did not start" >&2; tail "$work"/*.log "$work"/*.err >&2; exit 1; }
   local out
-  out=$("${TS1[@]}" wrk -t1 -c"$CONNS" -d"${DUR}s" --latency -s "$work/post.lua" "$url" | grep RESULT) ||
+  local lua=$work/post.lua
+  [ "$name" = hookd-jws ] && lua=$work/post-jws.lua
+  out=$("${TS1[@]}" wrk -t1 -c"$CONNS" -d"${DUR}s" --latency -s "$lua" "$url" | grep RESULT) ||
     { echo "bench: wrk failed on $name" >&2; exit 1; }
   local hwm; hwm=$(hwm_kb $pid)
   # hookd's deliveries still pending stay in the spool: a kill loses nothing

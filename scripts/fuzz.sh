@@ -14,7 +14,7 @@ secs=${1:-60}
 [ $# -gt 0 ] && shift
 root=$(cd "$(dirname "$0")/.." && pwd)
 build="$root/build-fuzz"
-harnesses=${*:-"fuzz_config fuzz_verify fuzz_template fuzz_request"}
+harnesses=${*:-"fuzz_config fuzz_verify fuzz_template fuzz_request fuzz_jws fuzz_jwks"}
 
 cmake -S "$root" -B "$build" -DHOOKD_FUZZ=ON -DHOOKD_TESTS=OFF \
     -DCMAKE_C_COMPILER="${CC:-clang}" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null

@@ -7,12 +7,13 @@ import base64
 import json
 import os
 import sqlite3
+import subprocess
 import threading
 import unittest
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
-from harness import PASSWORD, SECRET, USER, base_config, read_lines
+from harness import HOOKD, PASSWORD, SECRET, USER, base_config, read_lines
 from test_spool import SPOOL, SpoolCase, instance, route
 
 API_KEY, API_USER, API_PASS = "ctct-api-key", "partner-login", "partner-pass"
@@ -100,11 +101,12 @@ class Enrichment(SpoolCase):
         return json.dumps({"url": url, "event_type": event_type},
                           separators=(",", ":")).encode()
 
-    def start(self, extra_plugins="", extra_to="", v3=False):
+    def start(self, extra_plugins="", extra_to="", v3=False,
+              verify=f"{{ scheme: ctct-hmac-sha256, secret: \"{SECRET}\" }}"):
         source = (f"- name: constantcontact\n"
                   f"  path: /webhooks/ctct\n"
                   f"  auth: {{ basic: {{ username: {USER}, password: \"{PASSWORD}\" }} }}\n"
-                  f"  verify: {{ scheme: ctct-hmac-sha256, secret: \"{SECRET}\" }}\n"
+                  f"  verify: {verify}\n"
                   f"  event_type: /event_type\n"
                   f"  enrich: ctct-plan\n")
         if v3:
@@ -214,6 +216,59 @@ class Enrichment(SpoolCase):
         self.assertEqual([c["auth"] for c in calls], ["tok-1", "tok-3"])
         self.assertTrue(all(c["key"] == API_KEY for c in calls))
         self.assertNotIn(CLIENT_SECRET, h.log_text())
+
+    def v3_key(self):
+        """An RSA key of our own and its key set file, as a partner would
+        mirror Constant Contact's (jwks_file)."""
+        key, jwks = os.path.join(self.dir, "v3.pem"), os.path.join(self.dir, "jwks.json")
+        subprocess.run(["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt",
+                        "rsa_keygen_bits:2048", "-out", key], check=True, capture_output=True)
+        mod = subprocess.run(["openssl", "rsa", "-in", key, "-noout", "-modulus"], check=True,
+                             capture_output=True, text=True).stdout.strip().split("=", 1)[1]
+        n = base64.urlsafe_b64encode(bytes.fromhex(mod)).rstrip(b"=").decode()
+        with open(jwks, "w") as f:
+            json.dump({"keys": [{"kty": "RSA", "kid": "v3", "use": "sig", "n": n, "e": "AQAB"}]}, f)
+        return key, jwks
+
+    def test_v3_notification_like_v2(self):
+        """A v3 body signed with X-CTCT-WEBHOOK-SIG flows like a v2 one: the
+        plan fetched through the v3 API, {{ctct.account_id}} in templates,
+        the account row in the database plugin."""
+        key, jwks = self.v3_key()
+        dbpath = os.path.join(self.dir, "accounts.db")
+        db = instance("db", "database", {"driver": "sqlite", "path": dbpath,
+                                         "mode": "ctct-accounts"}, retry=FAST_RETRY)
+        h = self.start(extra_plugins=db, extra_to="db", v3=True,
+                       verify=f"{{ scheme: ctct-jws, jwks_file: {jwks} }}")
+        body = json.dumps({"url": f"{self.api.base}/v3/partner/accounts/v3acct/plan",
+                           "api_key": API_KEY, "event_type": "tier.decrease"},
+                          separators=(",", ":")).encode()
+        bodyfile = os.path.join(self.dir, "v3.json")
+        with open(bodyfile, "wb") as f:
+            f.write(body)
+        sig = subprocess.run([HOOKD, "sign", "--scheme", "ctct-jws", "--key", key, "--kid", "v3",
+                              "--file", bodyfile], check=True, capture_output=True,
+                             text=True).stdout.strip()
+        name, value = sig.split(": ", 1)
+        self.assertEqual(name, "X-CTCT-WEBHOOK-SIG")
+        # Without the v3 header (an HMAC alone) the source refuses it.
+        r = h.post(body)
+        self.assertEqual(r.status, 401, r)
+        self.assertIn("X-CTCT-WEBHOOK-SIG header missing", r.json()["error"])
+        eid = self.post_ok(h, body, sig=False, headers={name: value})
+        self.wait_state(eid, "db", "delivered")
+        line = self.poll(lambda: self.line_for(self.events, eid), what="the file line")
+        ctct = line["enrichment"]["ctct"]
+        self.assertEqual(ctct["account_id"], "v3acct")
+        self.assertEqual(ctct["plan"]["plan_type"], "GOLD")
+        calls = self.api.calls_for("v3acct")
+        self.assertEqual(len(calls), 1, calls)
+        self.assertEqual(calls[0]["key"], API_KEY)
+        con = sqlite3.connect(dbpath)
+        row = con.execute("SELECT status, plan_type, last_event_id FROM ctct_accounts"
+                          " WHERE account_id = 'v3acct'").fetchone()
+        con.close()
+        self.assertEqual(row, ("active", "GOLD", eid))
 
     def test_plan_reaches_the_database(self):
         dbpath = os.path.join(self.dir, "accounts.db")

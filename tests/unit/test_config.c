@@ -14,35 +14,7 @@
 
 #include "config.h"
 
-#define ERRLEN 512
-
-static hookd_config *parse(const char *yaml, char *err)
-{
-    return hookd_config_parse("hookd.yaml", yaml, strlen(yaml), err, ERRLEN);
-}
-
-/* Parses `yaml`, which must fail with exactly `msg`. */
-static void expect_error(const char *yaml, const char *msg)
-{
-    char err[ERRLEN] = "";
-    hookd_config *c = parse(yaml, err);
-    if (c) {
-        hookd_config_free(c);
-        fail_msg("parsed, but expected the error: %s", msg);
-    }
-    assert_string_equal(err, msg);
-}
-
-/* Parses `yaml`, which must succeed. */
-static hookd_config *expect_ok(const char *yaml)
-{
-    char err[ERRLEN] = "";
-    hookd_config *c = parse(yaml, err);
-    if (!c)
-        fail_msg("unexpected error: %s", err);
-    assert_string_equal(err, "");
-    return c;
-}
+#include "config_test.h"
 
 /* A valid prelude for tests of plugins and routes. */
 #define PRELUDE                                                                \
@@ -157,12 +129,12 @@ static void test_full(void **state)
     assert_string_equal(s->path, "/webhooks/ctct");
     assert_string_equal(s->basic_user, "partner");
     assert_string_equal(s->basic_pass, "pw!");
-    assert_int_equal(s->verify.scheme, HOOKD_SCHEME_CTCT);
-    assert_int_equal(s->verify.nsecrets, 1);
-    assert_string_equal(s->verify.secrets[0], "s3cret");
-    assert_int_equal(s->verify.tolerance_ms, 0);
-    assert_null(s->verify.header);
-    assert_null(s->verify.prefix);
+    assert_int_equal(s->verify[0].scheme, HOOKD_SCHEME_CTCT);
+    assert_int_equal(s->verify[0].nsecrets, 1);
+    assert_string_equal(s->verify[0].secrets[0], "s3cret");
+    assert_int_equal(s->verify[0].tolerance_ms, 0);
+    assert_null(s->verify[0].header);
+    assert_null(s->verify[0].prefix);
     assert_string_equal(s->event_type, "/event_type");
     assert_null(s->event_type_header);
     assert_int_equal(s->dedup, HOOKD_DEDUP_NONE);
@@ -176,10 +148,10 @@ static void test_full(void **state)
     assert_string_equal(s->name, "gh");
     assert_null(s->basic_user);
     assert_null(s->basic_pass);
-    assert_int_equal(s->verify.scheme, HOOKD_SCHEME_GITHUB);
-    assert_int_equal(s->verify.nsecrets, 2);
-    assert_string_equal(s->verify.secrets[0], "old");
-    assert_string_equal(s->verify.secrets[1], "new");
+    assert_int_equal(s->verify[0].scheme, HOOKD_SCHEME_GITHUB);
+    assert_int_equal(s->verify[0].nsecrets, 2);
+    assert_string_equal(s->verify[0].secrets[0], "old");
+    assert_string_equal(s->verify[0].secrets[1], "new");
     assert_null(s->event_type);
     assert_string_equal(s->event_type_header, "X-GitHub-Event");
     assert_int_equal(s->dedup, HOOKD_DEDUP_HEADER);
@@ -188,22 +160,22 @@ static void test_full(void **state)
     assert_null(s->enrich);
 
     s = &c->sources[2];
-    assert_int_equal(s->verify.scheme, HOOKD_SCHEME_HMAC);
-    assert_string_equal(s->verify.secrets[0], "k");
-    assert_string_equal(s->verify.header, "X-Signature");
-    assert_int_equal(s->verify.algorithm, HOOKD_ALG_SHA512);
-    assert_int_equal(s->verify.encoding, HOOKD_ENC_BASE64);
-    assert_string_equal(s->verify.prefix, "sha512=");
-    assert_int_equal(s->verify.tolerance_ms, 120000);
+    assert_int_equal(s->verify[0].scheme, HOOKD_SCHEME_HMAC);
+    assert_string_equal(s->verify[0].secrets[0], "k");
+    assert_string_equal(s->verify[0].header, "X-Signature");
+    assert_int_equal(s->verify[0].algorithm, HOOKD_ALG_SHA512);
+    assert_int_equal(s->verify[0].encoding, HOOKD_ENC_BASE64);
+    assert_string_equal(s->verify[0].prefix, "sha512=");
+    assert_int_equal(s->verify[0].tolerance_ms, 120000);
     assert_null(s->event_type);
     assert_string_equal(s->event_type_header, "X-Event");
     assert_int_equal(s->dedup, HOOKD_DEDUP_POINTER);
     assert_string_equal(s->dedup_arg, "/id");
 
     s = &c->sources[3];
-    assert_int_equal(s->verify.scheme, HOOKD_SCHEME_STDWH);
-    assert_string_equal(s->verify.secrets[0], "whsec_abc");
-    assert_int_equal(s->verify.tolerance_ms, 300000);
+    assert_int_equal(s->verify[0].scheme, HOOKD_SCHEME_STDWH);
+    assert_string_equal(s->verify[0].secrets[0], "whsec_abc");
+    assert_int_equal(s->verify[0].tolerance_ms, 300000);
     assert_string_equal(s->event_type, "/type");
     assert_int_equal(s->dedup, HOOKD_DEDUP_BODY);
     assert_null(s->dedup_arg);
@@ -312,9 +284,9 @@ static void test_embedded_default(void **state)
     assert_int_equal(c->nsources, 1);
     assert_string_equal(c->sources[0].name, "constantcontact");
     assert_string_equal(c->sources[0].path, "/webhooks/ctct");
-    assert_int_equal(c->sources[0].verify.scheme, HOOKD_SCHEME_CTCT);
-    assert_int_equal(c->sources[0].verify.nsecrets, 1);
-    assert_string_equal(c->sources[0].verify.secrets[0], "change-me");
+    assert_int_equal(c->sources[0].verify[0].scheme, HOOKD_SCHEME_CTCT);
+    assert_int_equal(c->sources[0].verify[0].nsecrets, 1);
+    assert_string_equal(c->sources[0].verify[0].secrets[0], "change-me");
     assert_string_equal(c->sources[0].event_type, "/event_type");
     assert_int_equal(c->nplugins, 1);
     assert_string_equal(c->plugins[0].name, "audit");
@@ -334,7 +306,7 @@ static void test_embedded_default(void **state)
     c = hookd_config_parse("(default)", hookd_default_config,
                            strlen(hookd_default_config), err, sizeof err);
     assert_non_null(c);
-    assert_string_equal(c->sources[0].verify.secrets[0], "from-env");
+    assert_string_equal(c->sources[0].verify[0].secrets[0], "from-env");
     hookd_config_free(c);
 
     if (copy)
@@ -400,21 +372,21 @@ static void test_scheme_defaults(void **state)
         " header: X-Sig } }\n"
         "  - { name: e, path: /e, verify: { scheme: standard-webhooks,"
         " secret: whsec_x } }\n");
-    assert_int_equal(c->sources[0].verify.scheme, HOOKD_SCHEME_STRIPE);
-    assert_int_equal(c->sources[0].verify.tolerance_ms, 300000);
+    assert_int_equal(c->sources[0].verify[0].scheme, HOOKD_SCHEME_STRIPE);
+    assert_int_equal(c->sources[0].verify[0].tolerance_ms, 300000);
     assert_string_equal(c->sources[0].event_type, "/type");
     assert_int_equal(c->sources[0].dedup, HOOKD_DEDUP_NONE);
     assert_string_equal(c->sources[1].event_type, "/action");
     assert_null(c->sources[1].event_type_header);
     assert_int_equal(c->sources[1].dedup, HOOKD_DEDUP_NONE);
-    assert_int_equal(c->sources[2].verify.scheme, HOOKD_SCHEME_NONE);
-    assert_int_equal(c->sources[2].verify.nsecrets, 0);
-    assert_null(c->sources[2].verify.secrets);
+    assert_int_equal(c->sources[2].verify[0].scheme, HOOKD_SCHEME_NONE);
+    assert_int_equal(c->sources[2].verify[0].nsecrets, 0);
+    assert_null(c->sources[2].verify[0].secrets);
     assert_string_equal(c->sources[2].event_type, "/event_type");
-    assert_int_equal(c->sources[3].verify.algorithm, HOOKD_ALG_SHA256);
-    assert_int_equal(c->sources[3].verify.encoding, HOOKD_ENC_HEX);
-    assert_null(c->sources[3].verify.prefix);
-    assert_int_equal(c->sources[3].verify.tolerance_ms, 0);
+    assert_int_equal(c->sources[3].verify[0].algorithm, HOOKD_ALG_SHA256);
+    assert_int_equal(c->sources[3].verify[0].encoding, HOOKD_ENC_HEX);
+    assert_null(c->sources[3].verify[0].prefix);
+    assert_int_equal(c->sources[3].verify[0].tolerance_ms, 0);
     assert_int_equal(c->sources[4].dedup, HOOKD_DEDUP_HEADER);
     assert_string_equal(c->sources[4].dedup_arg, "webhook-id");
     assert_string_equal(c->sources[4].event_type, "/type");
@@ -555,7 +527,7 @@ static void test_source_errors(void **state)
                  "    path: /b\n"
                  "    verify: { scheme: gitlab, secret: x }\n",
                  "hookd.yaml:4:23: sources[0].verify.scheme: unknown scheme "
-                 "\"gitlab\" (ctct-hmac-sha256, github, stripe, "
+                 "\"gitlab\" (ctct-jws, ctct-hmac-sha256, github, stripe, "
                  "standard-webhooks, hmac, none)");
     expect_error("sources:\n"
                  "  - name: b\n"

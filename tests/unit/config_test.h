@@ -1,0 +1,46 @@
+/* Helpers of the configuration tests (test_config.c, test_config_verify.c):
+ * parse a YAML text and expect it to load, or to fail with one message. */
+#ifndef HOOKD_CONFIG_TEST_H
+#define HOOKD_CONFIG_TEST_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "config.h"
+
+#define ERRLEN 512
+
+static hookd_config *parse(const char *yaml, char *err)
+{
+    return hookd_config_parse("hookd.yaml", yaml, strlen(yaml), err, ERRLEN);
+}
+
+/* Parses `yaml`, which must fail with exactly `msg`. */
+static void expect_error(const char *yaml, const char *msg)
+{
+    char err[ERRLEN] = "";
+    hookd_config *c = parse(yaml, err);
+    if (c) {
+        hookd_config_free(c);
+        fail_msg("parsed, but expected the error: %s", msg);
+    }
+    assert_string_equal(err, msg);
+}
+
+/* Parses `yaml`, which must succeed. */
+static hookd_config *expect_ok(const char *yaml)
+{
+    char err[ERRLEN] = "";
+    hookd_config *c = parse(yaml, err);
+    if (!c)
+        fail_msg("unexpected error: %s", err);
+    assert_string_equal(err, "");
+    return c;
+}
+
+#endif
