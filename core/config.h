@@ -31,7 +31,7 @@ typedef struct hookd_verify_cfg {
     hookd_scheme scheme;
     char **secrets;         /* one or more (rotation); none for scheme none */
     size_t nsecrets;
-    int64_t tolerance_ms;   /* stripe, standard-webhooks; hmac with timestamp_header */
+    int64_t tolerance_ms;   /* stripe, standard-webhooks, ctct-jws (hmac has no timestamp) */
     /* generic hmac only: */
     char *header;           /* header carrying the MAC (required for hmac) */
     hookd_alg algorithm;    /* sha256 (default) or sha512 */

@@ -2,11 +2,14 @@
  * Basic credentials, verification scheme and secrets, event type, dedup and
  * enrichment. Part of the loader in config.c. */
 #include "config_yaml.h"
+#include "base64.h"
 #include "ctct.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <openssl/crypto.h>
 
 static const struct {
     const char *name;
@@ -91,6 +94,17 @@ static int refuse_foreign(hookd_cy *cy, yaml_node_t *vn, const hookd_verify_cfg 
     return 0;
 }
 
+/* What verify.c decodes: base64 after an optional "whsec_". */
+static int stdwh_secret_ok(const char *secret)
+{
+    unsigned char key[1024 + 3];
+    if (strncmp(secret, "whsec_", 6) == 0)
+        secret += 6;
+    int n = hookd_b64_decode(secret, strlen(secret), key, sizeof key);
+    OPENSSL_cleanse(key, sizeof key);
+    return n >= 1 && n <= 1024;
+}
+
 static int load_secrets(hookd_cy *cy, hookd_verify_cfg *vc, yaml_node_t *vn, const char *sn)
 {
     char *s = NULL;
@@ -101,6 +115,7 @@ static int load_secrets(hookd_cy *cy, hookd_verify_cfg *vc, yaml_node_t *vn, con
     if ((vc->scheme == HOOKD_SCHEME_NONE || vc->scheme == HOOKD_SCHEME_JWS) && (one || many))
         return hookd_cy_fail_key(cy, vn, one ? "secret" : "secrets",
                                  "scheme %s takes no secret", sn);
+    yaml_node_t **nodes = NULL;
     if (one) {
         if (hookd_cy_str(cy, vn, "secret", &s, 0) < 0)
             return -1;
@@ -111,9 +126,22 @@ static int load_secrets(hookd_cy *cy, hookd_verify_cfg *vc, yaml_node_t *vn, con
         vc->secrets[0] = s;
         vc->nsecrets = 1;
     } else if (many &&
-               hookd_cy_strlist(cy, vn, "secrets", &vc->secrets, &vc->nsecrets, NULL) < 0) {
+               hookd_cy_strlist(cy, vn, "secrets", &vc->secrets, &vc->nsecrets, &nodes) < 0) {
         return -1;
     }
+    /* A secret the scheme cannot use would answer 401 to everything: say
+     * so at load, at the secret. */
+    for (size_t i = 0; vc->scheme == HOOKD_SCHEME_STDWH && i < vc->nsecrets; i++)
+        if (!stdwh_secret_ok(vc->secrets[i])) {
+            const char *what = "not a Standard Webhooks secret (whsec_ and base64 of 1 to "
+                               "1024 bytes)";
+            int r = one ? hookd_cy_fail_key(cy, vn, "secret", "%s", what)
+                        : (hookd_cy_push_key(cy, "secrets"), hookd_cy_push_index(cy, i),
+                           hookd_cy_fail(cy, nodes[i], "%s", what));
+            free(nodes);
+            return r;
+        }
+    free(nodes);
     if (vc->scheme != HOOKD_SCHEME_NONE && vc->scheme != HOOKD_SCHEME_JWS && vc->nsecrets == 0)
         return hookd_cy_fail(cy, vn, "scheme %s needs a secret (secret: or secrets:)", sn);
     return 0;
@@ -197,7 +225,9 @@ static int load_one_verify(hookd_cy *cy, hookd_verify_cfg *vc, yaml_node_t *vn)
     int timed = vc->scheme == HOOKD_SCHEME_STRIPE || vc->scheme == HOOKD_SCHEME_STDWH ||
                 vc->scheme == HOOKD_SCHEME_JWS;
     vc->tolerance_ms = timed ? 300000 : 0;
-    if (hookd_cy_get(cy, vn, "tolerance") && !timed && vc->scheme != HOOKD_SCHEME_HMAC)
+    /* hmac signs no timestamp hookd could read: a tolerance would be a
+     * promise of replay protection that nothing keeps. */
+    if (hookd_cy_get(cy, vn, "tolerance") && !timed)
         return hookd_cy_fail_key(cy, vn, "tolerance", "scheme %s has no timestamp to check",
                                  sn);
     if (hookd_cy_duration(cy, vn, "tolerance", &vc->tolerance_ms, 1000, HOOKD_CY_DAY_MS) < 0)

@@ -1,6 +1,7 @@
 /* verify: webhook signature schemes (DESIGN §4) and the Basic credential check. */
 #include "verify.h"
 
+#include "base64.h"
 #include "jwks_fetch.h"
 #include "jws.h"
 
@@ -112,35 +113,13 @@ static void hex_encode(const unsigned char *in, size_t n, char *out)
     out[2 * n] = '\0';
 }
 
-/* Strict standard base64 (padded). EVP_DecodeBlock alone is too lenient: it
- * skips surrounding white space, reads '=' anywhere as zero bits and counts
- * the padding in its length. So the padding is subtracted here, and the
- * result must re-encode to the very same text (one canonical form only).
- * Returns the decoded length or -1. `out` needs n/4*3 bytes. */
-static int b64_decode(const char *s, size_t n, unsigned char *out, size_t cap)
-{
-    char re[MAX_HEADER + 4];
-    if (n == 0 || n % 4 != 0 || n > MAX_HEADER || n / 4 * 3 > cap)
-        return -1;
-    size_t pad = (s[n - 1] == '=') + (s[n - 1] == '=' && s[n - 2] == '=');
-    int r = EVP_DecodeBlock(out, (const unsigned char *)s, (int)n);
-    if (r < 0 || (size_t)r != n / 4 * 3)
-        return -1;
-    int len = r - (int)pad;
-    if (EVP_EncodeBlock((unsigned char *)re, out, len) != (int)n || memcmp(re, s, n) != 0) {
-        OPENSSL_cleanse(out, (size_t)r);
-        return -1;
-    }
-    return len;
-}
-
 /* Exactly `want` bytes from base64; -1 otherwise. */
 static int b64_decode_exact(const char *s, size_t n, unsigned char *out, size_t want)
 {
     unsigned char tmp[MAX_MD + 3];
     if (n != (want + 2) / 3 * 4)
         return -1;
-    int r = b64_decode(s, n, tmp, sizeof tmp);
+    int r = hookd_b64_decode(s, n, tmp, sizeof tmp);
     if (r != (int)want)
         return -1;
     memcpy(out, tmp, want);
@@ -312,7 +291,7 @@ static int secret_key(const hookd_verify_cfg *v, const char *secret,
             secret += 6;
             n -= 6;
         }
-        int r = b64_decode(secret, n, kbuf, MAX_KEY);
+        int r = hookd_b64_decode(secret, n, kbuf, MAX_KEY);
         if (r <= 0)
             return -1;
         *key = kbuf;
@@ -688,7 +667,7 @@ int hookd_basic_check(const char *authorization, const char *user, const char *p
     trim(&s, &n);
 
     unsigned char dec[MAX_BASIC + 3];
-    int len = n <= (MAX_BASIC + 2) / 3 * 4 ? b64_decode(s, n, dec, sizeof dec) : -1;
+    int len = n <= (MAX_BASIC + 2) / 3 * 4 ? hookd_b64_decode(s, n, dec, sizeof dec) : -1;
     if (len < 0 || len > MAX_BASIC)
         return -1;
     const unsigned char *colon = memchr(dec, ':', (size_t)len);

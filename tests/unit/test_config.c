@@ -63,12 +63,12 @@ static const char full_yaml[] =
     "      algorithm: sha512\n"
     "      encoding: base64\n"
     "      prefix: \"sha512=\"\n"
-    "      tolerance: 2m\n"
+    "      # no tolerance: hmac signs no timestamp hookd could check\n"
     "    event_type: \"header:X-Event\"\n"
     "    dedup: { key: \"pointer:/id\" }\n"
     "  - name: sw\n"
     "    path: /webhooks/sw\n"
-    "    verify: { scheme: standard-webhooks, secret: whsec_abc, tolerance: 5m }\n"
+    "    verify: { scheme: standard-webhooks, secret: whsec_YWJj, tolerance: 5m }\n"
     "    dedup: { key: body }\n"
     "\n"
     "plugins:\n"
@@ -166,7 +166,7 @@ static void test_full(void **state)
     assert_int_equal(s->verify[0].algorithm, HOOKD_ALG_SHA512);
     assert_int_equal(s->verify[0].encoding, HOOKD_ENC_BASE64);
     assert_string_equal(s->verify[0].prefix, "sha512=");
-    assert_int_equal(s->verify[0].tolerance_ms, 120000);
+    assert_int_equal(s->verify[0].tolerance_ms, 0);
     assert_null(s->event_type);
     assert_string_equal(s->event_type_header, "X-Event");
     assert_int_equal(s->dedup, HOOKD_DEDUP_POINTER);
@@ -174,7 +174,7 @@ static void test_full(void **state)
 
     s = &c->sources[3];
     assert_int_equal(s->verify[0].scheme, HOOKD_SCHEME_STDWH);
-    assert_string_equal(s->verify[0].secrets[0], "whsec_abc");
+    assert_string_equal(s->verify[0].secrets[0], "whsec_YWJj");
     assert_int_equal(s->verify[0].tolerance_ms, 300000);
     assert_string_equal(s->event_type, "/type");
     assert_int_equal(s->dedup, HOOKD_DEDUP_BODY);
@@ -371,7 +371,7 @@ static void test_scheme_defaults(void **state)
         "  - { name: d, path: /d, verify: { scheme: hmac, secret: x,"
         " header: X-Sig } }\n"
         "  - { name: e, path: /e, verify: { scheme: standard-webhooks,"
-        " secret: whsec_x } }\n");
+        " secret: whsec_eA== } }\n");
     assert_int_equal(c->sources[0].verify[0].scheme, HOOKD_SCHEME_STRIPE);
     assert_int_equal(c->sources[0].verify[0].tolerance_ms, 300000);
     assert_string_equal(c->sources[0].event_type, "/type");

@@ -117,12 +117,38 @@ static void test_verify_list(void **state)
                  "mappings");
 }
 
+/* Issue 15, items 6 and 7: a key the scheme does not read, or a secret it
+ * cannot use, is an error at load, not a 401 to every request. */
+static void test_unused_keys_and_bad_secrets(void **state)
+{
+    (void)state;
+    expect_error(SRC("{ scheme: hmac, secret: k, header: X-Sig, tolerance: 5m }"),
+                 "hookd.yaml:4:66: sources[0].verify.tolerance: scheme hmac has no timestamp "
+                 "to check");
+    expect_error(SRC("{ scheme: standard-webhooks, secret: \"not base64!\" }"),
+                 "hookd.yaml:4:50: sources[0].verify.secret: not a Standard Webhooks secret "
+                 "(whsec_ and base64 of 1 to 1024 bytes)");
+    expect_error(SRC("{ scheme: standard-webhooks, secret: \"whsec_\" }"),
+                 "hookd.yaml:4:50: sources[0].verify.secret: not a Standard Webhooks secret "
+                 "(whsec_ and base64 of 1 to 1024 bytes)");
+    expect_error(SRC("{ scheme: standard-webhooks, secrets: [\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\", "
+                     "\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLa\"] }"),
+                 "hookd.yaml:4:94: sources[0].verify.secrets[1]: not a Standard Webhooks secret "
+                 "(whsec_ and base64 of 1 to 1024 bytes)");
+    hookd_config_free(expect_ok(
+        SRC("{ scheme: standard-webhooks, secrets: [\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\", "
+            "\"MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"] }")));
+    /* Stripe's key is the whole whsec_ string, as it is: any text will do. */
+    hookd_config_free(expect_ok(SRC("{ scheme: stripe, secret: \"whsec_anything at all\" }")));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_jws_defaults),
         cmocka_unit_test(test_jws_errors),
         cmocka_unit_test(test_verify_list),
+        cmocka_unit_test(test_unused_keys_and_bad_secrets),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
