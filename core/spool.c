@@ -17,6 +17,7 @@
 
 #include "log.h"
 #include "spool_ckpt.h"
+#include "spool_file.h"
 #include "spool_schema.h"
 #include "spool_vfs.h"
 
@@ -78,6 +79,7 @@ struct hookd_spool {
     hookd_runtime *rt;        /* under lock (a reload swaps it); holds a reference */
     hookd_dispatch *dispatch;
     char *path;
+    int lock_fd;              /* one daemon per spool (spool_file.c) */
     int64_t run;              /* this process's claim on deliveries */
 
     pthread_t thread;
@@ -752,7 +754,9 @@ hookd_spool *hookd_spool_open(uv_loop_t *loop, hookd_runtime *rt, hookd_dispatch
     sp->run = (hookd_now_ms() << 16) | (getpid() & 0xffff);
     atomic_init(&sp->waiting, 0);
     atomic_init(&sp->failing_pub, 0);
-    if (open_db(sp, err, errlen) != 0) {
+    if ((sp->lock_fd = hookd_spool_lock(sp->path, err, errlen)) < 0 ||
+        hookd_spool_private(sp->path, err, errlen) != 0 || open_db(sp, err, errlen) != 0) {
+        hookd_spool_unlock(sp->lock_fd);
         free(sp->path);
         free(sp);
         return NULL;
@@ -781,6 +785,7 @@ hookd_spool *hookd_spool_open(uv_loop_t *loop, hookd_runtime *rt, hookd_dispatch
         uv_run(loop, UV_RUN_NOWAIT);
         hookd_ckpt_stop(sp->ckpt);
         close_db(sp);
+        hookd_spool_unlock(sp->lock_fd);
         pthread_mutex_destroy(&sp->lock);
         pthread_cond_destroy(&sp->cond);
         hookd_runtime_unref(rt);
@@ -836,6 +841,7 @@ void hookd_spool_close(hookd_spool *sp)
         hookd_log(HOOKD_LOG_WARN, "spool %s: checkpoint at close failed: %s", sp->path,
                   sqlite3_errmsg(sp->db));
     close_db(sp);
+    hookd_spool_unlock(sp->lock_fd); /* after the last write */
     pthread_mutex_destroy(&sp->lock);
     pthread_cond_destroy(&sp->cond);
     uint64_t appended = sp->appended, commits = sp->commits;
