@@ -3,6 +3,7 @@
  * callbacks are in server_http.c. Requests are answered in order, so
  * pipelining needs no reordering. */
 #include "server_conn.h"
+#include "text.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,20 +100,36 @@ void hookd_conn_answer(conn *c, const hookd_response *r)
 
 void hookd_response_error(hookd_response *resp, int status, const char *msg)
 {
+    /* The reason may hold bytes a sender chose (a parser's "near '...'"):
+     * invalid UTF-8 becomes U+FFFD, and the text is cut only between whole
+     * characters and escapes, so the body is always JSON. */
+    static const char tail[] = "\"}";
     resp->status = status;
-    size_t at = 0, cap = sizeof resp->body;
-    at += (size_t)snprintf(resp->body, cap, "{\"error\":\"");
-    for (const char *p = msg; *p && at + 8 < cap; p++) {
-        unsigned char ch = (unsigned char)*p;
-        if (ch == '"' || ch == '\\')
-            resp->body[at++] = '\\', resp->body[at++] = (char)ch;
-        else if (ch < 0x20)
-            at += (size_t)snprintf(resp->body + at, cap - at, "\\u%04x", ch);
+    size_t cap = sizeof resp->body - sizeof tail, at;
+    at = (size_t)snprintf(resp->body, cap, "{\"error\":\"");
+    const unsigned char *p = (const unsigned char *)msg;
+    size_t left = strlen(msg);
+    while (left > 0) {
+        char esc[8];
+        const char *put = esc;
+        size_t n = hookd_utf8_len(p, left), take = n ? n : 1;
+        if (*p == '"' || *p == '\\')
+            n = (size_t)snprintf(esc, sizeof esc, "\\%c", *p);
+        else if (*p < 0x20)
+            n = (size_t)snprintf(esc, sizeof esc, "\\u%04x", *p);
+        else if (n == 0)
+            n = (size_t)snprintf(esc, sizeof esc, "\\ufffd");
         else
-            resp->body[at++] = (char)ch;
+            put = (const char *)p;
+        if (at + n > cap)
+            break;
+        memcpy(resp->body + at, put, n);
+        at += n;
+        p += take;
+        left -= take;
     }
-    at += (size_t)snprintf(resp->body + at, cap - at, "\"}");
-    resp->body_len = at < cap ? at : cap - 1;
+    memcpy(resp->body + at, tail, sizeof tail);
+    resp->body_len = at + sizeof tail - 1;
 }
 
 /* An answer the connection stage gives itself; the connection then closes. */

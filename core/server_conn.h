@@ -31,6 +31,7 @@ typedef struct conn {
     int writes;         /* uv_write requests in flight */
     int waiting;        /* the handler answers later; bytes read meanwhile are stashed */
     int keep_alive;     /* of the request being answered */
+    int close_after;    /* close after the answer: asked for, or HTTP/1.0 chunked framing */
     int read_paused;    /* too much stashed, or answers not taken */
     int wblocked;       /* reading stopped because the peer does not take answers */
     int abandon;        /* close without waiting for queued answers */

@@ -61,9 +61,25 @@ static int on_message_begin(llhttp_t *p)
 static int on_url(llhttp_t *p, const char *at, size_t len) { return hput(CONN(p), at, len, 1); }
 static int on_url_complete(llhttp_t *p) { return hend(CONN(p)); }
 
+/* Trailer fields (after a chunked body) are counted against max_header and
+ * dropped: RFC 9112 §7.1.2 lets a recipient ignore them, and hookd verifies,
+ * routes and keeps only what came before the body. */
+static int trailer(conn *c, size_t len)
+{
+    c->hbytes += len;
+    if (c->hbytes > c->srv->cfg->max_header) {
+        c->reject = 431;
+        c->reject_why = "headers and trailers larger than max_header";
+        return -1;
+    }
+    return 0;
+}
+
 static int on_header_field(llhttp_t *p, const char *at, size_t len)
 {
     conn *c = CONN(p);
+    if (c->phase == PH_BODY)
+        return trailer(c, len);
     if (c->hstate != 1) {
         if (c->nh == HOOKD_MAX_HEADERS) {
             c->reject = 431;
@@ -79,6 +95,8 @@ static int on_header_field(llhttp_t *p, const char *at, size_t len)
 static int on_header_field_complete(llhttp_t *p)
 {
     conn *c = CONN(p);
+    if (c->phase == PH_BODY)
+        return 0;
     if (c->hstate != 1) { /* an empty name: llhttp refuses it, but be safe */
         c->reject = 400;
         c->reject_why = "empty header name";
@@ -92,6 +110,8 @@ static int on_header_field_complete(llhttp_t *p)
 static int on_header_value(llhttp_t *p, const char *at, size_t len)
 {
     conn *c = CONN(p);
+    if (c->phase == PH_BODY)
+        return trailer(c, len);
     /* llhttp passes an obs-fold continuation ("a\r\n  b") on as more of the
      * same value; a value resumed right after a line end is one. Two parsers
      * reading one header two ways is a smuggling shape: refuse it. */
@@ -111,6 +131,8 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len)
 static int on_header_value_complete(llhttp_t *p)
 {
     conn *c = CONN(p);
+    if (c->phase == PH_BODY)
+        return 0;
     if (c->hstate != 2)
         c->hdrs[c->nh].val_off = c->hlen; /* empty value */
     c->hstate = 0;
@@ -151,6 +173,19 @@ static int on_headers_complete(llhttp_t *p)
         c->reject_why = "HTTP version not supported";
         return -1;
     }
+    /* One answer per request, in HTTP/1.1: CONNECT is refused and the
+     * connection closed; an Upgrade (websocket, h2c) is ignored, as RFC 9110
+     * §7.8 allows, so llhttp does not stop at the end of the request. */
+    if (p->method == HTTP_CONNECT) {
+        c->reject = 405;
+        c->reject_why = "CONNECT is not served";
+        return -1;
+    }
+    p->upgrade = 0;
+    /* RFC 9112 §6.1: chunked framing in HTTP/1.0 is faulty: answer, then close. */
+    c->close_after = p->http_minor == 0 && (p->flags & F_CHUNKED);
+    /* Decided now: llhttp reads "Connection" in trailers too. */
+    c->close_after |= !llhttp_should_keep_alive(p);
     if (!host_ok(c, p)) {
         c->reject = 400;
         c->reject_why = "Host header missing, repeated or malformed";
@@ -237,7 +272,11 @@ static int on_message_complete(llhttp_t *p)
     req.body_len = c->blen;
 
     hookd_response resp = {0};
-    c->keep_alive = llhttp_should_keep_alive(p) && !s->stopping;
+    c->keep_alive = !s->stopping && !c->close_after;
+    /* A "Connection: close" trailer set llhttp's flag too: left there, it
+     * would refuse the next pipelined request. */
+    if (!c->close_after)
+        p->flags &= ~F_CONNECTION_CLOSE;
     if (s->handler(s->ud, &req, &resp, (hookd_pending *)c) == HOOKD_ANSWER_LATER) {
         c->waiting = 1;
         c->phase = PH_WAIT;
