@@ -30,11 +30,12 @@ static void refuse(hookd_response *resp, int status, const hookd_request *req,
     hookd_logx(HOOKD_LOG_WARN, &ctx, "refused %d: %s", status, why);
 }
 
-/* Event types end up in logs, templates and file names: keep them tame. */
+/* Event types end up in logs, templates, URLs and file names: keep them
+ * tame. Only dots would be a path's dot segment. */
 static int type_ok(const char *t)
 {
     size_t n = strlen(t);
-    if (n == 0 || n > MAX_TYPE_LEN)
+    if (n == 0 || n > MAX_TYPE_LEN || strspn(t, ".") == n)
         return 0;
     for (; *t; t++)
         if ((unsigned char)*t < 0x21 || (unsigned char)*t > 0x7e)

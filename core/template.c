@@ -287,8 +287,14 @@ static void put_value(struct buf *b, const char *v, size_t n, int esc)
         }
         put_text(b, v + run, i - run);
     } else if (esc == HOOKD_ESC_URL) {
+        /* "." and ".." would be dot segments, which a client or server
+         * removes with the segment before them: encode those dots. */
+        size_t dots = 0;
+        while (dots < n && s[dots] == '.')
+            dots++;
+        int dot_segment = n > 0 && dots == n;
         for (; i < n; i++) {
-            if (s[i] && strchr(ALNUM "-._~", s[i]))
+            if (s[i] && strchr(ALNUM "-._~", s[i]) && !dot_segment)
                 put_unit(b, v + i, 1);
             else
                 put_unit(b, u, (size_t)snprintf(u, sizeof u, "%%%02X", s[i]));

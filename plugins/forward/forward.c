@@ -660,6 +660,7 @@ static int fwd_deliver(void *instance, const hookd_event *ev, hookd_status *st)
     CURLcode cc = CURLE_OK;
 #define SET(opt, val) do { if (cc == CURLE_OK) cc = curl_easy_setopt(h, opt, val); } while (0)
     SET(CURLOPT_URL, url);
+    SET(CURLOPT_PATH_AS_IS, 1L); /* the path as the template made it: no dot-segment removal */
     SET(CURLOPT_NOSIGNAL, 1L);
     SET(CURLOPT_PROTOCOLS_STR, "http,https");
     SET(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");

@@ -254,6 +254,16 @@ static void test_escape_url(void **state)
            "https://x/?q=a%20b%2Fc%3Fd%3De%26f%23g~h-i.j_k%2B%C3%A9%25&t=tier.increase");
     expect("{{json./v}}", &f.ev, HOOKD_ESC_PLAIN, "a b/c?d=e&f#g~h-i.j_k+\xc3\xa9%");
     fixture_fini(&f);
+    /* A value that would be a dot segment keeps its place in the path. */
+    const char *const dots[][2] = {{".", "/e/%2E/d"}, {"..", "/e/%2E%2E/d"},
+                                   {"...", "/e/%2E%2E%2E/d"}, {"..a", "/e/..a/d"}};
+    for (size_t i = 0; i < 4; i++) {
+        char doc[64];
+        snprintf(doc, sizeof doc, "{\"v\":\"%s\"}", dots[i][0]);
+        fixture_init(&f, doc);
+        expect("/e/{{json./v}}/d", &f.ev, HOOKD_ESC_URL, dots[i][1]);
+        fixture_fini(&f);
+    }
 }
 
 static void test_escape_header(void **state)
