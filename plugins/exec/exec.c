@@ -1,9 +1,10 @@
 /* exec: runs a command per event, the event as one JSON line on its stdin
  *   {"id","source","type","received_at","attempt","body"}.
  * Config: command (argv list, required), shell (bool: command[0] is a script
- * for /bin/sh -c, the rest its $0, $1, ...), env (map), workdir.
- * The command runs in its own process group with HOOKD_EVENT_ID,
- * HOOKD_EVENT_TYPE and HOOKD_SOURCE in its environment. Exit 0 is success,
+ * for /bin/sh -c, the rest its $0, $1, ...), env (map), inherit_env (bool),
+ * workdir. The command runs in its own process group with HOOKD_EVENT_ID,
+ * HOOKD_EVENT_TYPE, HOOKD_SOURCE, what `env` names, and of the daemon's own
+ * environment only PATH and LANG (all of it with inherit_env: true). Exit 0 is success,
  * 75 (EX_TEMPFAIL) asks for a retry, anything else fails; past the event's
  * deadline the whole group is killed and the delivery retried.
  * Thread-safe: nothing mutable is shared between deliveries, and only our own
@@ -89,8 +90,28 @@ static char *kv(const char *name, const char *value)
 static const char *const ours[] = {"HOOKD_EVENT_ID", "HOOKD_EVENT_TYPE", "HOOKD_SOURCE"};
 #define NOURS (sizeof ours / sizeof ours[0])
 
-/* The daemon's environment, minus what `env` or we set, plus `env`. */
-static char **build_env(const json_t *env, size_t *count)
+/* What a child gets of the daemon's environment unless inherit_env: not
+ * the secrets hookd itself reads from it (API secrets, SMTP passwords). */
+static const char *const kept[] = {"PATH", "LANG"};
+
+static int wanted(const char *name, const json_t *env, int inherit)
+{
+    if (json_object_get(env, name) != NULL)
+        return 0; /* `env` sets it */
+    for (size_t i = 0; i < NOURS; i++)
+        if (strcmp(name, ours[i]) == 0)
+            return 0;
+    if (inherit)
+        return 1;
+    for (size_t i = 0; i < sizeof kept / sizeof kept[0]; i++)
+        if (strcmp(name, kept[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* PATH and LANG (or, with inherit_env, all) of the daemon's environment,
+ * minus what `env` or we set, plus `env`. */
+static char **build_env(const json_t *env, int inherit, size_t *count)
 {
     size_t n = 0, cap = json_object_size(env) + 1;
     for (char **e = environ; e && *e; e++)
@@ -102,16 +123,11 @@ static char **build_env(const json_t *env, size_t *count)
         const char *eq = strchr(*e, '=');
         size_t nl = eq ? (size_t)(eq - *e) : strlen(*e);
         char name[256];
-        if (nl < sizeof name) {
-            memcpy(name, *e, nl);
-            name[nl] = '\0';
-            int skip = json_object_get(env, name) != NULL;
-            for (size_t i = 0; i < NOURS; i++)
-                skip |= strcmp(name, ours[i]) == 0;
-            if (skip)
-                continue;
-        }
-        if (!(out[n++] = strdup(*e)))
+        if (nl >= sizeof name)
+            continue;
+        memcpy(name, *e, nl);
+        name[nl] = '\0';
+        if (wanted(name, env, inherit) && !(out[n++] = strdup(*e)))
             goto nomem;
     }
     const char *key;
@@ -141,7 +157,7 @@ static __attribute__((format(printf, 4, 5))) int bad(char *err, size_t errlen, i
 static int parse_config(exec_inst *x, const json_t *config, char *err, size_t errlen)
 {
     const json_t *command = NULL, *env = NULL;
-    int shell = 0;
+    int shell = 0, inherit = 0;
     const char *key;
     json_t *v;
     json_object_foreach((json_t *)config, key, v) {
@@ -153,6 +169,10 @@ static int parse_config(exec_inst *x, const json_t *config, char *err, size_t er
             shell = json_is_true(v);
         } else if (strcmp(key, "env") == 0) {
             env = v;
+        } else if (strcmp(key, "inherit_env") == 0) {
+            if (!json_is_boolean(v))
+                return bad(err, errlen, HOOKD_EINVAL, "inherit_env: expected true or false");
+            inherit = json_is_true(v);
         } else if (strcmp(key, "workdir") == 0) {
             const char *s = plain_string(v);
             struct stat st;
@@ -200,7 +220,7 @@ static int parse_config(exec_inst *x, const json_t *config, char *err, size_t er
     if (x->argv[0][0] == '/' && access(x->argv[0], X_OK) != 0)
         return bad(err, errlen, HOOKD_EINVAL, "command[0]: %s: not an executable file",
                    x->argv[0]);
-    if (!(x->env = build_env(env, &x->nenv)))
+    if (!(x->env = build_env(env, inherit, &x->nenv)))
         return bad(err, errlen, HOOKD_ENOMEM, "out of memory");
     return 0;
 }

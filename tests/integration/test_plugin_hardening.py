@@ -2,9 +2,10 @@
 templated URL segment stays that segment (dots included), and event types
 that are only dots are refused at the door."""
 import json
+import os
 import unittest
 
-from harness import ctct_body
+from harness import HookdCase, base_config, ctct_body, wait_for
 from test_forward import ForwardCase, instance
 
 
@@ -31,6 +32,39 @@ class UrlSegments(ForwardCase):
             r = h.post(ctct_body(t))
             self.assertEqual(r.status, 400, r)
             self.assertIn("event type", r.json()["error"])
+
+
+class ExecEnvironment(HookdCase):
+    def run_env(self, extra_config):
+        out = os.path.join(self.dir, "env.txt")
+        cfg = {"command": [f"env > {out}"], "shell": True, "env": {"FOO": "bar"}}
+        cfg.update(extra_config)
+        plugins = f"- name: run\n  use: exec\n  config: {json.dumps(cfg)}\n"
+        h = self.hookd(base_config(self.dir, plugins=plugins,
+                                   routes='  - { match: "*", to: [run] }\n'),
+                       env={"CTCT_CLIENT_SECRET": "top-secret", "LANG": "C.UTF-8"})
+        self.assertEqual(h.post(ctct_body()).status, 200)
+        wait_for(lambda: os.path.exists(out) and os.path.getsize(out) > 0, what="the env dump")
+        with open(out) as f:
+            return dict(line.split("=", 1) for line in f.read().splitlines() if "=" in line)
+
+    def test_children_get_a_minimal_environment(self):
+        env = self.run_env({})
+        self.assertNotIn("CTCT_CLIENT_SECRET", env)
+        self.assertEqual(env.get("FOO"), "bar")
+        self.assertEqual(env.get("LANG"), "C.UTF-8")
+        self.assertIn("PATH", env)
+        self.assertEqual(env.get("HOOKD_EVENT_TYPE"), "tier.increase")
+        self.assertEqual(env.get("HOOKD_SOURCE"), "constantcontact")
+        self.assertIn("HOOKD_EVENT_ID", env)
+        extra = set(env) - {"FOO", "LANG", "PATH", "HOOKD_EVENT_TYPE", "HOOKD_SOURCE",
+                            "HOOKD_EVENT_ID", "PWD", "SHLVL", "_"}  # the last three: sh's own
+        self.assertEqual(extra, set())
+
+    def test_inherit_env_passes_everything(self):
+        env = self.run_env({"inherit_env": True})
+        self.assertEqual(env.get("CTCT_CLIENT_SECRET"), "top-secret")
+        self.assertEqual(env.get("FOO"), "bar")
 
 
 if __name__ == "__main__":
