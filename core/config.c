@@ -135,7 +135,7 @@ static int load_listen(hookd_cy *cy, yaml_node_t *map, const char *key,
 }
 
 static const char *const server_keys[] = {
-    "listen",          "tls",      "max_body", "max_header",
+    "listen",          "tls",      "max_body", "max_body_memory", "max_header",
     "max_connections", "timeouts", NULL};
 static const char *const tls_keys[] = {"cert", "key", NULL};
 static const char *const timeout_keys[] = {"header", "body", "idle", NULL};
@@ -165,6 +165,17 @@ static int load_server(hookd_cy *cy, hookd_config *cfg, yaml_node_t *root)
         return -1;
     if (r)
         cfg->max_body = (size_t)v;
+    if ((r = hookd_cy_size(cy, srv, "max_body_memory", &v, 1, MAX_SIZE_T)) < 0)
+        return -1;
+    if (r)
+        cfg->max_body_memory = (size_t)v;
+    else if (cfg->max_body_memory < cfg->max_body)
+        cfg->max_body_memory = cfg->max_body; /* the default never stops a max_body */
+    if (cfg->max_body_memory < cfg->max_body)
+        return hookd_cy_fail_key(cy, srv, "max_body_memory",
+                                 "max_body_memory (%zu B) is less than max_body (%zu B): no "
+                                 "body could be read",
+                                 cfg->max_body_memory, cfg->max_body);
     if ((r = hookd_cy_size(cy, srv, "max_header", &v, 1, 64LL << 20)) < 0)
         return -1;
     if (r)
@@ -394,6 +405,7 @@ static hookd_config *new_config(const char *name)
     if (!cfg)
         return NULL;
     cfg->max_body = 1 << 20;
+    cfg->max_body_memory = (size_t)64 << 20;
     cfg->max_header = 16 << 10;
     cfg->max_connections = 10000;
     cfg->header_timeout_ms = 10000;

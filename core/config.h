@@ -119,6 +119,7 @@ typedef struct hookd_config {
     char *tls_cert;         /* both NULL: plain HTTP */
     char *tls_key;
     size_t max_body;        /* default 1 MiB */
+    size_t max_body_memory; /* bodies in flight, all connections together; default 64 MiB */
     size_t max_header;      /* default 16 KiB */
     int max_connections;    /* default 10000 */
     int64_t header_timeout_ms; /* default 10 s */

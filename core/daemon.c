@@ -413,6 +413,8 @@ int hookd_daemon_run(hookd_runtime *rt, const char *config_path)
         .rt = rt, .dispatch = disp, .spool = d.spool, .queue_max = rt->cfg->queue_max};
     d.recv = &recv;
     d.server = hookd_server_new(&loop, rt->cfg, hookd_receive, &recv, err, sizeof err);
+    if (d.server)
+        hookd_server_set_head_check(d.server, hookd_receive_head);
     if (!d.server) {
         fprintf(stderr, "%s: %s\n", rt->cfg->file, err);
         hookd_spool_detach(d.spool);

@@ -136,24 +136,23 @@ static int dedup_key(const hookd_source_cfg *src, const hookd_request *req, cons
     return 1;
 }
 
-int hookd_receive(void *ud, const hookd_request *req, hookd_response *resp,
-                  hookd_pending *later)
+/* The checks the head alone decides, in DESIGN §5's order: the source by
+ * path, the method, the Basic credentials. The source, or NULL with resp
+ * filled. */
+static const hookd_source_cfg *head_checks(const hookd_runtime *rt, const hookd_request *req,
+                                           hookd_response *resp)
 {
-    hookd_receiver *rc = ud;
-    const hookd_runtime *rt = rc->rt;
-    char why[256];
-
     const hookd_source_cfg *src = hookd_runtime_source(rt, req->path, req->path_len);
     if (!src) {
         refuse(resp, 404, req, NULL, "no source at this path");
-        return 0;
+        return NULL;
     }
     int src_idx = (int)(src - rt->cfg->sources);
     resp->source = src_idx + 1;
     if (req->method != HTTP_POST) {
         refuse(resp, 405, req, src->name, "only POST is accepted");
         resp->headers = "Allow: POST\r\n";
-        return 0;
+        return NULL;
     }
     if (src->basic_user &&
         hookd_basic_check(hookd_request_header(req, "authorization"), src->basic_user,
@@ -161,8 +160,51 @@ int hookd_receive(void *ud, const hookd_request *req, hookd_response *resp,
         hookd_metrics_verify_failure(src_idx, HOOKD_MR_BASIC_AUTH);
         refuse(resp, 401, req, src->name, "basic credentials missing or wrong");
         resp->headers = "WWW-Authenticate: Basic realm=\"hookd\"\r\n";
-        return 0;
+        return NULL;
     }
+    return src;
+}
+
+int hookd_receive_head(void *ud, const hookd_request *req, hookd_response *resp)
+{
+    hookd_receiver *rc = ud;
+    const hookd_source_cfg *src = head_checks(rc->rt, req, resp);
+    if (!src)
+        return 1;
+    /* A request that carries no signature header of the source's schemes
+     * fails verification whatever its body: say so before reading it. */
+    int carried = 0;
+    for (size_t i = 0; i < src->nverify && !carried; i++) {
+        const char *h = hookd_scheme_header(&src->verify[i]);
+        carried = !h || hookd_request_header(req, h) != NULL;
+    }
+    if (!carried) {
+        /* In the words hookd_verify_source would use. */
+        char why[200];
+        if (src->nverify == 1)
+            snprintf(why, sizeof why, "signature check failed: %s header missing",
+                     hookd_scheme_header(&src->verify[0]));
+        else
+            snprintf(why, sizeof why, "signature check failed: no signature header of any "
+                                      "configured scheme");
+        hookd_metrics_verify_failure((int)(src - rc->rt->cfg->sources), HOOKD_MR_MISSING);
+        refuse(resp, 401, req, src->name, why);
+        return 1;
+    }
+    return 0;
+}
+
+int hookd_receive(void *ud, const hookd_request *req, hookd_response *resp,
+                  hookd_pending *later)
+{
+    hookd_receiver *rc = ud;
+    const hookd_runtime *rt = rc->rt;
+    char why[256];
+
+    const hookd_source_cfg *src = head_checks(rt, req, resp);
+    if (!src)
+        return 0;
+    int src_idx = (int)(src - rt->cfg->sources);
     const char *check = NULL;
     int64_t now = rc->clock_s ? rc->clock_s() : wall_s();
     int vrc = hookd_verify_source(src, req->body, req->body_len, req_header, (void *)req, now,

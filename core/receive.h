@@ -22,4 +22,9 @@ typedef struct hookd_receiver {
 int hookd_receive(void *ud, const hookd_request *req, hookd_response *resp,
                   hookd_pending *later);
 
+/* A hookd_head_fn: the same first checks on the head alone (source, method,
+ * Basic) and the presence of a signature header, so that a request refused
+ * anyway is refused before its body is read. */
+int hookd_receive_head(void *ud, const hookd_request *req, hookd_response *resp);
+
 #endif

@@ -5,6 +5,7 @@
 #include "server_conn.h"
 #include "text.h"
 
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -258,7 +259,7 @@ static void on_handle_closed(uv_handle_t *h)
     hookd_server *s = c->srv;
     hookd_tls_free(&c->tls);
     free(c->hbuf);
-    free(c->body);
+    hookd_conn_body_free(c);
     free(c->out);
     free(c->stash);
     free(c);
@@ -559,6 +560,8 @@ static void on_listener_closed(uv_handle_t *h)
 
 void hookd_server_set_config(hookd_server *s, const hookd_config *cfg) { s->cfg = cfg; }
 
+void hookd_server_set_head_check(hookd_server *s, hookd_head_fn check) { s->head_check = check; }
+
 hookd_server *hookd_server_new(uv_loop_t *loop, const hookd_config *cfg,
                                hookd_handler_fn handler, void *ud, char *err,
                                size_t errlen)
@@ -568,6 +571,10 @@ hookd_server *hookd_server_new(uv_loop_t *loop, const hookd_config *cfg,
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
+    /* A fixed threshold (glibc's grows with use): bodies of 128 KiB and
+     * more are mmapped, so their memory returns to the system when freed
+     * instead of staying in the heap after a burst. */
+    mallopt(M_MMAP_THRESHOLD, 128 * 1024);
     s->loop = loop;
     s->cfg = cfg;
     s->handler = handler;

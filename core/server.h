@@ -43,6 +43,12 @@ typedef int (*hookd_handler_fn)(void *ud, const hookd_request *req, hookd_respon
 
 void hookd_server_answer(hookd_pending *later, const hookd_response *resp);
 
+/* Called when a request's head has been read, before any of its body (and
+ * before a 100 Continue): req has no body (body NULL). Returns 0 to read
+ * the body and hand the request to the handler, or fills resp with a
+ * refusal, which is answered at once and closes the connection. */
+typedef int (*hookd_head_fn)(void *ud, const hookd_request *req, hookd_response *resp);
+
 typedef struct hookd_server hookd_server;
 
 /* Binds every server.listen address (port 0 picks a free one; the real
@@ -57,6 +63,9 @@ hookd_server *hookd_server_new(uv_loop_t *loop, const hookd_config *cfg,
  * (the listeners and TLS stay as they are). Loop thread; cfg must outlive
  * the server or the next call. */
 void hookd_server_set_config(hookd_server *s, const hookd_config *cfg);
+
+/* The head check (same ud as the handler); NULL: none. */
+void hookd_server_set_head_check(hookd_server *s, hookd_head_fn check);
 
 void hookd_server_stop(hookd_server *s, void (*done)(void *), void *arg);
 void hookd_server_free(hookd_server *s);

@@ -71,7 +71,9 @@ struct hookd_server {
     uv_loop_t *loop;
     const hookd_config *cfg;
     hookd_handler_fn handler;
+    hookd_head_fn head_check;
     void *ud;
+    size_t body_bytes;     /* held by all connections' bodies (cfg->max_body_memory) */
     SSL_CTX *tls;
     listener *ls;
     size_t nls, ls_open;
@@ -87,6 +89,9 @@ struct hookd_server {
     time_t date_at;
     char date[40];
 };
+
+/* server_http.c: a connection's body buffer, counted in srv->body_bytes. */
+void hookd_conn_body_free(conn *c);
 
 /* server.c */
 void hookd_conn_answer(conn *c, const hookd_response *r);

@@ -164,6 +164,83 @@ static int host_ok(conn *c, const llhttp_t *p)
     return !v || !strpbrk(v, " \t@/\\?#");
 }
 
+static const char *origin_form(const char *url);
+
+/* Makes room for `need` bytes of body, counted against the server's budget
+ * of bodies in flight. Sized to what is needed (the announced length, or
+ * double for a chunked body, never past max_body + 1), not more. */
+static int body_reserve(conn *c, size_t need)
+{
+    hookd_server *s = c->srv;
+    if (need <= c->bcap)
+        return 0;
+    size_t cap = c->bcap ? c->bcap * 2 : 4096, max = s->cfg->max_body + 1;
+    if (cap < need)
+        cap = need;
+    if (cap > max)
+        cap = max;
+    if (s->body_bytes - c->bcap + cap > s->cfg->max_body_memory) {
+        c->reject = 503;
+        c->reject_why = "too many request bodies in flight (max_body_memory)";
+        return -1;
+    }
+    char *b = realloc(c->body, cap);
+    if (!b) {
+        c->reject = 503;
+        c->reject_why = "out of memory";
+        return -1;
+    }
+    s->body_bytes += cap - c->bcap;
+    c->body = b;
+    c->bcap = cap;
+    return 0;
+}
+
+void hookd_conn_body_free(conn *c)
+{
+    c->srv->body_bytes -= c->bcap;
+    free(c->body);
+    c->body = NULL;
+    c->bcap = 0;
+}
+
+/* The request as the handler sees it, from the head read so far. */
+static void fill_request(conn *c, const llhttp_t *p, hookd_request *req)
+{
+    const char *url = origin_form(c->hbuf + c->url_off);
+    const char *q = strchr(url, '?');
+    req->method = p->method;
+    req->peer = c->peer;
+    req->path = url;
+    req->path_len = q ? (size_t)(q - url) : strlen(url);
+    for (size_t i = 0; i < c->nh; i++) {
+        req->names[i] = c->hbuf + c->hdrs[i].name_off;
+        req->values[i] = c->hbuf + c->hdrs[i].val_off;
+    }
+    req->nheaders = c->nh;
+}
+
+/* What the head alone decides (unknown path, method, credentials, a missing
+ * signature) is answered before the body is read: an anonymous sender makes
+ * hookd hold nothing. */
+static int head_refused(conn *c, const llhttp_t *p)
+{
+    hookd_server *s = c->srv;
+    if (!s->head_check)
+        return 0;
+    hookd_request req = {0};
+    hookd_response resp = {0};
+    fill_request(c, p, &req);
+    if (s->head_check(s->ud, &req, &resp) == 0)
+        return 0;
+    resp.close = 1;
+    hookd_conn_answer(c, &resp);
+    c->closing = 1;
+    c->linger = 1; /* read on and discard, so the close sends no reset */
+    c->reject = -1; /* answered */
+    return 1;
+}
+
 static int on_headers_complete(llhttp_t *p)
 {
     conn *c = CONN(p);
@@ -196,6 +273,11 @@ static int on_headers_complete(llhttp_t *p)
         c->reject_why = "body larger than max_body";
         return -1;
     }
+    if (head_refused(c, p))
+        return -1;
+    if ((p->flags & F_CONTENT_LENGTH) && p->content_length > 0 &&
+        body_reserve(c, (size_t)p->content_length + 1) != 0)
+        return -1;
     const char *expect = conn_header(c, "expect");
     if (expect && strcasecmp(expect, "100-continue") == 0) {
         static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -218,21 +300,8 @@ static int on_body(llhttp_t *p, const char *at, size_t len)
         c->reject_why = "body larger than max_body";
         return -1;
     }
-    if (c->blen + len + 1 > c->bcap) {
-        size_t cap = c->bcap ? c->bcap : 4096;
-        while (cap < c->blen + len + 1)
-            cap *= 2;
-        if (cap > max + 1)
-            cap = max + 1;
-        char *b = realloc(c->body, cap);
-        if (!b) {
-            c->reject = 503;
-            c->reject_why = "out of memory";
-            return -1;
-        }
-        c->body = b;
-        c->bcap = cap;
-    }
+    if (body_reserve(c, c->blen + len + 1) != 0)
+        return -1;
     memcpy(c->body + c->blen, at, len);
     c->blen += len;
     return 0;
@@ -255,16 +324,8 @@ static int on_message_complete(llhttp_t *p)
 {
     conn *c = CONN(p);
     hookd_server *s = c->srv;
-    hookd_request req = {.method = p->method, .peer = c->peer};
-    const char *url = origin_form(c->hbuf + c->url_off);
-    const char *q = strchr(url, '?');
-    req.path = url;
-    req.path_len = q ? (size_t)(q - url) : strlen(url);
-    for (size_t i = 0; i < c->nh; i++) {
-        req.names[i] = c->hbuf + c->hdrs[i].name_off;
-        req.values[i] = c->hbuf + c->hdrs[i].val_off;
-    }
-    req.nheaders = c->nh;
+    hookd_request req = {0};
+    fill_request(c, p, &req);
     if (!c->body && on_body(p, "", 0) != 0)
         return -1;
     c->body[c->blen] = '\0';
@@ -299,12 +360,10 @@ int hookd_conn_finish(conn *c, hookd_response *resp)
         c->closing = 1;
         return HPE_PAUSED; /* ignore whatever was pipelined behind it */
     }
-    /* Give back what a large request made us hold. */
-    if (c->bcap > 64 * 1024) {
-        free(c->body);
-        c->body = NULL;
-        c->bcap = 0;
-    }
+    /* Give back what a large request made us hold (large buffers are
+     * mmapped: see hookd_server_new, so the memory goes back to the system). */
+    if (c->bcap > 64 * 1024)
+        hookd_conn_body_free(c);
     return 0;
 }
 
@@ -349,7 +408,7 @@ void hookd_conn_feed(conn *c, const char *data, size_t len)
             stash(c, at, (size_t)(data + len - at));
         return;
     }
-    if (e == HPE_OK || e == HPE_PAUSED)
+    if (e == HPE_OK || e == HPE_PAUSED || c->reject < 0)
         return;
     if (c->reject)
         hookd_conn_refuse(c, c->reject, c->reject_why);

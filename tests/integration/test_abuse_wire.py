@@ -295,7 +295,10 @@ class HugeChunkedBody(HookdCase):
         h = self.hookd(extra_server="  max_body: 1MiB\n" + TIMEOUTS)
         chunk = b"10000\r\n" + b"x" * 0x10000 + b"\r\n"
         with h.connect() as s:
-            s.sendall(b"POST /webhooks/ctct HTTP/1.1\r\nHost: localhost\r\n"
+            # Credentials and a signature header: what the head decides passes,
+            # so it is the body's size that is refused.
+            s.sendall(b"POST /webhooks/ctct HTTP/1.1\r\nHost: localhost\r\n" +
+                      f"Authorization: {basic()}\r\nx-ctct-hmac-sha256: x\r\n".encode() +
                       b"Transfer-Encoding: chunked\r\n\r\n")
             sent, err = 0, None
             try:

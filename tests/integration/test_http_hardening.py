@@ -3,8 +3,9 @@ whatever it asks to upgrade to, trailers that decide nothing, and HTTP/1.0
 chunked framing closed after its answer."""
 import json
 import socket
+import time
 
-from harness import (HookdCase, basic, ctct_body, ctct_sig, peer_closed, read_lines,
+from harness import (HookdCase, base_config, basic, ctct_body, ctct_sig, peer_closed, read_lines,
                      read_response, request_bytes, wait_for)
 
 
@@ -75,6 +76,72 @@ class Http(HookdCase):
             r, _ = read_response(s)
             self.assertIsNotNone(r)
             self.assertTrue(peer_closed(s), "an HTTP/1.0 chunked request must close")
+
+
+def head_only(path="/webhooks/ctct", method="POST", auth=True, sig=True, length=1 << 20,
+              expect=True) -> bytes:
+    """The head of a request announcing `length` bytes of body, none sent."""
+    h = [f"{method} {path} HTTP/1.1", "Host: x", f"Content-Length: {length}",
+         "Content-Type: application/json"]
+    if auth:
+        h.append(f"Authorization: {basic()}")
+    if sig:
+        h.append("x-ctct-hmac-sha256: " + "A" * 43 + "=")
+    if expect:
+        h.append("Expect: 100-continue")
+    return ("\r\n".join(h) + "\r\n\r\n").encode()
+
+
+class AtTheHeaders(HookdCase):
+    """What can be decided from the head is answered before a byte of body
+    is read, and before any 100 Continue."""
+
+    def test_refusals_need_no_body(self):
+        h = self.hookd()
+        cases = [(head_only(path="/nope"), 404),
+                 (head_only(method="PUT"), 405),
+                 (head_only(auth=False), 401),
+                 (head_only(sig=False), 401)]
+        for raw, status in cases:
+            with h.connect() as s:
+                s.sendall(raw)
+                s.settimeout(5)
+                data = s.recv(65536)
+                self.assertFalse(data.startswith(b"HTTP/1.1 100"), data[:60])
+                self.assertTrue(data.startswith(f"HTTP/1.1 {status} ".encode()), data[:200])
+        log = h.run_log()
+        self.assertIn("no source at this path", log)
+        self.assertIn("x-ctct-hmac-sha256 header missing", log)
+
+    def test_budget_of_bodies_in_flight(self):
+        h = self.hookd(base_config(self.dir, extra_server="  max_body: 1MiB\n"
+                                                          "  max_body_memory: 2MiB\n"))
+        held = []
+        try:
+            for _ in range(2):  # two announced megabytes: within the budget
+                s = h.connect()
+                s.sendall(head_only(expect=False) + b"{")
+                held.append(s)
+            time.sleep(0.2)
+            with h.connect() as s:
+                s.sendall(head_only(expect=False))
+                s.settimeout(5)
+                r, _ = read_response(s)
+                self.assertEqual(r.status, 503, r)
+                self.assertIn("retry-after", r.headers)
+        finally:
+            for s in held:
+                s.close()
+        # Once they are gone, the memory is free again.
+        def accepted():
+            with h.connect() as s:
+                s.sendall(head_only(expect=False))
+                s.settimeout(0.3)
+                try:
+                    return not s.recv(64).startswith(b"HTTP/1.1 503")
+                except socket.timeout:
+                    return True  # waiting for the body: accepted
+        wait_for(accepted, what="the budget given back")
 
 
 if __name__ == "__main__":

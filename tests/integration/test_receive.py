@@ -194,7 +194,8 @@ class Refused(HookdCase):
 
     def test_chunked_body_too_large(self):
         with self.h.connect() as s:
-            s.sendall(b"POST /webhooks/ctct HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+            s.sendall(b"POST /webhooks/ctct HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n" +
+                      f"Authorization: {basic()}\r\nx-ctct-hmac-sha256: x\r\n\r\n".encode())
             chunk = b"400\r\n" + b"x" * 1024 + b"\r\n"
             try:
                 for _ in range(64):  # far past 2 KiB; refused at the third KiB
