@@ -35,6 +35,7 @@ struct hookd_dispatch {
     job *later;             /* waiting for a retry, by due time */
     size_t queued, running;
     atomic_size_t jobs;     /* submitted and not yet freed: read without the lock */
+    atomic_size_t waiting;  /* of those, in `later` (a retry's back-off): durable in the spool */
     int stopping;
     int nthreads, alive;
     pthread_t *threads;
@@ -151,6 +152,7 @@ static int run_job(hookd_dispatch *d, job *j)
                                        j->attempts - j->round_start, random64());
         a.state = "pending";
         a.next_at = started_at + took + delay;
+        a.released = atomic_load(&in->retrying) >= HOOKD_RETRIES_IN_MEMORY;
     } else {
         a.state = "dead";
         hookd_metrics_dead_letter();
@@ -160,11 +162,12 @@ static int run_job(hookd_dispatch *d, job *j)
                "delivery %s (attempt %d) in %lld ms%s%s%s", result_name(r), j->attempts,
                (long long)took, st.reason[0] ? ": " : "", st.reason,
                strcmp(a.state, "dead") == 0 ? "; dead-lettered"
+               : a.released                       ? "; will retry from the spool"
                : delay >= 0                       ? "; will retry"
                                                   : "");
     if (d->sink)
         d->sink(d->sink_ud, &a);
-    if (delay < 0)
+    if (delay < 0 || a.released)
         return 0;
     j->due = hookd_monotonic_ms() + delay;
     return 1;
@@ -182,6 +185,8 @@ static void push_ready(hookd_dispatch *d, job *j)
 
 static void push_later(hookd_dispatch *d, job *j)
 {
+    atomic_fetch_add(&d->waiting, 1);
+    atomic_fetch_add(&j->in->retrying, 1);
     job **pp = &d->later;
     while (*pp && (*pp)->due <= j->due)
         pp = &(*pp)->next;
@@ -196,6 +201,8 @@ static job *take(hookd_dispatch *d)
     while (d->later && d->later->due <= now) {
         job *j = d->later;
         d->later = j->next;
+        atomic_fetch_sub(&d->waiting, 1);
+        atomic_fetch_sub(&j->in->retrying, 1);
         push_ready(d, j);
     }
     job *prev = NULL;
@@ -273,6 +280,7 @@ hookd_dispatch *hookd_dispatch_new(int workers)
     if (!d)
         return NULL;
     atomic_init(&d->jobs, 0);
+    atomic_init(&d->waiting, 0);
     pthread_mutex_init(&d->lock, NULL);
     pthread_mutex_init(&d->enrich_lock, NULL);
     hookd_cond_init_monotonic(&d->enrich_done);
@@ -379,6 +387,12 @@ int hookd_dispatch_submit(hookd_dispatch *d, hookd_ev *ev, hookd_instance *in,
 size_t hookd_dispatch_pending(hookd_dispatch *d)
 {
     return atomic_load(&d->jobs);
+}
+
+size_t hookd_dispatch_ready(hookd_dispatch *d)
+{
+    size_t all = atomic_load(&d->jobs), waiting = atomic_load(&d->waiting);
+    return all > waiting ? all - waiting : 0;
 }
 
 static void free_list(hookd_dispatch *d, job *j)

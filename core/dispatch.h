@@ -22,7 +22,13 @@ typedef struct hookd_attempt {
     const char *reason;     /* "" when the plugin gave none */
     const char *state;      /* afterwards: "delivered", "pending" or "dead" */
     int64_t next_at;        /* Unix ms of the next attempt when pending */
+    int released;           /* pending, and not kept in memory: the spool gives it back
+                             * when it is due (its instance holds enough retries) */
 } hookd_attempt;
+
+/* Retries of one plugin instance held in memory at once; past it they wait
+ * in the spool alone, so a dead downstream costs bounded memory. */
+#define HOOKD_RETRIES_IN_MEMORY 64
 
 /* Called on a worker thread after every attempt. */
 typedef void (*hookd_attempt_fn)(void *ud, const hookd_attempt *a);
@@ -65,6 +71,9 @@ void hookd_dispatch_submit_list(hookd_dispatch *d, hookd_job_list *l);
 
 /* Deliveries queued, waiting for a retry, or running. Lock-free. */
 size_t hookd_dispatch_pending(hookd_dispatch *d);
+/* The same without those waiting for a retry's back-off: what intake must
+ * wait for (a retry waiting is durable in the spool). Lock-free. */
+size_t hookd_dispatch_ready(hookd_dispatch *d);
 
 /* Stops taking jobs, lets running deliveries end and waits up to wait_ms for
  * them. Queued jobs are dropped: they stay pending in the spool. Returns 0,

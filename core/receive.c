@@ -248,7 +248,7 @@ int hookd_receive(void *ud, const hookd_request *req, hookd_response *resp,
         return 0;
     }
 
-    if (hookd_dispatch_pending(rc->dispatch) + hookd_spool_waiting(rc->spool) >=
+    if (hookd_dispatch_ready(rc->dispatch) + hookd_spool_waiting(rc->spool) >=
         rc->queue_max) {
         refuse(resp, 503, req, src->name, "too many events waiting");
         resp->headers = "Retry-After: 1\r\n";

@@ -20,6 +20,7 @@ typedef struct hookd_instance {
     int initialised;
     hookd_api api;            /* the table handed to this instance */
     atomic_int inflight;      /* deliveries running now */
+    atomic_int retrying;      /* its deliveries the dispatcher holds for a later attempt */
 } hookd_instance;
 
 typedef struct hookd_runtime {

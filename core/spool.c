@@ -37,7 +37,7 @@ typedef struct rec {
 enum {
     S_DEDUP_GET, S_DEDUP_PUT, S_EVENT, S_DELIVERY, S_UPDATE, S_ATTEMPT, S_POLL, S_CLAIM,
     S_ORPHAN, S_OLD, S_DEL_ATTEMPTS, S_DEL_DELIVERIES, S_DEL_EVENT, S_DEDUP_OLD, S_VERSION,
-    S_ENRICH, S_COUNT
+    S_ENRICH, S_NEXT_DUE, S_COUNT
 };
 
 static const char *const sql_text[S_COUNT] = {
@@ -48,14 +48,17 @@ static const char *const sql_text[S_COUNT] = {
     [S_DELIVERY] = "INSERT INTO deliveries(event, plugin, state, next_at, updated_at, claim)"
                    " VALUES(?1,?2,'pending',?3,?4,?5)",
     [S_UPDATE] = "UPDATE deliveries SET state=?1, attempts=?2, next_at=?3, updated_at=?4,"
-                 " reason=?5 WHERE id=?6 AND attempts <= ?2",
+                 " reason=?5, claim = CASE WHEN ?7 THEN NULL ELSE claim END"
+                 " WHERE id=?6 AND attempts <= ?2",
     [S_ATTEMPT] = "INSERT OR REPLACE INTO attempts(delivery, n, started_at, duration_ms,"
                   " result, reason, retry_at) VALUES(?1,?2,?3,?4,?5,?6,?7)",
     [S_POLL] = "SELECT d.id, d.plugin, d.attempts, d.round_start, d.next_at, e.seq, e.id,"
                " e.source, e.type, e.received_at, e.body, e.headers, e.enrichment"
                " FROM deliveries d JOIN events e ON e.seq = d.event"
                " WHERE d.state = 'pending' AND (d.claim IS NULL OR d.claim <> ?1)"
-               " ORDER BY d.id LIMIT ?2",
+               " AND d.next_at <= ?3 ORDER BY d.id LIMIT ?2",
+    [S_NEXT_DUE] = "SELECT min(next_at) FROM deliveries"
+                   " WHERE state = 'pending' AND (claim IS NULL OR claim <> ?1)",
     [S_CLAIM] = "UPDATE deliveries SET claim = ?1 WHERE id = ?2",
     [S_ORPHAN] = "UPDATE deliveries SET state='dead', updated_at=?1, reason=?2, claim=NULL"
                  " WHERE id=?3",
@@ -102,6 +105,7 @@ struct hookd_spool {
     int64_t retry_recs_at;    /* monotonic ms; records wait after a failure */
     int64_t version;          /* PRAGMA data_version at the last poll */
     int backlog;              /* the last poll stopped at its limit */
+    int64_t next_due;         /* Unix ms: the earliest unclaimed pending delivery not yet due */
     int polled;
     uint64_t commits, appended;   /* for the log line at close */
 };
@@ -221,6 +225,9 @@ static int record(hookd_spool *sp, const rec *r, int64_t now)
     sqlite3_bind_int64(s, 4, now);
     bind_text(s, 5, r->reason[0] ? r->reason : NULL);
     sqlite3_bind_int64(s, 6, a->delivery);
+    sqlite3_bind_int(s, 7, a->released);
+    if (a->released && a->next_at < sp->next_due)
+        sp->next_due = a->next_at; /* poll_pending takes it back then */
     int rc = step_done(s);
     if (rc != SQLITE_OK)
         return rc;
@@ -334,16 +341,18 @@ static void poll_pending(hookd_spool *sp, hookd_runtime *rt)
     }
     /* Another connection (hookd replay) commits: data_version moves. */
     int64_t v = data_version(sp);
-    if (sp->polled && !sp->backlog && v == sp->version)
+    int64_t now = hookd_now_ms();
+    if (sp->polled && !sp->backlog && v == sp->version && now < sp->next_due)
         return;
     sp->version = v;
     if (exec(sp, "BEGIN IMMEDIATE") != SQLITE_OK)
         return;
-    int64_t now = hookd_now_ms();
     size_t limit = max - busy, taken = 0, dead = 0;
     sqlite3_stmt *s = sp->st[S_POLL];
     sqlite3_bind_int64(s, 1, sp->run);
     sqlite3_bind_int64(s, 2, (int64_t)limit);
+    /* What is due by the next pass; later ones wait in the spool, not in memory. */
+    sqlite3_bind_int64(s, 3, now + HOUSEKEEP_MS);
     hookd_ev *ev = NULL;
     int64_t ev_seq = -1;
     int rc;
@@ -396,6 +405,12 @@ static void poll_pending(hookd_spool *sp, hookd_runtime *rt)
     }
     sp->version = data_version(sp);
     sp->backlog = taken == limit;
+    sqlite3_stmt *nd = sp->st[S_NEXT_DUE];
+    sqlite3_bind_int64(nd, 1, sp->run);
+    sp->next_due = sqlite3_step(nd) == SQLITE_ROW && sqlite3_column_type(nd, 0) != SQLITE_NULL
+                       ? sqlite3_column_int64(nd, 0)
+                       : INT64_MAX;
+    sqlite3_reset(nd);
     if (taken > 0 || !sp->polled)
         hookd_log(taken ? HOOKD_LOG_INFO : HOOKD_LOG_DEBUG,
                   "spool: took %zu pending deliveries%s%s", taken - dead,

@@ -2,12 +2,14 @@
 spool in use is refused (naming the spool and the other process) while the
 read-only commands keep working beside the first; the spool's files hold raw
 bodies and headers, so nobody but hookd's user can read them."""
+import json
 import os
 import stat
 import subprocess
 import unittest
 
-from harness import HOOKD, HookdCase, base_config, ctct_body
+from harness import (HOOKD, PASSWORD, SECRET, USER, HookdCase, base_config, ctct_body, read_lines,
+                     wait_for)
 
 
 class SpoolFiles(HookdCase):
@@ -48,6 +50,62 @@ class SpoolFiles(HookdCase):
         h.start()
         self.assertEqual(stat.S_IMODE(os.stat(db).st_mode), 0o600)
         self.assertIn("narrowed", h.run_log())
+
+
+class Intake(HookdCase):
+    def test_retries_waiting_do_not_block_other_sources(self):
+        """Deliveries waiting for their back-off are in the spool: they do
+        not count against dispatch.queue, so a dead downstream on one source
+        leaves the others served."""
+        sources = "".join(
+            f"- name: {n}\n  path: /{n}\n"
+            f"  auth: {{ basic: {{ username: {USER}, password: \"{PASSWORD}\" }} }}\n"
+            f"  verify: {{ scheme: ctct-hmac-sha256, secret: \"{SECRET}\" }}\n"
+            for n in ("a", "b"))
+        plugins = (f"- name: dead\n  use: exec\n  config: {{ command: [\"/bin/sh\", \"-c\", "
+                   f"\"exit 75\"] }}\n  retry: {{ attempts: 50, backoff: 30s, max_backoff: 1m }}\n"
+                   f"- name: audit\n  use: file\n  config: {{ path: {self.events} }}\n")
+        routes = ('  - { match: "*", source: a, to: [dead] }\n'
+                  '  - { match: "*", source: b, to: [audit] }\n')
+        h = self.hookd(base_config(self.dir, sources=sources, plugins=plugins, routes=routes,
+                                   top="dispatch: { workers: 2, queue: 20 }\n"))
+        accepted = 0
+        for i in range(40):
+            r = h.post(ctct_body(account=f"a{i}"), path="/a")
+            accepted += r.status == 200
+            if accepted >= 25:
+                break
+            if r.status == 503:
+                wait_for(lambda: h.run_log().count("will retry") >= accepted,
+                         what="the failed attempts")
+        self.assertGreaterEqual(accepted, 25)
+        wait_for(lambda: h.run_log().count("will retry") >= 25, what="25 retries waiting")
+        for i in range(5):
+            r = h.post(ctct_body(account=f"b{i}"), path="/b")
+            self.assertEqual(r.status, 200, r)
+        wait_for(lambda: len(read_lines(self.events)) == 5, what="source b delivered")
+
+
+    def test_retries_past_the_memory_bound_wait_in_the_spool(self):
+        """An instance holds at most 64 retries in memory; the others wait in
+        the spool alone and still get every attempt when they are due."""
+        plugins = (f"- name: dead\n  use: exec\n  config: {{ command: [\"/bin/sh\", \"-c\", "
+                   f"\"exit 75\"] }}\n  concurrency: 8\n"
+                   f"  retry: {{ attempts: 3, backoff: 300ms, max_backoff: 600ms }}\n")
+        h = self.hookd(base_config(self.dir, plugins=plugins,
+                                   routes='  - { match: "*", to: [dead] }\n',
+                                   top="dispatch: { workers: 4, queue: 1000 }\n"))
+        for i in range(100):
+            self.assertEqual(h.post(ctct_body(account=f"a{i}")).status, 200)
+
+        def dead():
+            r = self.run_cli("dead", "-c", h.cfg, "--json", "--limit", "1000")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            return len(json.loads(r.stdout))
+        wait_for(lambda: dead() == 100, timeout=30, what="every delivery's 3 attempts")
+        log = h.run_log()
+        self.assertEqual(log.count("will retry"), 200)
+        self.assertGreater(log.count("will retry from the spool"), 0)
 
 
 if __name__ == "__main__":
