@@ -715,6 +715,22 @@ static int open_db(hookd_spool *sp, char *err, size_t errlen)
              cfg->spool_sync_full ? "FULL" : "NORMAL");
     if ((rc = exec(sp, pragmas)) != SQLITE_OK || (rc = exec(sp, HOOKD_SPOOL_SCHEMA_SQL)) != SQLITE_OK)
         goto fail;
+    /* Read back: a 200 under sync: full promises an fsync per commit. */
+    sqlite3_stmt *q;
+    int level = -1, want = cfg->spool_sync_full ? 2 : 1;
+    if (sqlite3_prepare_v2(sp->db, "PRAGMA synchronous", -1, &q, NULL) == SQLITE_OK) {
+        if (sqlite3_step(q) == SQLITE_ROW)
+            level = sqlite3_column_int(q, 0);
+        sqlite3_finalize(q);
+    }
+    if (level != want) {
+        snprintf(err, errlen, "spool %s: SQLite runs at synchronous=%d, not %d", sp->path, level,
+                 want);
+        close_db(sp);
+        return -1;
+    }
+    hookd_log(HOOKD_LOG_INFO, "spool %s: WAL, synchronous=%d (%s)", sp->path, level,
+              level == 2 ? "FULL: an fsync per commit" : "NORMAL");
     sqlite3_stmt *s;
     if ((rc = sqlite3_prepare_v2(sp->db, "SELECT value FROM meta WHERE key='schema'", -1, &s,
                                  NULL)) != SQLITE_OK)

@@ -3,6 +3,7 @@ templated URL segment stays that segment (dots included), and event types
 that are only dots are refused at the door."""
 import json
 import os
+import subprocess
 import unittest
 
 from harness import HookdCase, base_config, ctct_body, wait_for
@@ -32,6 +33,38 @@ class UrlSegments(ForwardCase):
             r = h.post(ctct_body(t))
             self.assertEqual(r.status, 400, r)
             self.assertIn("event type", r.json()["error"])
+
+
+class ForwardPromises(ForwardCase):
+    """Tests the suite lacked (issue 15, item 19)."""
+
+    def test_certificate_for_another_host_is_refused(self):
+        """A certificate the CA file trusts, but for another name: refused
+        (host-name verification), unless insecure: true."""
+        cert, key = os.path.join(self.dir, "other.pem"), os.path.join(self.dir, "other.key")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", cert,
+                        "-days", "2", "-subj", "/CN=other.example",
+                        "-addext", "subjectAltName=DNS:other.example"],
+                       check=True, capture_output=True)
+        sink = self.sink(cert=(cert, key))
+        url = sink.url("/tls", host="localhost", scheme="https")
+        plugins = (instance("strict", {"url": url, "ca_file": cert},
+                            retry="{ attempts: 1, backoff: 100ms }") +
+                   instance("lax", {"url": url, "insecure": True}))
+        h = self.start(plugins, ["strict", "lax"])
+        eid = self.post(h, ctct_body())
+        self.wait_state(eid, "lax", "delivered")
+        d = self.wait_state(eid, "strict", "dead")
+        self.assertRegex(d["reason"], "(?i)certificate|host|name")
+        self.assertEqual(len(sink.requests), 1, "only the insecure instance delivers")
+
+    def test_408_is_retried(self):
+        sink = self.sink([(408, {}, b"slow"), (200, {}, b"ok")])
+        h = self.start(instance("fwd", {"url": sink.url("/in")}), ["fwd"])
+        eid = self.post(h, ctct_body())
+        d = self.wait_state(eid, "fwd", "delivered")
+        self.assertEqual(d["attempts"], 2, d)
 
 
 class ExecEnvironment(HookdCase):

@@ -6,10 +6,12 @@ import json
 import os
 import stat
 import subprocess
+import time
 import unittest
 
-from harness import (HOOKD, PASSWORD, SECRET, USER, HookdCase, base_config, ctct_body, read_lines,
-                     wait_for)
+from harness import (HOOKD, PASSWORD, SECRET, USER, HookdCase, base_config, ctct_body, ctct_sig,
+                     read_lines, wait_for)
+from test_spool import SpoolCase
 
 
 class SpoolFiles(HookdCase):
@@ -106,6 +108,50 @@ class Intake(HookdCase):
         log = h.run_log()
         self.assertEqual(log.count("will retry"), 200)
         self.assertGreater(log.count("will retry from the spool"), 0)
+
+
+class Promises(SpoolCase):
+    """Tests the suite lacked (issue 15, item 19): each fails against a bug
+    planted where a regression would put it."""
+
+    def test_sync_full_reaches_the_disk(self):
+        """The writer's SQLite runs at synchronous=FULL (2) under sync: full,
+        NORMAL (1) under sync: normal, as read back from the open spool."""
+        for sync, level in (("full", 2), ("normal", 1)):
+            h = self.hookd(base_config(self.dir, top=f"spool: {{ path: s-{sync}.db, sync: {sync} }}\n"))
+            self.assertIn(f"synchronous={level}", h.run_log())
+            self.assertEqual(h.stop(), 0)
+            self.procs.remove(h)
+
+    def test_retention_keeps_events_still_pending(self):
+        plugins = (f"- name: later\n  use: exec\n  config: {{ command: [\"/bin/sh\", \"-c\", "
+                   f"\"exit 75\"] }}\n  retry: {{ attempts: 5, backoff: 1h, max_backoff: 1h }}\n")
+        h = self.hookd(base_config(self.dir, plugins=plugins,
+                                   routes='  - { match: "*", to: [later] }\n',
+                                   top="spool: { path: spool.db, sync: normal, retention: 1s }\n"))
+        eid = self.post_ok(h, ctct_body())
+        wait_for(lambda: "will retry" in h.run_log(), what="the first attempt")
+        time.sleep(3)  # two retention passes past the event's age
+        d = self.delivery(eid, "later")
+        self.assertEqual(d["state"], "pending", d)
+
+    def test_dedup_keys_are_per_source(self):
+        sources = "".join(
+            f"- name: {n}\n  path: /{n}\n"
+            f"  verify: {{ scheme: ctct-hmac-sha256, secret: \"{SECRET}\" }}\n"
+            f"  dedup: {{ key: body, window: 1h }}\n" for n in ("a", "b"))
+        h = self.hookd(base_config(self.dir, sources=sources, top=SPOOL_TOP))
+        body = ctct_body()
+        ra, rb = h.post(body, path="/a", auth=False), h.post(body, path="/b", auth=False)
+        self.assertEqual((ra.status, rb.status), (200, 200))
+        self.assertNotEqual(ra.json()["id"], rb.json()["id"])
+        self.assertNotIn("duplicate", rb.json())
+        again = h.post(body, path="/b", auth=False)
+        self.assertEqual(again.json().get("duplicate"), True)  # within one source it is
+        wait_for(lambda: len(read_lines(self.events)) == 2, what="one delivery per source")
+
+
+SPOOL_TOP = "spool: { path: spool.db, sync: normal }\n"
 
 
 if __name__ == "__main__":
