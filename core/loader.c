@@ -4,19 +4,22 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #ifndef HOOKD_DEFAULT_PLUGIN_DIR
 #define HOOKD_DEFAULT_PLUGIN_DIR "/usr/local/lib/hookd/plugins"
 #endif
 
 struct hookd_plugin_lib {
-    char *path;                 /* as opened */
+    char *path;                 /* as configured */
+    int fd;                     /* what was checked and loaded (/proc/self/fd/N) */
     dev_t dev;                  /* identity of the file, for reuse */
     ino_t ino;
     void *handle;
@@ -77,6 +80,7 @@ void hookd_loader_free(hookd_loader *l)
     while (lib) {
         hookd_plugin_lib *next = lib->next;
         dlclose(lib->handle);
+        close(lib->fd);
         free(lib->path);
         free(lib);
         lib = next;
@@ -118,32 +122,69 @@ static char *resolve(const hookd_loader *l, const char *use, char *err, size_t e
     return path;
 }
 
-/* The file itself, before dlopen() runs any of its code (constructors). */
-static int check_file(const char *path, struct stat *st, char *err, size_t errlen)
+/* The file itself, before dlopen() runs any of its code (constructors):
+ * opened once, without following a link, and checked on the descriptor, so
+ * what is loaded (/proc/self/fd/N) is what was checked. Returns the
+ * descriptor or -1 with err set. */
+static int open_checked(const char *path, struct stat *st, char *err, size_t errlen)
 {
-    if (lstat(path, st) != 0) {
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
         int e = errno;
         if (e == ENOENT || e == ENOTDIR)
             set_err(err, errlen, "%s: plugin file not found", path);
+        else if (e == ELOOP)
+            set_err(err, errlen, "%s: refusing a symlink as a plugin file", path);
         else
-            set_err(err, errlen, "%s: cannot stat plugin file: %s", path, strerror(e));
+            set_err(err, errlen, "%s: cannot open plugin file: %s", path, strerror(e));
         return -1;
     }
-    if (S_ISLNK(st->st_mode)) {
-        set_err(err, errlen, "%s: refusing a symlink as a plugin file", path);
+    const char *why = NULL;
+    char buf[128];
+    if (fstat(fd, st) != 0) {
+        snprintf(buf, sizeof buf, "cannot stat plugin file: %s", strerror(errno));
+        why = buf;
+    } else if (!S_ISREG(st->st_mode)) {
+        why = "plugin is not a regular file";
+    } else if (st->st_mode & 022) {
+        snprintf(buf, sizeof buf, "refusing a group- or world-writable plugin file (mode %04o)",
+                 (unsigned)(st->st_mode & 07777));
+        why = buf;
+    } else if (st->st_uid != 0 && st->st_uid != geteuid()) {
+        /* Whoever owns it can change what hookd runs. */
+        snprintf(buf, sizeof buf, "refusing a plugin file owned by uid %u (only root or "
+                 "hookd's own uid %u)", (unsigned)st->st_uid, (unsigned)geteuid());
+        why = buf;
+    }
+    if (!why) {
+        /* Whoever can write to the directory can swap the file for another. */
+        char *dir = dup_str(path), *slash = dir ? strrchr(dir, '/') : NULL;
+        struct stat ds;
+        if (!dir) {
+            why = "out of memory";
+        } else {
+            if (slash == dir)
+                slash[1] = '\0';
+            else if (slash)
+                *slash = '\0';
+            if (stat(slash ? dir : ".", &ds) != 0) {
+                snprintf(buf, sizeof buf, "cannot stat the plugin directory: %s",
+                         strerror(errno));
+                why = buf;
+            } else if (ds.st_mode & 022) {
+                snprintf(buf, sizeof buf, "refusing a group- or world-writable plugin "
+                         "directory (mode %04o)", (unsigned)(ds.st_mode & 07777));
+                why = buf;
+            }
+        }
+        free(dir);
+    }
+    if (why) {
+        set_err(err, errlen, "%s: %s", path, why);
+        close(fd);
         return -1;
     }
-    if (!S_ISREG(st->st_mode)) {
-        set_err(err, errlen, "%s: plugin is not a regular file", path);
-        return -1;
-    }
-    if (st->st_mode & 022) {
-        set_err(err, errlen,
-                "%s: refusing a group- or world-writable plugin file (mode %04o)",
-                path, (unsigned)(st->st_mode & 07777));
-        return -1;
-    }
-    return 0;
+    return fd;
 }
 
 /* The descriptor, field by field, reading nothing the plugin may not have. */
@@ -201,22 +242,29 @@ const hookd_plugin *hookd_loader_open(hookd_loader *l, const char *use,
         return NULL;
 
     struct stat st;
-    if (check_file(path, &st, err, errlen) != 0)
+    int fd = open_checked(path, &st, err, errlen);
+    if (fd < 0)
         goto fail;
 
     /* The same file (by device and inode, whatever the spelling) is reused. */
     for (hookd_plugin_lib *lib = l->libs; lib; lib = lib->next) {
         if (lib->dev == st.st_dev && lib->ino == st.st_ino) {
+            close(fd);
             free(path);
             return lib->desc;
         }
     }
 
+    /* The descriptor stays open while the library is loaded: glibc knows a
+     * loaded object by its name, and /proc/self/fd/N must not name two. */
+    char via[64];
+    snprintf(via, sizeof via, "/proc/self/fd/%d", fd);
     dlerror();
-    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    void *h = dlopen(via, RTLD_NOW | RTLD_LOCAL);
     if (!h) {
         const char *why = dlerror();
         set_err(err, errlen, "%s: dlopen failed: %s", path, why ? why : "unknown error");
+        close(fd);
         goto fail;
     }
 
@@ -252,6 +300,7 @@ const hookd_plugin *hookd_loader_open(hookd_loader *l, const char *use,
         goto fail_close;
     }
     lib->path = path;
+    lib->fd = fd;
     lib->dev = st.st_dev;
     lib->ino = st.st_ino;
     lib->handle = h;
@@ -262,6 +311,7 @@ const hookd_plugin *hookd_loader_open(hookd_loader *l, const char *use,
 
 fail_close:
     dlclose(h);
+    close(fd);
 fail:
     free(path);
     return NULL;

@@ -3,10 +3,11 @@ templated URL segment stays that segment (dots included), and event types
 that are only dots are refused at the door."""
 import json
 import os
+import shutil
 import subprocess
 import unittest
 
-from harness import HookdCase, base_config, ctct_body, wait_for
+from harness import HOOKD, PLUGIN_DIR, HookdCase, base_config, ctct_body, wait_for
 from test_forward import ForwardCase, instance
 
 
@@ -65,6 +66,46 @@ class ForwardPromises(ForwardCase):
         eid = self.post(h, ctct_body())
         d = self.wait_state(eid, "fwd", "delivered")
         self.assertEqual(d["attempts"], 2, d)
+
+
+class LoaderTrust(HookdCase):
+    """A plugin is code hookd runs as itself: it must come from a file only
+    root or hookd's own user could have written, in a directory nobody else
+    can write to."""
+
+    def check_with(self, so_path):
+        plugins = f"- name: audit\n  use: {so_path}\n  config: {{ path: {self.events} }}\n"
+        cfg = os.path.join(self.dir, "hookd.yaml")
+        with open(cfg, "w") as f:
+            f.write(base_config(self.dir, plugins=plugins))
+        return subprocess.run([HOOKD, "check", "-c", cfg], capture_output=True, text=True,
+                              timeout=30)
+
+    def plugin_in(self, mode, owner=None):
+        d = os.path.join(self.dir, f"plugins-{mode:o}-{owner}")
+        os.mkdir(d)
+        os.chmod(d, mode)
+        so = os.path.join(d, "file.so")
+        shutil.copy(os.path.join(PLUGIN_DIR, "file.so"), so)
+        os.chmod(so, 0o755)
+        if owner is not None:
+            os.chown(so, owner, owner)
+        return so
+
+    def test_trusted_file_loads(self):
+        r = self.check_with(self.plugin_in(0o755))
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+    def test_file_owned_by_another_user_is_refused(self):
+        r = self.check_with(self.plugin_in(0o755, owner=65534))
+        self.assertEqual(r.returncode, 2, r.stdout)
+        self.assertIn("owned by uid 65534", r.stderr)
+
+    def test_writable_directories_are_refused(self):
+        for mode in (0o777, 0o1777, 0o775):
+            r = self.check_with(self.plugin_in(mode))
+            self.assertEqual(r.returncode, 2, r.stdout)
+            self.assertIn("group- or world-writable plugin directory", r.stderr)
 
 
 class ExecEnvironment(HookdCase):
