@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -102,6 +103,9 @@ struct hookd_spool {
     hookd_append *st_head, *st_tail;  /* loop only: appended this iteration */
     /* writer only */
     int failing;              /* the last commit failed: logged once */
+    int gone;                 /* the file was deleted or replaced (spool_gone) */
+    dev_t dev;                /* the file opened */
+    ino_t ino;
     int64_t retry_recs_at;    /* monotonic ms; records wait after a failure */
     int64_t version;          /* PRAGMA data_version at the last poll */
     int backlog;              /* the last poll stopped at its limit */
@@ -256,6 +260,8 @@ static void note_failure(hookd_spool *sp, int rc, const char *during)
 
 static void note_success(hookd_spool *sp)
 {
+    if (sp->gone)
+        return;
     if (sp->failing)
         hookd_log(HOOKD_LOG_INFO, "spool %s: writing again", sp->path);
     sp->failing = 0;
@@ -268,11 +274,36 @@ static void rollback(hookd_spool *sp)
         exec(sp, "ROLLBACK");
 }
 
+/* Whether the spool file is still the one opened: deleted or replaced, a
+ * commit would go to an inode nobody will read again, so nothing is taken
+ * until hookd is restarted. Logged once. */
+static int spool_gone(hookd_spool *sp)
+{
+    struct stat st;
+    if (sp->gone)
+        return 1;
+    if (stat(sp->path, &st) == 0 && st.st_dev == sp->dev && st.st_ino == sp->ino)
+        return 0;
+    sp->gone = 1;
+    sp->failing = 1;
+    atomic_store_explicit(&sp->failing_pub, 1, memory_order_relaxed);
+    hookd_log(HOOKD_LOG_ERROR, "spool %s was deleted or replaced while hookd ran: answering "
+              "503 and taking nothing until hookd is restarted", sp->path);
+    return 1;
+}
+
 /* Commits appends and records in one transaction. Returns 0, or the SQLite
  * code of the failure (nothing of the batch is then stored). */
 static int commit(hookd_spool *sp, hookd_append *apps, rec *recs)
 {
     int64_t now = hookd_now_ms();
+    if (spool_gone(sp)) {
+        for (hookd_append *a = apps; a; a = a->next) {
+            a->result = -EIO;
+            a->why = "the spool file was deleted";
+        }
+        return SQLITE_IOERR;
+    }
     int rc = exec(sp, "BEGIN IMMEDIATE");
     for (hookd_append *a = apps; a && rc == SQLITE_OK; a = a->next)
         rc = store(sp, a, now);
@@ -516,8 +547,10 @@ static void *writer(void *arg)
             pthread_mutex_lock(&sp->lock);
             hookd_runtime *rt = hookd_runtime_ref(sp->rt);
             pthread_mutex_unlock(&sp->lock);
-            poll_pending(sp, rt);
-            purge(sp, rt);
+            if (!spool_gone(sp)) {
+                poll_pending(sp, rt);
+                purge(sp, rt);
+            }
             hookd_runtime_unref(rt);
             next_housekeep = hookd_monotonic_ms() + HOUSEKEEP_MS;
         }
@@ -785,13 +818,22 @@ hookd_spool *hookd_spool_open(uv_loop_t *loop, hookd_runtime *rt, hookd_dispatch
     sp->run = (hookd_now_ms() << 16) | (getpid() & 0xffff);
     atomic_init(&sp->waiting, 0);
     atomic_init(&sp->failing_pub, 0);
-    if ((sp->lock_fd = hookd_spool_lock(sp->path, err, errlen)) < 0 ||
-        hookd_spool_private(sp->path, err, errlen) != 0 || open_db(sp, err, errlen) != 0) {
+    struct stat st;
+    int ok = (sp->lock_fd = hookd_spool_lock(sp->path, err, errlen)) >= 0 &&
+             hookd_spool_private(sp->path, err, errlen) == 0 && open_db(sp, err, errlen) == 0;
+    if (ok && stat(sp->path, &st) != 0) { /* the file spool_gone compares with */
+        snprintf(err, errlen, "spool %s: %s", sp->path, strerror(errno));
+        close_db(sp);
+        ok = 0;
+    }
+    if (!ok) {
         hookd_spool_unlock(sp->lock_fd);
         free(sp->path);
         free(sp);
         return NULL;
     }
+    sp->dev = st.st_dev;
+    sp->ino = st.st_ino;
     sp->ckpt = hookd_ckpt_start(sp->db, sp->path, rt->cfg->spool_sync_full);
     hookd_runtime_ref(rt);
     pthread_mutex_init(&sp->lock, NULL);

@@ -54,6 +54,35 @@ class SpoolFiles(HookdCase):
         self.assertIn("narrowed", h.run_log())
 
 
+class Deleted(HookdCase):
+    def test_deleted_spool_fails_readyz_and_answers_503(self):
+        import urllib.error
+        import urllib.request
+        from test_admin import admin_port
+        h = self.hookd(base_config(self.dir, top='admin: { listen: "127.0.0.1:0" }\n'))
+        self.assertEqual(h.post(ctct_body()).status, 200)
+        ready = f"http://127.0.0.1:{admin_port(h)}/readyz"
+        self.assertEqual(urllib.request.urlopen(ready, timeout=5).status, 200)
+        for name in ("hookd-spool.db", "hookd-spool.db-wal", "hookd-spool.db-shm"):
+            try:
+                os.unlink(os.path.join(self.dir, name))
+            except FileNotFoundError:
+                pass
+
+        def not_ready():
+            try:
+                urllib.request.urlopen(ready, timeout=5)
+                return False
+            except urllib.error.HTTPError as e:
+                return e.code == 503
+        wait_for(not_ready, what="/readyz failing")
+        r = h.post(ctct_body("tier.decrease"))
+        self.assertEqual(r.status, 503, r)
+        self.assertIn("retry-after", r.headers)
+        log = h.run_log()
+        self.assertEqual(log.count("was deleted or replaced"), 1, log)
+
+
 class Intake(HookdCase):
     def test_retries_waiting_do_not_block_other_sources(self):
         """Deliveries waiting for their back-off are in the spool: they do
