@@ -287,10 +287,21 @@ static void on_connection(uv_stream_t *ls, int status)
         a->conns->prev = c;
     a->conns = c;
     a->nconns++;
-    if (uv_accept(ls, (uv_stream_t *)&c->tcp) != 0 ||
-        a->nconns > HOOKD_ADMIN_MAX_CONNECTIONS) {
+    if (uv_accept(ls, (uv_stream_t *)&c->tcp) != 0) {
         conn_close(c);
         return;
+    }
+    /* Full: the oldest connection still waiting for its request makes room.
+     * A probe asks at once and is answered at once, so idle or slow
+     * connections can no longer keep probes out. */
+    if (a->nconns > HOOKD_ADMIN_MAX_CONNECTIONS) {
+        aconn *old = NULL;
+        for (aconn *o = c->next; o; o = o->next)
+            if (!o->answered && !o->closing)
+                old = o; /* the list is newest first: the last one is the oldest */
+        conn_close(old ? old : c);
+        if (!old)
+            return;
     }
     llhttp_init(&c->parser, HTTP_REQUEST, &a->settings);
     c->parser.data = c;

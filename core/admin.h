@@ -22,9 +22,9 @@ typedef struct hookd_admin_deps {
 
 typedef struct hookd_admin hookd_admin;
 
-#define HOOKD_ADMIN_MAX_CONNECTIONS 16
+#define HOOKD_ADMIN_MAX_CONNECTIONS 64 /* past it the oldest unanswered one is closed */
 #define HOOKD_ADMIN_MAX_REQUEST 8192
-#define HOOKD_ADMIN_TIMEOUT_MS 5000
+#define HOOKD_ADMIN_TIMEOUT_MS 3000 /* to read a request and answer it */
 
 /* Listens on deps->rt->cfg->admin_listen and logs "admin listening on
  * http://IP:PORT". NULL with a one-line reason in err on failure. */
