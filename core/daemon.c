@@ -369,6 +369,14 @@ int hookd_daemon_run(hookd_runtime *rt, const char *config_path)
         rl.rlim_cur = rl.rlim_max;
         setrlimit(RLIMIT_NOFILE, &rl);
     }
+    /* Each connection is a descriptor, and the spool, plugins and listeners
+     * take some: past the limit accepts fail (EMFILE) before max_connections. */
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+        (rlim_t)rt->cfg->max_connections + 64 > rl.rlim_cur)
+        hookd_log(HOOKD_LOG_WARN, "server.max_connections %d exceeds the open files limit "
+                  "(RLIMIT_NOFILE %llu, less what hookd itself holds): raise LimitNOFILE or "
+                  "lower max_connections", rt->cfg->max_connections,
+                  (unsigned long long)rl.rlim_cur);
 
     uv_loop_t loop;
     uv_loop_init(&loop);

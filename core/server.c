@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "log.h"
@@ -479,10 +480,29 @@ static void peer_name(uv_tcp_t *t, char *out, size_t len)
     snprintf(out, len, "%s:%d", ip, port);
 }
 
+/* Accept failures come in bursts: one line a second at most, with how many
+ * there were. libuv drops connections silently at EMFILE (it accepts and
+ * closes them with a reserved descriptor), so a connection given one of
+ * the last few descriptors below RLIMIT_NOFILE counts as a failure too:
+ * the next ones are being dropped. */
+static void accept_failed(hookd_server *s, const char *why)
+{
+    s->accept_failures++;
+    uint64_t now = uv_now(s->loop);
+    if (s->accept_logged_at && now - s->accept_logged_at < 1000)
+        return;
+    hookd_log(HOOKD_LOG_WARN, "cannot accept connections: %s (%llu since the last line)", why,
+              (unsigned long long)s->accept_failures);
+    s->accept_failures = 0;
+    s->accept_logged_at = now ? now : 1;
+}
+
 static void on_connection(uv_stream_t *ls, int status)
 {
     listener *l = ls->data;
     hookd_server *s = l->srv;
+    if (status < 0 && !s->stopping)
+        accept_failed(s, uv_strerror(status));
     if (status < 0 || s->stopping)
         return;
     conn *c = calloc(1, sizeof *c);
@@ -504,17 +524,19 @@ static void on_connection(uv_stream_t *ls, int status)
     }
     peer_name(&c->tcp, c->peer, sizeof c->peer);
     uv_tcp_nodelay(&c->tcp, 1);
-    if (s->nconns > (size_t)s->cfg->max_connections) {
-        if (!s->tls) {
-            hookd_conn_refuse(c, 503, "too many connections");
-            hookd_conn_flush(c);
-        } else {
-            hookd_logctx ctx = {.peer = c->peer};
-            hookd_logx(HOOKD_LOG_WARN, &ctx, "refused: too many connections");
-        }
+    uv_os_fd_t fd;
+    if (s->nofile && uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0 && (rlim_t)fd + 8 >= s->nofile)
+        accept_failed(s, "the open files limit (RLIMIT_NOFILE) is reached: connections "
+                         "past it are closed unanswered");
+    if (s->nconns > (size_t)s->cfg->max_connections && !s->tls) {
+        hookd_conn_refuse(c, 503, "too many connections");
+        hookd_conn_flush(c);
         hookd_conn_close(c);
         return;
     }
+    /* Over TLS the refusal needs the handshake first: it is answered at
+     * the request's head (server_http.c), within the header timeout. */
+    c->over_limit = s->nconns > (size_t)s->cfg->max_connections;
     if (s->tls) {
         if (hookd_tls_init(&c->tls, s->tls) != 0) {
             hookd_conn_close(c);
@@ -575,6 +597,9 @@ hookd_server *hookd_server_new(uv_loop_t *loop, const hookd_config *cfg,
      * more are mmapped, so their memory returns to the system when freed
      * instead of staying in the heap after a burst. */
     mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+        s->nofile = rl.rlim_cur;
     s->loop = loop;
     s->cfg = cfg;
     s->handler = handler;

@@ -31,6 +31,7 @@ typedef struct conn {
     int writes;         /* uv_write requests in flight */
     int waiting;        /* the handler answers later; bytes read meanwhile are stashed */
     int keep_alive;     /* of the request being answered */
+    int over_limit;     /* accepted past max_connections (TLS): 503 at its first head */
     int close_after;    /* close after the answer: asked for, or HTTP/1.0 chunked framing */
     int read_paused;    /* too much stashed, or answers not taken */
     int wblocked;       /* reading stopped because the peer does not take answers */
@@ -79,6 +80,9 @@ struct hookd_server {
     size_t nls, ls_open;
     conn *conns;
     size_t nconns;
+    uint64_t accept_failures;   /* since the last line logged */
+    uint64_t accept_logged_at;  /* loop ms */
+    unsigned long nofile;       /* RLIMIT_NOFILE at start; 0: unlimited */
     int stopping;
     void (*done)(void *);
     void *done_arg;

@@ -253,6 +253,11 @@ static int on_headers_complete(llhttp_t *p)
     /* One answer per request, in HTTP/1.1: CONNECT is refused and the
      * connection closed; an Upgrade (websocket, h2c) is ignored, as RFC 9110
      * §7.8 allows, so llhttp does not stop at the end of the request. */
+    if (c->over_limit) {
+        c->reject = 503;
+        c->reject_why = "too many connections";
+        return -1;
+    }
     if (p->method == HTTP_CONNECT) {
         c->reject = 405;
         c->reject_why = "CONNECT is not served";

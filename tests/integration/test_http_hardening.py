@@ -5,7 +5,8 @@ import json
 import socket
 import time
 
-from harness import (HookdCase, base_config, basic, ctct_body, ctct_sig, peer_closed, read_lines,
+from harness import (HookdCase, base_config, basic, ctct_body, ctct_sig, make_cert, peer_closed,
+                     read_lines,
                      read_response, request_bytes, wait_for)
 
 
@@ -142,6 +143,44 @@ class AtTheHeaders(HookdCase):
                 except socket.timeout:
                     return True  # waiting for the body: accepted
         wait_for(accepted, what="the budget given back")
+
+
+class Connections(HookdCase):
+    def test_tls_over_max_connections_gets_503(self):
+        cert, key = make_cert(self.dir)
+        h = self.hookd(tls=True, extra_server=f"  tls: {{ cert: {cert}, key: {key} }}\n"
+                                              "  max_connections: 2\n")
+        held = [h.connect(), h.connect()]
+        try:
+            time.sleep(0.2)
+            r = h.post(ctct_body())
+            self.assertEqual(r.status, 503, r)
+            self.assertIn("retry-after", r.headers)
+        finally:
+            for s in held:
+                s.close()
+
+    def test_accept_failures_are_logged_once_a_second(self):
+        import resource
+
+        def few_files():
+            resource.setrlimit(resource.RLIMIT_NOFILE, (48, 48))
+        h = self.hookd(preexec_fn=few_files)
+        self.assertIn("exceeds the open files limit", h.run_log())
+        held = []
+        try:
+            for _ in range(120):
+                try:
+                    held.append(socket.create_connection(("127.0.0.1", h.port), timeout=2))
+                except OSError:
+                    break
+            time.sleep(1.5)
+            lines = [l for l in h.run_log().splitlines() if "cannot accept" in l]
+            self.assertGreaterEqual(len(lines), 1)
+            self.assertLessEqual(len(lines), 3, lines)
+        finally:
+            for s in held:
+                s.close()
 
 
 if __name__ == "__main__":
