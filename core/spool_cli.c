@@ -16,6 +16,7 @@
 
 #include "config.h"
 #include "event.h"
+#include "spool_schema.h"
 #include "template.h"
 
 #define DEFAULT_LIMIT 50
@@ -104,6 +105,27 @@ static int spool_open(spool *sp, const char *path, int writable)
         return CLI_FAIL;
     }
     sqlite3_busy_timeout(sp->db, BUSY_TIMEOUT_MS);
+    /* The daemon upgrades a spool in place when it opens it; the commands
+     * never change its layout, so an older one is named, not misread. */
+    sqlite3_stmt *q = NULL;
+    int schema = -1;
+    if (sqlite3_prepare_v2(sp->db, "SELECT value FROM meta WHERE key = 'schema'", -1, &q,
+                           NULL) == SQLITE_OK &&
+        sqlite3_step(q) == SQLITE_ROW)
+        schema = atoi((const char *)sqlite3_column_text(q, 0));
+    sqlite3_finalize(q);
+    if (schema != HOOKD_SPOOL_SCHEMA) {
+        if (schema > 0 && schema < HOOKD_SPOOL_SCHEMA)
+            fprintf(stderr, "hookd: spool %s has schema %d, older than this hookd's %d: start "
+                    "`hookd run` on it once (it upgrades the spool in place), then run this "
+                    "again\n", path, schema, HOOKD_SPOOL_SCHEMA);
+        else
+            fprintf(stderr, "hookd: spool %s has schema %d; this hookd reads schema %d\n", path,
+                    schema, HOOKD_SPOOL_SCHEMA);
+        sqlite3_close(sp->db);
+        sp->db = NULL;
+        return CLI_FAIL;
+    }
     return CLI_OK;
 }
 

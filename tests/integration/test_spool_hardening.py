@@ -4,13 +4,15 @@ read-only commands keep working beside the first; the spool's files hold raw
 bodies and headers, so nobody but hookd's user can read them."""
 import json
 import os
+import sqlite3
 import stat
 import subprocess
 import time
 import unittest
 
-from harness import (HOOKD, PASSWORD, SECRET, USER, HookdCase, base_config, ctct_body, ctct_sig,
-                     read_lines, wait_for)
+from harness import (FIXTURE_DIR, HOOKD, PASSWORD, SECRET, USER, HookdCase, base_config,
+                     ctct_body, ctct_sig, read_lines, wait_for)
+from test_reload import hup_and_wait
 from test_spool import SpoolCase
 
 
@@ -52,6 +54,28 @@ class SpoolFiles(HookdCase):
         h.start()
         self.assertEqual(stat.S_IMODE(os.stat(db).st_mode), 0o600)
         self.assertIn("narrowed", h.run_log())
+
+
+class OlderSpool(HookdCase):
+    def test_cli_names_a_schema_1_spool(self):
+        import sqlite3
+        h = self.hookd()
+        self.assertEqual(h.post(ctct_body()).status, 200)
+        self.assertEqual(h.stop(), 0)
+        db = sqlite3.connect(os.path.join(self.dir, "hookd-spool.db"))
+        db.execute("ALTER TABLE events DROP COLUMN enrichment")
+        db.execute("UPDATE meta SET value = '1' WHERE key = 'schema'")
+        db.commit()
+        db.close()
+        for args in (("events",), ("dead",), ("replay", "--dead")):
+            r = self.run_cli(*args, "-c", h.cfg)
+            self.assertEqual(r.returncode, 1, r)
+            err = r.stderr.decode()
+            self.assertIn("schema 1", err)
+            self.assertIn("hookd run", err)
+        h.start()  # the daemon upgrades it; then the commands read it
+        r = self.run_cli("events", "-c", h.cfg)
+        self.assertEqual(r.returncode, 0, r.stderr)
 
 
 class Deleted(HookdCase):
@@ -178,6 +202,71 @@ class Promises(SpoolCase):
         again = h.post(body, path="/b", auth=False)
         self.assertEqual(again.json().get("duplicate"), True)  # within one source it is
         wait_for(lambda: len(read_lines(self.events)) == 2, what="one delivery per source")
+
+
+class ReloadAndSchema(SpoolCase):
+    """Issue 15, item 17 (part)."""
+
+    def test_old_and_new_copies_share_the_concurrency(self):
+        """Right after a reload the old copy of an instance still runs its
+        delivery: the new copy waits for it, concurrency 1 being the name's."""
+        count = os.path.join(self.dir, "slow.count")
+        slow = (f"- name: slow\n  use: {FIXTURE_DIR}/good.so\n  concurrency: 1\n"
+                f"  config: {{ sleep_ms: 2000, count_file: {count} }}\n")
+        cfg = base_config(self.dir, top=SPOOL_TOP + "dispatch: { workers: 4 }\n", plugins=slow,
+                          routes='  - { match: "*", to: [slow] }\n')
+        h = self.hookd(cfg)
+        first = self.post_ok(h, ctct_body(account="one"))
+        wait_for(lambda: os.path.exists(count), what="the first delivery to start")
+        hup_and_wait(h, "reloaded")
+        second = self.post_ok(h, ctct_body(account="two"))
+        time.sleep(0.8)  # the first still sleeps: the second must not have started
+        with open(count) as f:
+            self.assertEqual(f.read().split(), [first])
+        wait_for(lambda: h.run_log().count("delivery ok") == 2, what="both delivered")
+        with open(count) as f:
+            self.assertEqual(f.read().split(), [first, second])
+
+    def schema_1(self, h):
+        """Stops h and leaves its spool as a schema-1 hookd would have."""
+        self.assertEqual(h.stop(), 0)
+        db = sqlite3.connect(os.path.join(self.dir, "spool.db"))
+        db.execute("ALTER TABLE events DROP COLUMN enrichment")
+        db.execute("UPDATE meta SET value = '1' WHERE key = 'schema'")
+        db.commit()
+        db.close()
+
+    def test_cli_reads_a_schema_1_spool(self):
+        h = self.hookd(base_config(self.dir, top=SPOOL_TOP))
+        eid = self.post_ok(h, ctct_body())
+        wait_for(lambda: read_lines(self.events), what="the delivery")
+        self.schema_1(h)
+        self.assertEqual([e["id"] for e in self.cli_json("events")], [eid])
+        self.assertEqual(self.cli_json("dead"), [])
+        ev = self.show(eid)
+        self.assertEqual((ev["id"], ev["enrichment"]), (eid, None))
+        self.assertEqual(ev["deliveries"][0]["state"], "delivered")
+        text = self.cli("events", "show", eid)
+        self.assertEqual(text.returncode, 0, text.stderr)
+        # Still schema 1: reading upgrades nothing.
+        db = sqlite3.connect(os.path.join(self.dir, "spool.db"))
+        self.assertEqual(db.execute("SELECT value FROM meta WHERE key='schema'").fetchone(),
+                         ("1",))
+        db.close()
+
+    def test_cli_refuses_a_newer_spool_by_name(self):
+        h = self.hookd(base_config(self.dir, top=SPOOL_TOP))
+        eid = self.post_ok(h, ctct_body())
+        self.assertEqual(h.stop(), 0)
+        db = sqlite3.connect(os.path.join(self.dir, "spool.db"))
+        db.execute("UPDATE meta SET value = '3' WHERE key = 'schema'")
+        db.commit()
+        db.close()
+        for args in (("events",), ("dead",), ("events", "show", eid), ("replay", eid)):
+            r = self.cli(*args)
+            self.assertEqual(r.returncode, 1, (args, r.stdout))
+            self.assertIn("spool.db has schema 3; this hookd reads schema 2",
+                          r.stderr.decode(), args)
 
 
 SPOOL_TOP = "spool: { path: spool.db, sync: normal }\n"
