@@ -114,7 +114,7 @@ static int spool_open(spool *sp, const char *path, int writable)
         sqlite3_step(q) == SQLITE_ROW)
         schema = atoi((const char *)sqlite3_column_text(q, 0));
     sqlite3_finalize(q);
-    if (schema != HOOKD_SPOOL_SCHEMA) {
+    if (schema > 0 && schema != HOOKD_SPOOL_SCHEMA) { /* no row: nothing to tell */
         if (schema > 0 && schema < HOOKD_SPOOL_SCHEMA)
             fprintf(stderr, "hookd: spool %s has schema %d, older than this hookd's %d: start "
                     "`hookd run` on it once (it upgrades the spool in place), then run this "
