@@ -128,7 +128,9 @@ static char *resolve(const hookd_loader *l, const char *use, char *err, size_t e
  * descriptor or -1 with err set. */
 static int open_checked(const char *path, struct stat *st, char *err, size_t errlen)
 {
-    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO would wait for a writer before fstat() refuses it;
+     * O_NOCTTY: a daemon opening a tty would make it its terminal. */
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (fd < 0) {
         int e = errno;
         if (e == ENOENT || e == ENOTDIR)

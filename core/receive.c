@@ -240,7 +240,9 @@ int hookd_receive(void *ud, const hookd_request *req, hookd_response *resp,
         type = json_is_string(t) ? json_string_value(t) : NULL;
     }
     if (!type || !type_ok(type)) {
-        snprintf(why, sizeof why, "no event type at %s%s",
+        snprintf(why, sizeof why, "%s at %s%s",
+                 type && *type && strspn(type, ".") == strlen(type) ? "event type is only dots"
+                                                                    : "no event type",
                  src->event_type_header ? "header " : "",
                  src->event_type_header ? src->event_type_header : src->event_type);
         refuse(resp, 400, req, src->name, why);

@@ -17,6 +17,18 @@ def body_with(event_type="tier.increase", **extra) -> bytes:
     return json.dumps(d, separators=(",", ":")).encode()
 
 
+def other_host_cert(workdir):
+    """A self-signed certificate for other.example (CN and SAN), not for the
+    host a client connects to."""
+    cert, key = os.path.join(workdir, "other.pem"), os.path.join(workdir, "other.key")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", cert,
+                    "-days", "2", "-subj", "/CN=other.example",
+                    "-addext", "subjectAltName=DNS:other.example"],
+                   check=True, capture_output=True)
+    return cert, key
+
+
 class UrlSegments(ForwardCase):
     def test_dot_segments_from_templates_stay_segments(self):
         sink = self.sink()
@@ -28,12 +40,22 @@ class UrlSegments(ForwardCase):
         self.assertEqual(paths, ["/events/%2E%2E/deliver", "/events/%2E/deliver",
                                  "/events/a.b/deliver"])
 
+    def test_the_path_is_sent_as_written(self):
+        """curl does not normalise the path (CURLOPT_PATH_AS_IS): dot
+        segments the operator wrote reach the sink as written."""
+        sink = self.sink()
+        h = self.start(instance("fwd", {"url": sink.url("/hooks/./v1/../{{type}}/x/.."),
+                                        "body": "raw"}), ["fwd"])
+        self.post(h, ctct_body())
+        [req] = sink.got(1)
+        self.assertEqual(req["path"], "/hooks/./v1/../tier.increase/x/..")
+
     def test_types_of_dots_are_refused(self):
         h = self.start(instance("fwd", {"url": "http://127.0.0.1:9/", "body": "raw"}), ["fwd"])
         for t in (".", "..", "..."):
             r = h.post(ctct_body(t))
             self.assertEqual(r.status, 400, r)
-            self.assertIn("event type", r.json()["error"])
+            self.assertIn("event type is only dots", r.json()["error"])
 
 
 class ForwardPromises(ForwardCase):
@@ -42,12 +64,7 @@ class ForwardPromises(ForwardCase):
     def test_certificate_for_another_host_is_refused(self):
         """A certificate the CA file trusts, but for another name: refused
         (host-name verification), unless insecure: true."""
-        cert, key = os.path.join(self.dir, "other.pem"), os.path.join(self.dir, "other.key")
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                        "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", cert,
-                        "-days", "2", "-subj", "/CN=other.example",
-                        "-addext", "subjectAltName=DNS:other.example"],
-                       check=True, capture_output=True)
+        cert, key = other_host_cert(self.dir)
         sink = self.sink(cert=(cert, key))
         url = sink.url("/tls", host="localhost", scheme="https")
         plugins = (instance("strict", {"url": url, "ca_file": cert},
@@ -59,6 +76,21 @@ class ForwardPromises(ForwardCase):
         d = self.wait_state(eid, "strict", "dead")
         self.assertRegex(d["reason"], "(?i)certificate|host|name")
         self.assertEqual(len(sink.requests), 1, "only the insecure instance delivers")
+
+    def test_send_checks_the_host_name_too(self):
+        """hookd send shares its libcurl set-up with enrichment and the key
+        set fetch (core/curl_opts.c): the same refusal there."""
+        cert, key = other_host_cert(self.dir)
+        sink = self.sink(cert=(cert, key))
+        url = sink.url("/tls", host="127.0.0.1", scheme="https")
+        args = ("send", url, "--scheme", "hmac", "--secret", "s")
+        r = self.run_cli(*args, "--ca-file", cert)
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertRegex(r.stderr.decode(), "(?i)certificate|host|name")
+        self.assertEqual(sink.requests, [])
+        r = self.run_cli(*args, "--insecure")
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        self.assertEqual(len(sink.got(1)), 1)
 
     def test_408_is_retried(self):
         sink = self.sink([(408, {}, b"slow"), (200, {}, b"ok")])

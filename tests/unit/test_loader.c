@@ -353,13 +353,98 @@ static void test_flaky_behaviour(void **state)
     hookd_loader_free(l);
 }
 
+/* ---- who may have written the file and its directory (issue 15, item 4) ---- */
+
+/* A copy of good.so, mode 0755, in tmpdir/<dir> made with dir_mode. */
+static char *good_in(const char *dir, mode_t dir_mode)
+{
+    char d[256]; /* tmpdir is short */
+    snprintf(d, sizeof d, "%s", tmp_path(dir));
+    rmdir(d);
+    assert_int_equal(mkdir(d, 0700), 0);
+    assert_int_equal(chmod(d, dir_mode), 0); /* exact, whatever the umask */
+    char *so = path_in(d, "good", ".so");
+    copy_file(fixture("good"), so, 0755);
+    return so;
+}
+
+static void forget(const char *so)
+{
+    char d[4096];
+    snprintf(d, sizeof d, "%s", so);
+    unlink(so);
+    *strrchr(d, '/') = '\0';
+    rmdir(d);
+}
+
+static void test_owner_refused(void **state)
+{
+    (void)state;
+    if (geteuid() != 0)
+        skip(); /* only root can give a file away */
+    char *so = good_in("owned", 0755);
+    assert_int_equal(chown(so, 65534, 65534), 0);
+    expect_refusal(so, so, "owned by uid 65534", NULL);
+    /* Root's own file, or hookd's user's, loads. */
+    assert_int_equal(chown(so, 0, 0), 0);
+    hookd_loader *l = hookd_loader_new(fixture_dir);
+    char err[512];
+    if (!hookd_loader_open(l, so, err, sizeof err))
+        fail_msg("root's good.so refused: %s", err);
+    hookd_loader_free(l);
+    forget(so);
+}
+
+static void test_writable_directory_refused(void **state)
+{
+    (void)state;
+    static const struct { mode_t mode; const char *shown; } dirs[] = {
+        {0777, "0777"}, {01777, "1777"}, {0775, "0775"}, {0757, "0757"}};
+    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
+        char *so = good_in("wdir", dirs[i].mode);
+        expect_refusal(so, so, "group- or world-writable plugin directory", dirs[i].shown,
+                       NULL);
+        /* By name through plugin_dir too. */
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%s", tmp_path("wdir"));
+        hookd_loader *l = hookd_loader_new(dir);
+        char err[512] = "";
+        assert_null(hookd_loader_open(l, "good", err, sizeof err));
+        assert_non_null(strstr(err, "plugin directory"));
+        hookd_loader_free(l);
+        forget(so);
+    }
+    char *so = good_in("wdir", 0755);
+    hookd_loader *l = hookd_loader_new(fixture_dir);
+    char err[512];
+    if (!hookd_loader_open(l, so, err, sizeof err))
+        fail_msg("good.so in a 0755 directory refused: %s", err);
+    hookd_loader_free(l);
+    forget(so);
+}
+
+/* A FIFO named like a plugin is refused, not waited on for a writer. */
+static void test_fifo_refused(void **state)
+{
+    (void)state;
+    unlink(tmp_path("fifo.so"));
+    assert_int_equal(mkfifo(tmp_path("fifo.so"), 0644), 0);
+    alarm(10); /* a hang ends the test (SIGALRM) instead of the suite */
+    expect_refusal(tmp_path("fifo.so"), tmp_path("fifo.so"), "not a regular file", NULL);
+    alarm(0);
+    unlink(tmp_path("fifo.so"));
+}
+
 static void cleanup_tmp(void)
 {
     static const char *const names[] = {"link.so", "world.so", "group.so", "fine.so",
                                         "junk.so", "good.count", "flaky.state",
-                                        "flaky.count"};
+                                        "flaky.count", "fifo.so", "owned/good.so",
+                                        "wdir/good.so"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         unlink(tmp_path(names[i]));
+    rmdir(tmp_path("owned"));
+    rmdir(tmp_path("wdir"));
     rmdir(tmp_path("dir.so"));
     rmdir(tmpdir);
 }
@@ -387,6 +472,9 @@ int main(void)
         cmocka_unit_test(test_init_fails),
         cmocka_unit_test(test_good_behaviour),
         cmocka_unit_test(test_flaky_behaviour),
+        cmocka_unit_test(test_owner_refused),
+        cmocka_unit_test(test_writable_directory_refused),
+        cmocka_unit_test(test_fifo_refused),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     cleanup_tmp();
