@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -24,6 +25,7 @@
 #include "receive.h"
 #include "server.h"
 #include "spool.h"
+#include "tls.h"
 
 /* -c FILE, else ./hookd.yaml, else /etc/hookd/hookd.yaml, else the embedded
  * default (*embedded set). NULL with the reason in err. */
@@ -70,6 +72,12 @@ typedef struct daemon_state {
     int server_stopped;       /* loop only: on_server_stopped has run */
     hookd_runtime *new_rt;    /* the builder's result, read once it has ended */
     char build_err[1024];
+    /* A renewed certificate is read by the builder too (new handshakes use
+     * it, open connections keep theirs); TLS on or off needs a restart. */
+    int tls;                  /* set at start: the webhook listeners use TLS */
+    SSL_CTX *new_tls;         /* the builder's, or NULL with tls_err */
+    hookd_tls_cert_info new_tls_info;
+    char tls_err[512];
 } daemon_state;
 
 /* Any thread: the last reference to rt is gone. */
@@ -164,7 +172,8 @@ static void note(char *list, size_t cap, const char *what)
 /* What only a restart can change: the new configuration takes the running
  * values (swapped, so each configuration still frees what it holds; nothing
  * reads these of the old one any more). Names what differed into `changed`. */
-static void keep_restart_only(hookd_config *old, hookd_config *nw, char *changed, size_t cap)
+static void keep_restart_only(hookd_config *old, hookd_config *nw, int tls_loaded,
+                              char *changed, size_t cap)
 {
     changed[0] = '\0';
     int listen = old->nlisten != nw->nlisten;
@@ -179,8 +188,13 @@ static void keep_restart_only(hookd_config *old, hookd_config *nw, char *changed
         nw->listen = l;
         nw->nlisten = n;
     }
-    if (str_differs(old->tls_cert, nw->tls_cert) || str_differs(old->tls_key, nw->tls_key)) {
-        note(changed, cap, "server.tls");
+    /* TLS on or off needs a restart; other paths are read like the running
+     * ones, and kept (with their pair) when the new pair did not load. */
+    int onoff = (old->tls_cert == NULL) != (nw->tls_cert == NULL);
+    if (onoff || (!tls_loaded && (str_differs(old->tls_cert, nw->tls_cert) ||
+                                  str_differs(old->tls_key, nw->tls_key)))) {
+        if (onoff)
+            note(changed, cap, "server.tls");
         swap_str(&old->tls_cert, &nw->tls_cert);
         swap_str(&old->tls_key, &nw->tls_key);
     }
@@ -210,6 +224,16 @@ static void keep_restart_only(hookd_config *old, hookd_config *nw, char *changed
         note(changed, cap, "ctct"); /* the client keeps its own copy */
 }
 
+/* The certificate new handshakes use: the gauge and the log follow it. */
+static void tls_in_use(const hookd_tls_cert_info *info, const char *prefix)
+{
+    char desc[400];
+    int64_t now = (int64_t)time(NULL);
+    hookd_tls_cert_describe(info, now, desc, sizeof desc);
+    hookd_metrics_tls_cert_expiry(info->not_after);
+    hookd_log(info->not_after <= now ? HOOKD_LOG_WARN : HOOKD_LOG_INFO, "%sTLS %s", prefix, desc);
+}
+
 static void reload_done(daemon_state *d, int ok)
 {
     hookd_metrics_reloaded(ok);
@@ -228,8 +252,16 @@ static void reload_done(daemon_state *d, int ok)
 static void apply(daemon_state *d, hookd_runtime *rt)
 {
     hookd_config *cfg = rt->cfg;
+    int tls_loaded = d->new_tls != NULL;
+    if (d->new_tls) {
+        SSL_CTX_free(hookd_server_swap_tls(d->server, d->new_tls));
+        d->new_tls = NULL;
+        tls_in_use(&d->new_tls_info, "reload: ");
+    } else if (d->tls_err[0]) {
+        hookd_log(HOOKD_LOG_WARN, "reload: %s; keeping the running certificate", d->tls_err);
+    }
     char changed[256];
-    keep_restart_only(d->rt->cfg, cfg, changed, sizeof changed);
+    keep_restart_only(d->rt->cfg, cfg, tls_loaded, changed, sizeof changed);
     if (changed[0])
         hookd_log(HOOKD_LOG_WARN, "reload: %s changed: that needs a restart; keeping the "
                                   "running value (the rest is applied)", changed);
@@ -262,6 +294,16 @@ static void *build(void *arg)
     hookd_config *cfg = hookd_config_find(d->config_path, &embedded, d->build_err,
                                           sizeof d->build_err);
     d->new_rt = cfg ? hookd_runtime_build(cfg, d->build_err, sizeof d->build_err) : NULL;
+    if (d->new_rt && d->tls && d->new_rt->cfg->tls_cert) {
+        const hookd_config *c = d->new_rt->cfg;
+        d->new_tls = hookd_tls_ctx_new(c->tls_cert, c->tls_key, d->tls_err, sizeof d->tls_err);
+        if (d->new_tls && hookd_tls_ctx_cert_info(d->new_tls, &d->new_tls_info) != 0) {
+            snprintf(d->tls_err, sizeof d->tls_err, "server.tls.cert: %s: cannot read its "
+                     "expiry date", c->tls_cert);
+            SSL_CTX_free(d->new_tls);
+            d->new_tls = NULL;
+        }
+    }
     if (d->new_rt && hookd_runtime_start(d->new_rt) < 0)
         hookd_log(HOOKD_LOG_WARN, "reload: cannot start a key set thread: key sets are not "
                                   "read again until the next reload");
@@ -275,6 +317,8 @@ static void start_build(daemon_state *d)
     hookd_log(HOOKD_LOG_INFO, "SIGHUP: reloading the configuration");
     d->new_rt = NULL;
     d->build_err[0] = '\0';
+    d->new_tls = NULL;
+    d->tls_err[0] = '\0';
     if (pthread_create(&d->builder, NULL, build, d) != 0) {
         hookd_log(HOOKD_LOG_ERROR, "reload failed: cannot start a thread; keeping the "
                                    "running configuration");
@@ -294,6 +338,10 @@ static void on_built(uv_async_t *h)
     d->building = 0;
     hookd_runtime *rt = d->new_rt;
     d->new_rt = NULL;
+    if (d->stopping || !rt) { /* not applied: the certificate goes with the rest */
+        SSL_CTX_free(d->new_tls);
+        d->new_tls = NULL;
+    }
     if (d->stopping) { /* too late to apply: the server has stopped, or is stopping */
         hookd_runtime_free(rt);
         if (d->server_stopped)
@@ -423,6 +471,13 @@ int hookd_daemon_run(hookd_runtime *rt, const char *config_path)
     d.server = hookd_server_new(&loop, rt->cfg, hookd_receive, &recv, err, sizeof err);
     if (d.server)
         hookd_server_set_head_check(d.server, hookd_receive_head);
+    if (d.server && rt->cfg->tls_cert) {
+        /* The file the server just loaded; only the gauge and log use it. */
+        hookd_tls_cert_info info;
+        d.tls = 1;
+        if (hookd_tls_file_cert_info(rt->cfg->tls_cert, &info) == 0)
+            tls_in_use(&info, "");
+    }
     if (!d.server) {
         fprintf(stderr, "%s: %s\n", rt->cfg->file, err);
         hookd_spool_detach(d.spool);

@@ -19,6 +19,7 @@
 #include "runtime.h"
 #include "send_cli.h"
 #include "spool_cli.h"
+#include "tls.h"
 #include "verify.h"
 
 #define EXIT_RUNTIME 1
@@ -217,9 +218,27 @@ static int cmd_check(const opts *o)
     if (!rt)
         return code;
     const hookd_config *c = rt->cfg;
+    /* The pair as `run` loads it: a certificate and key that do not load
+     * or do not match stop the start, so they fail the check too. */
+    char tls[512] = "off (plain HTTP)";
+    if (c->tls_cert) {
+        char err[512];
+        hookd_tls_cert_info info;
+        SSL_CTX *ctx = hookd_tls_ctx_new(c->tls_cert, c->tls_key, err, sizeof err);
+        if (!ctx || hookd_tls_ctx_cert_info(ctx, &info) != 0) {
+            fprintf(stderr, "%s: %s\n", c->file,
+                    ctx ? "server.tls.cert: cannot read its expiry date" : err);
+            SSL_CTX_free(ctx);
+            hookd_runtime_free(rt);
+            return EXIT_USAGE;
+        }
+        SSL_CTX_free(ctx);
+        memcpy(tls, "on, ", 5);
+        hookd_tls_cert_describe(&info, (int64_t)time(NULL), tls + 4, sizeof tls - 4);
+    }
     printf("configuration %s is valid\n", c->file);
     print_list("listen: ", c->listen, c->nlisten);
-    printf("tls: %s\n", c->tls_cert ? "on" : "off (plain HTTP)");
+    printf("tls: %s\n", tls);
     printf("limits: max_body %zu B, max_header %zu B, max_connections %d\n", c->max_body,
            c->max_header, c->max_connections);
     printf("sources:\n");

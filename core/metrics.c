@@ -1,6 +1,7 @@
 /* metrics: fixed arrays of relaxed atomics, and their exposition. */
 #include "metrics.h"
 
+#include <sched.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -56,7 +57,8 @@ typedef struct plug_m {
 /* The per-source and per-instance arrays of one configuration. Names are
  * copies: a reloaded configuration is freed while these live on. */
 typedef struct metrics {
-    struct metrics *retired;  /* earlier sets, kept until hookd_metrics_free */
+    struct metrics *retired;  /* the next older retired set (loop thread) */
+    unsigned seen;            /* retired: bit i = readers[i] read 0 since */
     size_t nsrc, nplug;
     char **src_name;          /* nsrc */
     char **plug_name;         /* nplug */
@@ -65,11 +67,50 @@ typedef struct metrics {
     plug_m *plug; /* nplug */
 } metrics;
 
+/* A reload retires a set while other threads may still count into it; the
+ * hot path takes no lock, so it is freed once nothing can refer to it:
+ *
+ * Every use of a set is a section: enter() adds 1 to readers[epoch & 1]
+ * before it loads M, leave() takes it away after the last access (seq_cst,
+ * the decrement release). In the single total order of seq_cst operations,
+ * a section that loaded a set retired by the exchange X added its 1 before
+ * X (its load came before X, else it would have read X's value or later).
+ * collect() runs after X on the loop thread and reads each counter; a 0
+ * there means every 1 added before it was taken away again, and the release
+ * decrement makes that section's accesses happen before the read. So once
+ * both counters have been read 0 since X, no section holds the set: it is
+ * freed. The epoch only keeps that reachable under load: collect() flips
+ * it, new sections then add to the other counter, and the one read at the
+ * next collect() drains (a section takes nanoseconds; one preempted inside
+ * holds its counter until it runs again). collect() runs at each reload and
+ * each scrape, so a retired set is freed by the next one. Counts that land in
+ * a retired set after its counts moved to the new one move when it is
+ * freed, so a reload loses none. */
 static _Atomic(metrics *) M;
+/* Apart: every section writes readers[], and reads epoch (rarely written). */
+static _Alignas(64) atomic_uint readers[2];
+static _Alignas(64) atomic_uint epoch;
+static metrics *retired;        /* loop thread: newest first */
+static atomic_size_t live_sets; /* allocated sets: current and retired (tests) */
 /* Not per configuration: they survive reloads. */
 static atomic_uint_fast64_t dead_letters, tls_failures, reloads_ok, reloads_failed;
+#define NO_EXPIRY INT_FAST64_MIN
+static atomic_int_fast64_t tls_expiry = NO_EXPIRY; /* no TLS (yet) */
 
-static metrics *cur(void) { return atomic_load_explicit(&M, memory_order_acquire); }
+static metrics *enter(unsigned *slot)
+{
+    *slot = atomic_load_explicit(&epoch, RLX) & 1u;
+    atomic_fetch_add_explicit(&readers[*slot], 1, memory_order_seq_cst);
+    return atomic_load_explicit(&M, memory_order_seq_cst);
+}
+
+static void leave(unsigned slot)
+{
+    atomic_fetch_sub_explicit(&readers[slot], 1, memory_order_release);
+}
+
+/* Whether metrics are on, for counters outside the sets: no set is read. */
+static int on(void) { return atomic_load_explicit(&M, memory_order_relaxed) != NULL; }
 
 static void free_one(metrics *m)
 {
@@ -82,6 +123,7 @@ static void free_one(metrics *m)
     free(m->src);
     free(m->plug);
     free(m);
+    atomic_fetch_sub_explicit(&live_sets, 1, RLX);
 }
 
 static metrics *make(const hookd_config *cfg)
@@ -89,6 +131,7 @@ static metrics *make(const hookd_config *cfg)
     metrics *m = calloc(1, sizeof *m);
     if (!m)
         return NULL;
+    atomic_fetch_add_explicit(&live_sets, 1, RLX);
     m->nsrc = cfg->nsources;
     m->nplug = cfg->nplugins;
     m->plug_cfg = cfg->plugins;
@@ -122,56 +165,102 @@ int hookd_metrics_init(const hookd_config *cfg)
     atomic_store_explicit(&tls_failures, 0, RLX);
     atomic_store_explicit(&reloads_ok, 0, RLX);
     atomic_store_explicit(&reloads_failed, 0, RLX);
-    atomic_store_explicit(&M, m, memory_order_release);
+    atomic_store_explicit(&tls_expiry, NO_EXPIRY, RLX);
+    atomic_store_explicit(&M, m, memory_order_seq_cst);
     return 0;
 }
 
-static void copy_histo(histo *to, histo *from)
+/* jwks_keys of a set whose gauge moved: a later store replaces it. */
+#define KEYS_MOVED UINT_FAST64_MAX
+
+static void move_one(atomic_uint_fast64_t *to, atomic_uint_fast64_t *from)
 {
-    for (size_t k = 0; k <= NBUCKETS; k++)
-        atomic_store_explicit(&to->b[k], atomic_load_explicit(&from->b[k], RLX), RLX);
-    atomic_store_explicit(&to->sum_us, atomic_load_explicit(&from->sum_us, RLX), RLX);
+    uint_fast64_t v = atomic_exchange_explicit(from, 0, RLX);
+    if (v)
+        atomic_fetch_add_explicit(to, v, RLX);
 }
 
-#define COPY_ARR(to, from)                                                                   \
+static void move_histo(histo *to, histo *from)
+{
+    for (size_t k = 0; k <= NBUCKETS; k++)
+        move_one(&to->b[k], &from->b[k]);
+    move_one(&to->sum_us, &from->sum_us);
+}
+
+#define MOVE_ARR(to, from)                                                                   \
     for (size_t k_ = 0; k_ < sizeof(to) / sizeof((to)[0]); k_++)                            \
-    atomic_store_explicit(&(to)[k_], atomic_load_explicit(&(from)[k_], RLX), RLX)
+    move_one(&(to)[k_], &(from)[k_])
+
+/* Moves the counts of `from` into `to` by name ("no source" to "no source";
+ * a name `to` lacks is dropped): at a reload while others still count into
+ * `from` (an exchange takes each count whole), and again when `from` is
+ * freed, for what came in since. */
+static void move_counts(metrics *to, metrics *from)
+{
+    for (size_t i = 0; i <= to->nsrc; i++) {
+        size_t o = from->nsrc;
+        if (i < to->nsrc)
+            for (o = 0; o < from->nsrc && strcmp(from->src_name[o], to->src_name[i]) != 0; o++)
+                ;
+        if (i < to->nsrc && o == from->nsrc)
+            continue; /* a new source */
+        src_m *a = &to->src[i], *b = &from->src[o];
+        MOVE_ARR(a->requests, b->requests);
+        MOVE_ARR(a->verify, b->verify);
+        MOVE_ARR(a->accepted, b->accepted);
+        MOVE_ARR(a->jwks_reads, b->jwks_reads);
+        uint_fast64_t keys = atomic_exchange_explicit(&b->jwks_keys, KEYS_MOVED, RLX);
+        if (keys != KEYS_MOVED)
+            atomic_store_explicit(&a->jwks_keys, keys, RLX);
+        move_histo(&a->duration, &b->duration);
+    }
+    for (size_t i = 0; i < to->nplug; i++)
+        for (size_t o = 0; o < from->nplug; o++)
+            if (strcmp(from->plug_name[o], to->plug_name[i]) == 0) {
+                MOVE_ARR(to->plug[i].deliveries, from->plug[o].deliveries);
+                move_histo(&to->plug[i].duration, &from->plug[o].duration);
+                break;
+            }
+}
+
+/* Loop thread: frees the retired sets no section can hold any more (see
+ * the comment at M). */
+static void collect(void)
+{
+    unsigned e = atomic_load_explicit(&epoch, RLX);
+    for (unsigned i = 0; i < 2; i++)
+        if (atomic_load_explicit(&readers[i], memory_order_seq_cst) == 0)
+            for (metrics *r = retired; r; r = r->retired)
+                r->seen |= 1u << i;
+    atomic_store_explicit(&epoch, e + 1, RLX); /* only this thread writes it */
+    metrics *now = atomic_load_explicit(&M, RLX), **pp = &retired;
+    while (*pp) {
+        metrics *r = *pp;
+        if (r->seen != 3) {
+            pp = &r->retired;
+            continue;
+        }
+        *pp = r->retired;
+        if (now)
+            move_counts(now, r);
+        free_one(r);
+    }
+}
 
 int hookd_metrics_reload(const hookd_config *cfg)
 {
-    metrics *old = cur();
+    metrics *old = atomic_load_explicit(&M, RLX); /* only this thread stores M */
     if (!old)
         return 0;
     metrics *m = make(cfg);
     if (!m)
         return -1;
-    /* Counters carry over by name, so a reload does not reset them. */
-    for (size_t i = 0; i <= m->nsrc; i++) {
-        size_t o = old->nsrc; /* "no source" maps to "no source" */
-        if (i < m->nsrc)
-            for (o = 0; o < old->nsrc && strcmp(old->src_name[o], m->src_name[i]) != 0; o++)
-                ;
-        if (i < m->nsrc && o == old->nsrc)
-            continue; /* a new source */
-        COPY_ARR(m->src[i].requests, old->src[o].requests);
-        COPY_ARR(m->src[i].verify, old->src[o].verify);
-        COPY_ARR(m->src[i].accepted, old->src[o].accepted);
-        COPY_ARR(m->src[i].jwks_reads, old->src[o].jwks_reads);
-        atomic_store_explicit(&m->src[i].jwks_keys,
-                              atomic_load_explicit(&old->src[o].jwks_keys, RLX), RLX);
-        copy_histo(&m->src[i].duration, &old->src[o].duration);
-    }
-    for (size_t i = 0; i < m->nplug; i++)
-        for (size_t o = 0; o < old->nplug; o++)
-            if (strcmp(old->plug_name[o], m->plug_name[i]) == 0) {
-                COPY_ARR(m->plug[i].deliveries, old->plug[o].deliveries);
-                copy_histo(&m->plug[i].duration, &old->plug[o].duration);
-                break;
-            }
-    /* A thread may still count into the old set for a moment: it stays
-     * allocated (a few hundred bytes per reload) until hookd_metrics_free. */
-    m->retired = old;
-    atomic_store_explicit(&M, m, memory_order_release);
+    /* Counts carry over by name, so a reload does not reset them. */
+    move_counts(m, old);
+    atomic_exchange_explicit(&M, m, memory_order_seq_cst);
+    old->retired = retired;
+    retired = old;
+    collect();
     return 0;
 }
 
@@ -182,13 +271,26 @@ void hookd_metrics_reloaded(int ok)
 
 void hookd_metrics_free(void)
 {
-    metrics *m = atomic_exchange(&M, NULL);
-    while (m) {
-        metrics *r = m->retired;
-        free_one(m);
-        m = r;
+    metrics *m = atomic_exchange_explicit(&M, NULL, memory_order_seq_cst);
+    /* Threads still counting (a key set thread) are in their section for
+     * nanoseconds: wait until each counter has been read 0 once. */
+    for (unsigned i = 0; i < 2; i++) {
+        atomic_fetch_add_explicit(&epoch, 1, RLX);
+        while (atomic_load_explicit(&readers[i], memory_order_seq_cst) != 0)
+            sched_yield();
+    }
+    if (m) {
+        m->retired = retired;
+        retired = m;
+    }
+    while (retired) {
+        metrics *r = retired->retired;
+        free_one(retired);
+        retired = r;
     }
 }
+
+size_t hookd_metrics_live_sets(void) { return atomic_load_explicit(&live_sets, RLX); }
 
 int64_t hookd_metrics_now_us(void)
 {
@@ -208,9 +310,9 @@ static void observe(histo *h, int64_t us)
     atomic_fetch_add_explicit(&h->sum_us, (uint_fast64_t)us, RLX);
 }
 
-static src_m *source(int src)
+/* Within a section. */
+static src_m *source(metrics *m, int src)
 {
-    metrics *m = cur();
     if (!m)
         return NULL;
     return &m->src[src >= 0 && (size_t)src < m->nsrc ? (size_t)src : m->nsrc];
@@ -218,25 +320,28 @@ static src_m *source(int src)
 
 void hookd_metrics_request(int src, int status, int64_t duration_us)
 {
-    src_m *s = source(src);
-    if (!s)
-        return;
-    size_t i = 0;
-    while (i < NSTATUS && statuses[i] != status)
-        i++;
-    atomic_fetch_add_explicit(&s->requests[i], 1, RLX);
-    if (duration_us >= 0)
-        observe(&s->duration, duration_us);
+    unsigned e;
+    src_m *s = source(enter(&e), src);
+    if (s) {
+        size_t i = 0;
+        while (i < NSTATUS && statuses[i] != status)
+            i++;
+        atomic_fetch_add_explicit(&s->requests[i], 1, RLX);
+        if (duration_us >= 0)
+            observe(&s->duration, duration_us);
+    }
+    leave(e);
 }
 
 void hookd_metrics_verify_failure(int src, int reason)
 {
-    src_m *s = source(src);
-    if (!s)
-        return;
+    unsigned e;
+    src_m *s = source(enter(&e), src);
     if (reason < 0 || reason >= HOOKD_MR_COUNT)
         reason = HOOKD_MR_OTHER;
-    atomic_fetch_add_explicit(&s->verify[reason], 1, RLX);
+    if (s)
+        atomic_fetch_add_explicit(&s->verify[reason], 1, RLX);
+    leave(e);
 }
 
 int hookd_metrics_verify_reason(int rc)
@@ -253,18 +358,20 @@ int hookd_metrics_verify_reason(int rc)
 
 void hookd_metrics_event_accepted(int src, const char *type)
 {
-    src_m *s = source(src);
-    if (!s)
-        return;
-    size_t i = 0;
-    while (i < NTYPES && (!type || strcmp(types[i], type) != 0))
-        i++;
-    atomic_fetch_add_explicit(&s->accepted[i], 1, RLX);
+    unsigned e;
+    src_m *s = source(enter(&e), src);
+    if (s) {
+        size_t i = 0;
+        while (i < NTYPES && (!type || strcmp(types[i], type) != 0))
+            i++;
+        atomic_fetch_add_explicit(&s->accepted[i], 1, RLX);
+    }
+    leave(e);
 }
 
-void hookd_metrics_delivery(const hookd_plugin_cfg *plugin, int result, int64_t duration_us)
+static void delivery(metrics *m, const hookd_plugin_cfg *plugin, int result,
+                     int64_t duration_us)
 {
-    metrics *m = cur();
     if (!m || !plugin || m->nplug == 0)
         return;
     /* Compared as integers: the pointer may belong to another configuration
@@ -284,10 +391,17 @@ void hookd_metrics_delivery(const hookd_plugin_cfg *plugin, int result, int64_t 
     observe(&pm->duration, duration_us);
 }
 
-/* By name: the key set of a runtime a reload replaced may still read. */
-static src_m *source_named(const char *name)
+void hookd_metrics_delivery(const hookd_plugin_cfg *plugin, int result, int64_t duration_us)
 {
-    metrics *m = cur();
+    unsigned e;
+    delivery(enter(&e), plugin, result, duration_us);
+    leave(e);
+}
+
+/* By name: the key set of a runtime a reload replaced may still read.
+ * Within a section. */
+static src_m *source_named(metrics *m, const char *name)
+{
     for (size_t i = 0; m && name && i < m->nsrc; i++)
         if (strcmp(m->src_name[i], name) == 0)
             return &m->src[i];
@@ -296,31 +410,41 @@ static src_m *source_named(const char *name)
 
 void hookd_metrics_jwks_read(const char *source, int ok, size_t nkeys)
 {
-    src_m *s = source_named(source);
-    if (!s)
-        return;
-    atomic_fetch_add_explicit(&s->jwks_reads[ok ? 0 : 1], 1, RLX);
-    if (ok)
-        atomic_store_explicit(&s->jwks_keys, nkeys, RLX);
+    unsigned e;
+    src_m *s = source_named(enter(&e), source);
+    if (s) {
+        atomic_fetch_add_explicit(&s->jwks_reads[ok ? 0 : 1], 1, RLX);
+        if (ok)
+            atomic_store_explicit(&s->jwks_keys, nkeys, RLX);
+    }
+    leave(e);
 }
 
 void hookd_metrics_jwks_keys(const char *source, size_t nkeys)
 {
-    src_m *s = source_named(source);
+    unsigned e;
+    src_m *s = source_named(enter(&e), source);
     if (s)
         atomic_store_explicit(&s->jwks_keys, nkeys, RLX);
+    leave(e);
 }
 
 void hookd_metrics_dead_letter(void)
 {
-    if (cur())
+    if (on())
         atomic_fetch_add_explicit(&dead_letters, 1, RLX);
 }
 
 void hookd_metrics_tls_handshake_failure(void)
 {
-    if (cur())
+    if (on())
         atomic_fetch_add_explicit(&tls_failures, 1, RLX);
+}
+
+void hookd_metrics_tls_cert_expiry(int64_t not_after)
+{
+    if (on())
+        atomic_store_explicit(&tls_expiry, not_after, RLX);
 }
 
 /* ---------- exposition ---------- */
@@ -420,11 +544,8 @@ static void histogram(buf *b, const char *name, const char *label, const char *v
     put(b, "%s_count{%s=\"%s\"} %llu\n", name, label, lv, (unsigned long long)cum);
 }
 
-char *hookd_metrics_render(const hookd_metrics_gauges *g, size_t *len)
+static char *render(metrics *m, const hookd_metrics_gauges *g, size_t *len)
 {
-    metrics *m = cur();
-    if (!m)
-        return NULL;
     buf b = {.cap = 16384};
     b.p = malloc(b.cap);
     if (!b.p)
@@ -519,6 +640,13 @@ char *hookd_metrics_render(const hookd_metrics_gauges *g, size_t *len)
          "TLS connections closed before their handshake completed.");
     put(&b, "hookd_tls_handshake_failures_total %llu\n",
         (unsigned long long)ld(&tls_failures));
+    int64_t expiry = atomic_load_explicit(&tls_expiry, RLX);
+    if (expiry != NO_EXPIRY) {
+        head(&b, "hookd_tls_cert_expiry_seconds", "gauge",
+             "When the webhook listener's TLS certificate expires (its notAfter), in Unix "
+             "seconds.");
+        put(&b, "hookd_tls_cert_expiry_seconds %lld\n", (long long)expiry);
+    }
 
     head(&b, "hookd_reloads_total", "counter",
          "Configuration reloads (SIGHUP), by result: ok, or failed (the running "
@@ -533,4 +661,14 @@ char *hookd_metrics_render(const hookd_metrics_gauges *g, size_t *len)
     }
     *len = b.len;
     return b.p;
+}
+
+char *hookd_metrics_render(const hookd_metrics_gauges *g, size_t *len)
+{
+    collect(); /* a scrape frees what the last reload could not yet */
+    unsigned e;
+    metrics *m = enter(&e);
+    char *text = m ? render(m, g, len) : NULL;
+    leave(e);
+    return text;
 }

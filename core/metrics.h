@@ -27,13 +27,19 @@ enum {
  * names: call before any thread counts, free after they stopped. Returns 0 or
  * -1 (out of memory: metrics stay off). */
 int hookd_metrics_init(const hookd_config *cfg);
+/* Threads may still be counting: it waits out the calls in progress. */
 void hookd_metrics_free(void);
 
 /* A reload: the per-source and per-instance series follow cfg from now on;
  * counts carry over by name (a new name starts at 0, a removed one is no
- * longer shown). Loop thread; other threads may keep counting. Returns 0 or
- * -1 (out of memory: the old series stay). */
+ * longer shown), those still landing in the old series too. The old series
+ * are freed once no thread can be counting into them (here, or at a later
+ * reload or render). Loop thread; other threads may keep counting. Returns
+ * 0 or -1 (out of memory: the old series stay). */
 int hookd_metrics_reload(const hookd_config *cfg);
+/* Tests: how many configurations' series are allocated (the current one
+ * and those a reload retired that are not freed yet). */
+size_t hookd_metrics_live_sets(void);
 /* One SIGHUP reload: ok (1) or failed (0). */
 void hookd_metrics_reloaded(int ok);
 
@@ -58,6 +64,9 @@ void hookd_metrics_jwks_read(const char *source, int ok, size_t nkeys);
 /* The key count of a set in use that no read counted (the kept copy). */
 void hookd_metrics_jwks_keys(const char *source, size_t nkeys);
 void hookd_metrics_tls_handshake_failure(void);
+/* The webhook listener's certificate in use: its notAfter (Unix seconds),
+ * exported as hookd_tls_cert_expiry_seconds (not shown until set). */
+void hookd_metrics_tls_cert_expiry(int64_t not_after);
 
 /* Values read at scrape time. */
 typedef struct hookd_metrics_gauges {
@@ -67,7 +76,7 @@ typedef struct hookd_metrics_gauges {
 } hookd_metrics_gauges;
 
 /* The whole exposition, malloc'd (NUL-terminated, *len bytes); NULL when out
- * of memory or not initialised. */
+ * of memory or not initialised. The thread that reloads (the loop). */
 char *hookd_metrics_render(const hookd_metrics_gauges *g, size_t *len);
 
 /* Appends v to out as an escaped label value (\\, \", \n); returns the bytes

@@ -584,6 +584,15 @@ void hookd_server_set_config(hookd_server *s, const hookd_config *cfg) { s->cfg 
 
 void hookd_server_set_head_check(hookd_server *s, hookd_head_fn check) { s->head_check = check; }
 
+SSL_CTX *hookd_server_swap_tls(hookd_server *s, SSL_CTX *ctx)
+{
+    if (!s->tls) /* plain HTTP stays plain until a restart */
+        return ctx;
+    SSL_CTX *old = s->tls; /* open connections hold their own reference */
+    s->tls = ctx;
+    return old;
+}
+
 hookd_server *hookd_server_new(uv_loop_t *loop, const hookd_config *cfg,
                                hookd_handler_fn handler, void *ud, char *err,
                                size_t errlen)

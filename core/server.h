@@ -4,6 +4,7 @@
 #define HOOKD_SERVER_H
 
 #include <stddef.h>
+#include <openssl/ssl.h>
 #include <uv.h>
 
 #include "config.h"
@@ -66,6 +67,12 @@ void hookd_server_set_config(hookd_server *s, const hookd_config *cfg);
 
 /* The head check (same ud as the handler); NULL: none. */
 void hookd_server_set_head_check(hookd_server *s, hookd_head_fn check);
+
+/* A renewed certificate: handshakes from now on use ctx (non-NULL); open
+ * connections keep the one they started with. Returns the previous context
+ * for the caller to free, or ctx itself when the server has no TLS. Loop
+ * thread. */
+SSL_CTX *hookd_server_swap_tls(hookd_server *s, SSL_CTX *ctx);
 
 void hookd_server_stop(hookd_server *s, void (*done)(void *), void *arg);
 void hookd_server_free(hookd_server *s);

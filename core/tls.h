@@ -4,11 +4,28 @@
 #define HOOKD_TLS_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <openssl/ssl.h>
 
 /* TLS 1.2 and newer, the certificate chain and key from PEM files.
- * Returns NULL with a one-line reason in err. */
+ * Returns NULL with a one-line reason in err. Any thread. */
 SSL_CTX *hookd_tls_ctx_new(const char *cert, const char *key, char *err, size_t errlen);
+
+/* What hookd check, the log and /metrics say of a certificate. */
+typedef struct hookd_tls_cert_info {
+    char cn[256];       /* the subject's CN; "" when it has none */
+    int64_t not_after;  /* Unix seconds */
+} hookd_tls_cert_info;
+
+/* The leaf certificate of ctx, or the first of a PEM file. 0, or -1 (no
+ * certificate, or a date that cannot be read). */
+int hookd_tls_ctx_cert_info(SSL_CTX *ctx, hookd_tls_cert_info *info);
+int hookd_tls_file_cert_info(const char *path, hookd_tls_cert_info *info);
+
+/* "certificate CN=x, expires 2027-01-01T00:00:00Z (in 26 days)", the time
+ * left counted from now (Unix seconds); "(expired 2 days ago)" once past. */
+void hookd_tls_cert_describe(const hookd_tls_cert_info *info, int64_t now, char *out,
+                             size_t len);
 
 typedef struct hookd_tls {
     SSL *ssl;

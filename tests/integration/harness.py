@@ -339,3 +339,32 @@ class HookdCase(unittest.TestCase):
     def run_cli(self, *args, input=None, env=None):
         return subprocess.run([HOOKD, *args], cwd=self.dir, input=input, capture_output=True,
                               env=dict(os.environ, **(env or {})), timeout=60)
+
+
+def make_cert_files(workdir, name, days, cn="localhost"):
+    """A self-signed P-256 certificate valid for `days` and its key, as
+    NAME.crt and NAME.key in workdir."""
+    cert, key = os.path.join(workdir, name + ".crt"), os.path.join(workdir, name + ".key")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", cert,
+                    "-days", str(days), "-subj", f"/CN={cn}"], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return cert, key
+
+
+def cert_not_after(path) -> int:
+    """A PEM certificate's notAfter, in Unix seconds."""
+    out = subprocess.run(["openssl", "x509", "-noout", "-enddate", "-in", path], check=True,
+                         capture_output=True, text=True).stdout
+    return int(ssl.cert_time_to_seconds(out.strip().split("=", 1)[1]))
+
+
+def cert_der(path) -> bytes:
+    """The first certificate of a PEM file, DER-encoded."""
+    with open(path) as f:
+        return ssl.PEM_cert_to_DER_cert(f.read())
+
+
+def peer_cert_der(sock) -> bytes:
+    """The certificate a TLS socket's server presented, DER-encoded."""
+    return sock.getpeercert(binary_form=True)
