@@ -17,11 +17,22 @@
 /* A plugin may ask for any delay; a day is the most we keep in memory. */
 #define MAX_REQUESTED_DELAY_MS (24LL * 3600 * 1000)
 
+/* One per instance name, kept until the pool is freed (names are few): a
+ * reload's old and new copies of an instance run side by side for a while,
+ * and together they keep to its concurrency and its retries in memory. */
+typedef struct slot {
+    struct slot *next;
+    int running;            /* under the pool's lock */
+    atomic_int retrying;    /* jobs in `later`; read without the lock */
+    const char *name;       /* in the same allocation */
+} slot;
+
 typedef struct hookd_job job;
 struct hookd_job {
     job *next;
     hookd_ev *ev;
     hookd_instance *in;
+    slot *slot;             /* in's name's; set when the job enters the pool */
     int64_t delivery;
     int attempts, round_start;
     int64_t due;            /* monotonic ms */
@@ -33,6 +44,8 @@ struct hookd_dispatch {
     pthread_cond_t gone;    /* a worker ended */
     job *head, *tail;       /* ready, FIFO */
     job *later;             /* waiting for a retry, by due time */
+    slot *slots;
+    slot spare;             /* for every name whose slot could not be allocated: stricter */
     size_t queued, running;
     atomic_size_t jobs;     /* submitted and not yet freed: read without the lock */
     atomic_size_t waiting;  /* of those, in `later` (a retry's back-off): durable in the spool */
@@ -152,7 +165,7 @@ static int run_job(hookd_dispatch *d, job *j)
                                        j->attempts - j->round_start, random64());
         a.state = "pending";
         a.next_at = started_at + took + delay;
-        a.released = atomic_load(&in->retrying) >= HOOKD_RETRIES_IN_MEMORY;
+        a.released = atomic_load(&j->slot->retrying) >= HOOKD_RETRIES_IN_MEMORY;
     } else {
         a.state = "dead";
         hookd_metrics_dead_letter();
@@ -186,7 +199,7 @@ static void push_ready(hookd_dispatch *d, job *j)
 static void push_later(hookd_dispatch *d, job *j)
 {
     atomic_fetch_add(&d->waiting, 1);
-    atomic_fetch_add(&j->in->retrying, 1);
+    atomic_fetch_add(&j->slot->retrying, 1);
     job **pp = &d->later;
     while (*pp && (*pp)->due <= j->due)
         pp = &(*pp)->next;
@@ -202,12 +215,12 @@ static job *take(hookd_dispatch *d)
         job *j = d->later;
         d->later = j->next;
         atomic_fetch_sub(&d->waiting, 1);
-        atomic_fetch_sub(&j->in->retrying, 1);
+        atomic_fetch_sub(&j->slot->retrying, 1);
         push_ready(d, j);
     }
     job *prev = NULL;
     for (job *j = d->head; j; prev = j, j = j->next) {
-        if (atomic_load(&j->in->inflight) >= j->in->cfg->concurrency)
+        if (j->slot->running >= j->in->cfg->concurrency)
             continue;
         if (prev)
             prev->next = j->next;
@@ -217,7 +230,7 @@ static job *take(hookd_dispatch *d)
             d->tail = prev;
         d->queued--;
         d->running++;
-        atomic_fetch_add(&j->in->inflight, 1);
+        j->slot->running++;
         return j;
     }
     return NULL;
@@ -257,7 +270,7 @@ static void *worker(void *arg)
         pthread_mutex_unlock(&d->lock);
         int again = run_job(d, j);
         pthread_mutex_lock(&d->lock);
-        atomic_fetch_sub(&j->in->inflight, 1);
+        j->slot->running--;
         d->running--;
         if (again) {
             push_later(d, j);
@@ -281,6 +294,8 @@ hookd_dispatch *hookd_dispatch_new(int workers)
         return NULL;
     atomic_init(&d->jobs, 0);
     atomic_init(&d->waiting, 0);
+    atomic_init(&d->spare.retrying, 0);
+    d->spare.name = "";
     pthread_mutex_init(&d->lock, NULL);
     pthread_mutex_init(&d->enrich_lock, NULL);
     hookd_cond_init_monotonic(&d->enrich_done);
@@ -347,6 +362,23 @@ int hookd_dispatch_stage(hookd_job_list *l, hookd_ev *ev, hookd_instance *in,
     return 0;
 }
 
+/* The caller holds the lock. */
+static slot *slot_of(hookd_dispatch *d, const char *name)
+{
+    for (slot *s = d->slots; s; s = s->next)
+        if (strcmp(s->name, name) == 0)
+            return s;
+    size_t len = strlen(name) + 1;
+    slot *s = calloc(1, sizeof *s + len);
+    if (!s)
+        return &d->spare;
+    s->name = memcpy(s + 1, name, len);
+    atomic_init(&s->retrying, 0);
+    s->next = d->slots;
+    d->slots = s;
+    return s;
+}
+
 void hookd_dispatch_submit_list(hookd_dispatch *d, hookd_job_list *l)
 {
     if (!l->head)
@@ -356,6 +388,7 @@ void hookd_dispatch_submit_list(hookd_dispatch *d, hookd_job_list *l)
     pthread_mutex_lock(&d->lock);
     for (job *j = l->head, *nx; j; j = nx) {
         nx = j->next;
+        j->slot = slot_of(d, j->in->cfg->name);
         if (j->due > now) {
             push_later(d, j);
             later = 1;
@@ -433,6 +466,10 @@ void hookd_dispatch_free(hookd_dispatch *d)
         return;
     free_list(d, d->head);
     free_list(d, d->later);
+    for (slot *s = d->slots, *nx; s; s = nx) {
+        nx = s->next;
+        free(s);
+    }
     free(d->threads);
     pthread_mutex_destroy(&d->lock);
     pthread_mutex_destroy(&d->enrich_lock);

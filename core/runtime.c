@@ -130,8 +130,6 @@ hookd_runtime *hookd_runtime_build(hookd_config *cfg, char *err, size_t errlen)
         hookd_instance *in = &rt->instances[i];
         in->rt = rt;
         in->cfg = pc;
-        atomic_init(&in->inflight, 0);
-        atomic_init(&in->retrying, 0);
         char why[512] = "";
         in->plugin = hookd_loader_open(rt->loader, pc->use, why, sizeof why);
         if (!in->plugin) {

@@ -19,8 +19,6 @@ typedef struct hookd_instance {
     void *inst;               /* what init() gave */
     int initialised;
     hookd_api api;            /* the table handed to this instance */
-    atomic_int inflight;      /* deliveries running now */
-    atomic_int retrying;      /* its deliveries the dispatcher holds for a later attempt */
 } hookd_instance;
 
 typedef struct hookd_runtime {

@@ -2,7 +2,8 @@
  * queues appends and gets them back through a uv_async once their
  * transaction committed; workers queue attempt records. Both kinds ride in
  * the same group commit. Between commits the writer takes pending deliveries
- * nobody holds (a previous run's, or replayed ones) and purges old events. */
+ * nobody holds (a previous run's, or replayed ones) and purges old events
+ * (spool_housekeep.c). */
 #include "spool.h"
 
 #include <errno.h>
@@ -17,30 +18,15 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "spool_ckpt.h"
 #include "spool_file.h"
+#include "spool_priv.h"
 #include "spool_schema.h"
 #include "spool_vfs.h"
 
-#define HOUSEKEEP_MS 1000     /* recovery poll and retention pass */
 #define RETRY_FAILED_MS 200   /* after a failed commit, before records retry */
 #define RECORD_DELAY_MS 20    /* the longest a record waits for company */
-#define PURGE_BATCH 500
 
-typedef struct rec {
-    struct rec *next;
-    hookd_attempt a;        /* a.delivery == 0: an enrichment of event `id` */
-    char reason[256];
-    char id[HOOKD_ID_LEN + 1];
-    char *json;
-} rec;
-
-enum {
-    S_DEDUP_GET, S_DEDUP_PUT, S_EVENT, S_DELIVERY, S_UPDATE, S_ATTEMPT, S_POLL, S_CLAIM,
-    S_ORPHAN, S_OLD, S_DEL_ATTEMPTS, S_DEL_DELIVERIES, S_DEL_EVENT, S_DEDUP_OLD, S_VERSION,
-    S_ENRICH, S_NEXT_DUE, S_COUNT
-};
-
+/* Every statement, the housekeeping's too: prepared once at open. */
 static const char *const sql_text[S_COUNT] = {
     [S_DEDUP_GET] = "SELECT event, at FROM dedup WHERE source = ?1 AND key = ?2",
     [S_DEDUP_PUT] = "INSERT OR REPLACE INTO dedup(source, key, event, at) VALUES(?1,?2,?3,?4)",
@@ -76,50 +62,7 @@ static const char *const sql_text[S_COUNT] = {
     [S_ENRICH] = "UPDATE events SET enrichment = ?2 WHERE id = ?1",
 };
 
-struct hookd_spool {
-    sqlite3 *db;
-    sqlite3_stmt *st[S_COUNT];
-    hookd_ckpt *ckpt;         /* NULL: SQLite's autocheckpoint on the writer */
-    hookd_runtime *rt;        /* under lock (a reload swaps it); holds a reference */
-    hookd_dispatch *dispatch;
-    char *path;
-    int lock_fd;              /* one daemon per spool (spool_file.c) */
-    int64_t run;              /* this process's claim on deliveries */
-
-    pthread_t thread;
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    hookd_append *in_head, *in_tail;  /* appends to commit */
-    rec *recs, *recs_tail;            /* attempts to record, in order */
-    hookd_append *done_head, *done_tail; /* committed or failed, for the loop */
-    int stopping, detached;
-    int64_t recs_since;               /* monotonic ms of the oldest record waiting */
-    atomic_size_t waiting;
-    atomic_int failing_pub;           /* `failing`, for other threads */
-
-    uv_async_t async;
-    uv_check_t check;         /* hands staged appends to the writer */
-    uv_prepare_t prepare;     /* the same, for appends made outside I/O callbacks */
-    hookd_append *st_head, *st_tail;  /* loop only: appended this iteration */
-    /* writer only */
-    int failing;              /* the last commit failed: logged once */
-    int gone;                 /* the file was deleted or replaced (spool_gone) */
-    dev_t dev;                /* the file opened */
-    ino_t ino;
-    int64_t retry_recs_at;    /* monotonic ms; records wait after a failure */
-    int64_t version;          /* PRAGMA data_version at the last poll */
-    int backlog;              /* the last poll stopped at its limit */
-    int64_t next_due;         /* Unix ms: the earliest unclaimed pending delivery not yet due */
-    int polled;
-    uint64_t commits, appended;   /* for the log line at close */
-};
-
 /* ---------- small helpers ---------- */
-
-static int exec(hookd_spool *sp, const char *sql)
-{
-    return sqlite3_exec(sp->db, sql, NULL, NULL, NULL);
-}
 
 static const char *describe(int rc)
 {
@@ -134,21 +77,6 @@ static const char *describe(int rc)
     case SQLITE_NOMEM: return "out of memory";
     default: return "write failed";
     }
-}
-
-static int step_done(sqlite3_stmt *s)
-{
-    int rc = sqlite3_step(s);
-    sqlite3_reset(s);
-    return rc == SQLITE_DONE || rc == SQLITE_ROW ? SQLITE_OK : rc;
-}
-
-static void bind_text(sqlite3_stmt *s, int i, const char *v)
-{
-    if (v)
-        sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
-    else
-        sqlite3_bind_null(s, i);
 }
 
 /* ---------- the group commit ---------- */
@@ -268,12 +196,6 @@ static void note_success(hookd_spool *sp)
     atomic_store_explicit(&sp->failing_pub, 0, memory_order_relaxed);
 }
 
-static void rollback(hookd_spool *sp)
-{
-    if (!sqlite3_get_autocommit(sp->db))
-        exec(sp, "ROLLBACK");
-}
-
 /* Whether the spool file is still the one opened: deleted or replaced, a
  * commit would go to an inode nobody will read again, so nothing is taken
  * until hookd is restarted. Logged once. */
@@ -327,171 +249,6 @@ static int commit(hookd_spool *sp, hookd_append *apps, rec *recs)
     }
     return rc;
 }
-
-/* ---------- recovery: pending deliveries nobody holds ---------- */
-
-static hookd_instance *instance_named(hookd_runtime *rt, const char *name)
-{
-    for (size_t i = 0; i < rt->ninstances; i++)
-        if (strcmp(rt->instances[i].cfg->name, name) == 0)
-            return &rt->instances[i];
-    return NULL;
-}
-
-/* A restored event: its enrichment as kept, or still to fetch when its
- * source asks for one. */
-static void restore_enrichment(hookd_runtime *rt, hookd_ev *ev, const char *json, size_t len)
-{
-    json_t *e = json ? json_loadb(json, len, 0, NULL) : NULL;
-    if (e) {
-        hookd_ev_set_enrichment(ev, e);
-        return;
-    }
-    for (size_t i = 0; i < rt->cfg->nsources; i++) {
-        const hookd_source_cfg *src = &rt->cfg->sources[i];
-        if (src->enrich && strcmp(src->name, ev->source) == 0)
-            atomic_store(&ev->enrich, HOOKD_ENRICH_NEEDED);
-    }
-}
-
-static int64_t data_version(hookd_spool *sp)
-{
-    sqlite3_stmt *s = sp->st[S_VERSION];
-    int64_t v = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : -1;
-    sqlite3_reset(s);
-    return v;
-}
-
-static void poll_pending(hookd_spool *sp, hookd_runtime *rt)
-{
-    size_t busy = hookd_dispatch_pending(sp->dispatch);
-    size_t max = rt->cfg->queue_max;
-    if (busy >= max) {
-        sp->backlog = 1;
-        return;
-    }
-    /* Another connection (hookd replay) commits: data_version moves. */
-    int64_t v = data_version(sp);
-    int64_t now = hookd_now_ms();
-    if (sp->polled && !sp->backlog && v == sp->version && now < sp->next_due)
-        return;
-    sp->version = v;
-    if (exec(sp, "BEGIN IMMEDIATE") != SQLITE_OK)
-        return;
-    size_t limit = max - busy, taken = 0, dead = 0;
-    sqlite3_stmt *s = sp->st[S_POLL];
-    sqlite3_bind_int64(s, 1, sp->run);
-    sqlite3_bind_int64(s, 2, (int64_t)limit);
-    /* What is due by the next pass; later ones wait in the spool, not in memory. */
-    sqlite3_bind_int64(s, 3, now + HOUSEKEEP_MS);
-    hookd_ev *ev = NULL;
-    int64_t ev_seq = -1;
-    int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        int64_t id = sqlite3_column_int64(s, 0);
-        const char *plugin = (const char *)sqlite3_column_text(s, 1);
-        hookd_instance *in = instance_named(rt, plugin);
-        taken++;
-        if (!in) {
-            char why[256];
-            snprintf(why, sizeof why, "no plugin instance \"%s\" in the configuration", plugin);
-            sqlite3_stmt *o = sp->st[S_ORPHAN];
-            sqlite3_bind_int64(o, 1, now);
-            bind_text(o, 2, why);
-            sqlite3_bind_int64(o, 3, id);
-            step_done(o);
-            dead++;
-            continue;
-        }
-        int64_t seq = sqlite3_column_int64(s, 5);
-        if (seq != ev_seq) {
-            hookd_ev_unref(ev);
-            ev = hookd_ev_restore((const char *)sqlite3_column_text(s, 6),
-                                  (const char *)sqlite3_column_text(s, 7),
-                                  (const char *)sqlite3_column_text(s, 8),
-                                  sqlite3_column_int64(s, 9),
-                                  sqlite3_column_blob(s, 10),
-                                  (size_t)sqlite3_column_bytes(s, 10),
-                                  sqlite3_column_blob(s, 11),
-                                  (size_t)sqlite3_column_bytes(s, 11));
-            if (ev)
-                restore_enrichment(rt, ev, sqlite3_column_blob(s, 12),
-                                   (size_t)sqlite3_column_bytes(s, 12));
-            ev_seq = seq;
-        }
-        if (!ev || hookd_dispatch_submit(sp->dispatch, ev, in, id,
-                                         sqlite3_column_int(s, 2), sqlite3_column_int(s, 3),
-                                         sqlite3_column_int64(s, 4)) != 0)
-            continue; /* left unclaimed: the next poll tries again */
-        sqlite3_stmt *c = sp->st[S_CLAIM];
-        sqlite3_bind_int64(c, 1, sp->run);
-        sqlite3_bind_int64(c, 2, id);
-        step_done(c);
-    }
-    sqlite3_reset(s);
-    hookd_ev_unref(ev);
-    if (exec(sp, "COMMIT") != SQLITE_OK) {
-        rollback(sp);
-        return;
-    }
-    sp->version = data_version(sp);
-    sp->backlog = taken == limit;
-    sqlite3_stmt *nd = sp->st[S_NEXT_DUE];
-    sqlite3_bind_int64(nd, 1, sp->run);
-    sp->next_due = sqlite3_step(nd) == SQLITE_ROW && sqlite3_column_type(nd, 0) != SQLITE_NULL
-                       ? sqlite3_column_int64(nd, 0)
-                       : INT64_MAX;
-    sqlite3_reset(nd);
-    if (taken > 0 || !sp->polled)
-        hookd_log(taken ? HOOKD_LOG_INFO : HOOKD_LOG_DEBUG,
-                  "spool: took %zu pending deliveries%s%s", taken - dead,
-                  dead ? " (some name a plugin instance no longer configured: dead-lettered)"
-                       : "",
-                  sp->backlog ? "; more wait in the spool" : "");
-    sp->polled = 1;
-}
-
-/* ---------- retention ---------- */
-
-static void purge(hookd_spool *sp, const hookd_runtime *rt)
-{
-    int64_t max_window_ms = 0; /* the longest dedup window of any source */
-    for (size_t i = 0; i < rt->cfg->nsources; i++) {
-        const hookd_source_cfg *src = &rt->cfg->sources[i];
-        if (src->dedup != HOOKD_DEDUP_NONE && src->dedup_window_ms > max_window_ms)
-            max_window_ms = src->dedup_window_ms;
-    }
-    int64_t now = hookd_now_ms();
-    if (exec(sp, "BEGIN IMMEDIATE") != SQLITE_OK)
-        return;
-    sqlite3_stmt *s = sp->st[S_OLD];
-    sqlite3_bind_int64(s, 1, now - rt->cfg->spool_retention_ms);
-    sqlite3_bind_int(s, 2, PURGE_BATCH);
-    int64_t seqs[PURGE_BATCH];
-    int n = 0, rc = SQLITE_OK;
-    while (n < PURGE_BATCH && sqlite3_step(s) == SQLITE_ROW)
-        seqs[n++] = sqlite3_column_int64(s, 0);
-    sqlite3_reset(s);
-    static const int del[] = {S_DEL_ATTEMPTS, S_DEL_DELIVERIES, S_DEL_EVENT};
-    for (int i = 0; i < n && rc == SQLITE_OK; i++)
-        for (size_t k = 0; k < sizeof del / sizeof del[0] && rc == SQLITE_OK; k++) {
-            sqlite3_bind_int64(sp->st[del[k]], 1, seqs[i]);
-            rc = step_done(sp->st[del[k]]);
-        }
-    if (rc == SQLITE_OK && max_window_ms > 0) {
-        s = sp->st[S_DEDUP_OLD];
-        sqlite3_bind_int64(s, 1, now - max_window_ms);
-        sqlite3_bind_int(s, 2, PURGE_BATCH);
-        rc = step_done(s);
-    }
-    if (rc == SQLITE_OK && exec(sp, "COMMIT") == SQLITE_OK) {
-        if (n > 0)
-            hookd_log(HOOKD_LOG_DEBUG, "spool: purged %d delivered events past retention", n);
-        return;
-    }
-    rollback(sp);
-}
-
 /* ---------- the writer thread ---------- */
 
 static void *writer(void *arg)
@@ -548,8 +305,8 @@ static void *writer(void *arg)
             hookd_runtime *rt = hookd_runtime_ref(sp->rt);
             pthread_mutex_unlock(&sp->lock);
             if (!spool_gone(sp)) {
-                poll_pending(sp, rt);
-                purge(sp, rt);
+                hookd_spool_poll(sp, rt);
+                hookd_spool_purge(sp, rt);
             }
             hookd_runtime_unref(rt);
             next_housekeep = hookd_monotonic_ms() + HOUSEKEEP_MS;

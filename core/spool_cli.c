@@ -46,6 +46,10 @@ static const char SQL_DEAD[] =
 static const char SQL_EVENT[] =
     "SELECT seq, id, source, type, received_at, body, headers, enrichment FROM events"
     " WHERE id = :id";
+/* Schema 1 had no enrichment column: the daemon adds it, the commands only read. */
+static const char SQL_EVENT_1[] =
+    "SELECT seq, id, source, type, received_at, body, headers, NULL FROM events"
+    " WHERE id = :id";
 static const char SQL_DELIVERIES[] =
     "SELECT id, plugin, state, attempts, next_at, updated_at, reason"
     " FROM deliveries WHERE event = :seq ORDER BY id";
@@ -68,6 +72,7 @@ static const char SQL_REPLAY_DEAD[] =
 typedef struct spool {
     sqlite3 *db;
     const char *path;
+    int schema;                /* 1 or HOOKD_SPOOL_SCHEMA (no row: taken as ours) */
 } spool;
 
 static int sql_fail(const spool *sp)
@@ -106,7 +111,8 @@ static int spool_open(spool *sp, const char *path, int writable)
     }
     sqlite3_busy_timeout(sp->db, BUSY_TIMEOUT_MS);
     /* The daemon upgrades a spool in place when it opens it; the commands
-     * never change its layout, so an older one is named, not misread. */
+     * never change its layout: they read an older one as it is, and name a
+     * newer one rather than misread it. */
     sqlite3_stmt *q = NULL;
     int schema = -1;
     if (sqlite3_prepare_v2(sp->db, "SELECT value FROM meta WHERE key = 'schema'", -1, &q,
@@ -114,19 +120,20 @@ static int spool_open(spool *sp, const char *path, int writable)
         sqlite3_step(q) == SQLITE_ROW)
         schema = atoi((const char *)sqlite3_column_text(q, 0));
     sqlite3_finalize(q);
-    if (schema > 0 && schema != HOOKD_SPOOL_SCHEMA) { /* no row: nothing to tell */
-        if (schema > 0 && schema < HOOKD_SPOOL_SCHEMA)
-            fprintf(stderr, "hookd: spool %s has schema %d, older than this hookd's %d: start "
-                    "`hookd run` on it once (it upgrades the spool in place), then run this "
-                    "again\n", path, schema, HOOKD_SPOOL_SCHEMA);
-        else
-            fprintf(stderr, "hookd: spool %s has schema %d; this hookd reads schema %d\n", path,
-                    schema, HOOKD_SPOOL_SCHEMA);
+    sp->schema = schema > 0 ? schema : HOOKD_SPOOL_SCHEMA; /* no row: nothing to tell */
+    if (sp->schema > HOOKD_SPOOL_SCHEMA) {
+        fprintf(stderr, "hookd: spool %s has schema %d; this hookd reads schema %d\n", path,
+                schema, HOOKD_SPOOL_SCHEMA);
         sqlite3_close(sp->db);
         sp->db = NULL;
         return CLI_FAIL;
     }
     return CLI_OK;
+}
+
+static const char *event_sql(const spool *sp)
+{
+    return sp->schema == 1 ? SQL_EVENT_1 : SQL_EVENT;
 }
 
 /* NULL on failure, with the reason left in sqlite3_errmsg(). */
@@ -524,7 +531,7 @@ static int load_event(const spool *sp, const char *id, json_t **doc)
     sqlite3_stmt *e = NULL, *d = NULL, *t = NULL;
     json_t *dels;
     int rc, code = CLI_OK;
-    if (!(e = prepare(sp, SQL_EVENT)) || !(d = prepare(sp, SQL_DELIVERIES)) ||
+    if (!(e = prepare(sp, event_sql(sp))) || !(d = prepare(sp, SQL_DELIVERIES)) ||
         !(t = prepare(sp, SQL_ATTEMPTS)) || bind_text(e, ":id", id) != SQLITE_OK) {
         code = sql_fail(sp);
         goto done;
@@ -616,7 +623,7 @@ static int replay_rows(const spool *sp, const hookd_cli_args *a, int64_t *n)
     sqlite3_stmt *upd = NULL, *find = NULL;
     int code = CLI_OK;
     if (!(upd = prepare(sp, a->dead ? SQL_REPLAY_DEAD : SQL_REPLAY_EVENT)) ||
-        (!a->dead && !(find = prepare(sp, SQL_EVENT))) ||
+        (!a->dead && !(find = prepare(sp, event_sql(sp)))) ||
         bind_int(upd, ":now", hookd_now_ms()) != SQLITE_OK ||
         bind_text(upd, ":plugin", a->plugin) != SQLITE_OK) {
         code = sql_fail(sp);

@@ -97,7 +97,6 @@ static void run(script *s, int attempts, int64_t backoff, sink *k, int want)
                            .retry_backoff_ms = backoff,
                            .retry_max_backoff_ms = backoff * 4};
     hookd_instance in = {.cfg = &pc, .plugin = &t_plugin, .inst = s, .initialised = 1};
-    atomic_init(&in.inflight, 0);
     pthread_mutex_init(&k->lock, NULL);
     hookd_dispatch *d = hookd_dispatch_new(1);
     assert_non_null(d);
