@@ -233,6 +233,15 @@ static int commit(hookd_spool *sp, hookd_append *apps, rec *recs)
         rc = record(sp, r, now);
     if (rc == SQLITE_OK)
         rc = exec(sp, "COMMIT");
+    /* Checked again before the commit is acknowledged: a file deleted while
+     * it committed took these events with it, so they are not answered 200. */
+    if (rc == SQLITE_OK && apps && spool_gone(sp)) {
+        for (hookd_append *a = apps; a; a = a->next) {
+            a->result = -EIO;
+            a->why = "the spool file was deleted";
+        }
+        return SQLITE_IOERR;
+    }
     if (rc == SQLITE_OK) {
         note_success(sp);
         sp->commits++;
