@@ -193,27 +193,29 @@ int hookd_ctct_base_check(const char *url, char **norm, char *why, size_t whylen
     return 0;
 }
 
-int hookd_ctct_token_url_check(const char *url, char *why, size_t whylen)
+/* An http(s) URL hookd will fetch: split_url's rules, and no fragment. */
+static int fetch_url(const char *url, url_parts *u, char *why, size_t whylen)
 {
-    url_parts u;
-    if (split_url(url, &u, why, whylen) < 0)
+    if (split_url(url, u, why, whylen) < 0)
         return -1;
-    if (strchr(u.rest, '#')) {
+    if (strchr(u->rest, '#')) {
         hookd_ctct_say(why, whylen, "url has a fragment");
         return -1;
     }
     return 0;
 }
 
+int hookd_ctct_token_url_check(const char *url, char *why, size_t whylen)
+{
+    url_parts u;
+    return fetch_url(url, &u, why, whylen);
+}
+
 int hookd_ctct_jwks_url_check(const char *url, char *why, size_t whylen)
 {
     url_parts u;
-    if (split_url(url, &u, why, whylen) < 0)
+    if (fetch_url(url, &u, why, whylen) < 0)
         return -1;
-    if (strchr(u.rest, '#')) {
-        hookd_ctct_say(why, whylen, "url has a fragment");
-        return -1;
-    }
     /* Keys fetched in clear text could be swapped on the way: plain http
      * only where nothing travels, for tests and local mirrors. */
     int loopback = !strcmp(u.host, "127.0.0.1") || !strcmp(u.host, "[::1]") ||

@@ -9,12 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
 
 #include "curl_opts.h"
+#include "event.h"
 #include "log.h"
 #include "metrics.h"
 
@@ -36,13 +36,6 @@ struct hookd_keyset {
     CURLM *multi;         /* the thread's, so that stop can wake it */
     char last_error[256]; /* the last failure logged, so a repeat is quiet */
 };
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static char *dup_or_null(const char *s, int *oom)
 {
@@ -262,17 +255,10 @@ static void *run(void *arg)
                 wait_ms = retry_ms;
             retry_ms = retry_ms * 2 > MAX_RETRY_MS ? MAX_RETRY_MS : retry_ms * 2;
         }
-        struct timespec until;
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_sec += wait_ms / 1000;
-        until.tv_nsec += (wait_ms % 1000) * 1000000;
-        if (until.tv_nsec >= 1000000000) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000;
-        }
-        while (!ks->stop && !ks->early &&
-               pthread_cond_timedwait(&ks->cv, &ks->mu, &until) != ETIMEDOUT)
-            ;
+        /* Until the next read is due, an early one is asked for, or stop. */
+        int64_t until = hookd_monotonic_ms() + wait_ms, left;
+        while (!ks->stop && !ks->early && (left = until - hookd_monotonic_ms()) > 0)
+            hookd_cond_wait_ms(&ks->cv, &ks->mu, left);
         ks->early = 0;
         int stop = ks->stop;
         pthread_mutex_unlock(&ks->mu);
@@ -302,11 +288,7 @@ hookd_keyset *hookd_keyset_new(const hookd_keyset_opts *o, char *err, size_t err
     ks->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 10000;
     ks->last_early_ms = INT64_MIN / 2;
     pthread_mutex_init(&ks->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&ks->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    hookd_cond_init_monotonic(&ks->cv);
     if (oom || !ks->origin) {
         snprintf(err, errlen, oom ? "out of memory" : "no jwks_url or jwks_file");
         hookd_keyset_free(ks);
@@ -378,7 +360,7 @@ void hookd_keyset_unknown_kid(hookd_keyset *ks)
 {
     if (!ks)
         return;
-    int64_t t = now_ms();
+    int64_t t = hookd_monotonic_ms();
     pthread_mutex_lock(&ks->mu);
     if (t - ks->last_early_ms >= EARLY_GAP_MS) {
         ks->last_early_ms = t;
