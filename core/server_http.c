@@ -168,13 +168,15 @@ static const char *origin_form(const char *url);
 
 /* Makes room for `need` bytes of body, counted against the server's budget
  * of bodies in flight. Sized to what is needed (the announced length, or
- * double for a chunked body, never past max_body + 1), not more. */
+ * double for a chunked body, never past max_body), not more. The byte for
+ * the terminating NUL is not counted: N bodies of max_body fit a budget of
+ * N x max_body. */
 static int body_reserve(conn *c, size_t need)
 {
     hookd_server *s = c->srv;
-    if (need <= c->bcap)
+    if (c->body && need <= c->bcap)
         return 0;
-    size_t cap = c->bcap ? c->bcap * 2 : 4096, max = s->cfg->max_body + 1;
+    size_t cap = c->bcap ? c->bcap * 2 : 4096, max = s->cfg->max_body;
     if (cap < need)
         cap = need;
     if (cap > max)
@@ -184,7 +186,7 @@ static int body_reserve(conn *c, size_t need)
         c->reject_why = "too many request bodies in flight (max_body_memory)";
         return -1;
     }
-    char *b = realloc(c->body, cap);
+    char *b = realloc(c->body, cap + 1);
     if (!b) {
         c->reject = 503;
         c->reject_why = "out of memory";
@@ -281,7 +283,7 @@ static int on_headers_complete(llhttp_t *p)
     if (head_refused(c, p))
         return -1;
     if ((p->flags & F_CONTENT_LENGTH) && p->content_length > 0 &&
-        body_reserve(c, (size_t)p->content_length + 1) != 0)
+        body_reserve(c, (size_t)p->content_length) != 0)
         return -1;
     const char *expect = conn_header(c, "expect");
     if (expect && strcasecmp(expect, "100-continue") == 0) {
@@ -305,7 +307,7 @@ static int on_body(llhttp_t *p, const char *at, size_t len)
         c->reject_why = "body larger than max_body";
         return -1;
     }
-    if (body_reserve(c, c->blen + len + 1) != 0)
+    if (body_reserve(c, c->blen + len) != 0)
         return -1;
     memcpy(c->body + c->blen, at, len);
     c->blen += len;
