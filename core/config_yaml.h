@@ -113,6 +113,9 @@ void hookd_cy_syntax_error(const yaml_parser_t *p, const char *file,
  * real, anything else and every quoted scalar -> string (after ${ENV}). */
 json_t *hookd_cy_json(hookd_cy *cy, yaml_node_t *n, int depth);
 
+/* s is one or more decimal digits and nothing else. */
+int hookd_cy_digits(const char *s);
+
 /* Instance and source names: letters, digits, '.', '_', '-' (1..128). */
 int hookd_cy_valid_name(const char *s);
 /* *dst = strdup(s), freeing the old value; -1 when out of memory. */

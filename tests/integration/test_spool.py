@@ -726,6 +726,15 @@ class Retention(SpoolCase):
 
 # ---- 8b. an older spool -------------------------------------------------------
 
+def downgrade_to_schema_1(path):
+    """Leaves a stopped daemon's spool as a schema-1 hookd would have."""
+    db = sqlite3.connect(path)
+    db.execute("ALTER TABLE events DROP COLUMN enrichment")
+    db.execute("UPDATE meta SET value = '1' WHERE key = 'schema'")
+    db.commit()
+    db.close()
+
+
 class Upgrade(SpoolCase):
     def test_schema_1_spool_upgraded_in_place(self):
         h = self.hookd(base_config(self.dir, top=SPOOL))
@@ -733,11 +742,7 @@ class Upgrade(SpoolCase):
         self.poll(lambda: old in [x["id"] for x in read_lines(self.events)], 10, "delivery")
         self.assertEqual(h.stop(), 0)
         # Make it what a schema-1 hookd left behind: no enrichment column.
-        db = sqlite3.connect(os.path.join(self.dir, "spool.db"))
-        db.execute("ALTER TABLE events DROP COLUMN enrichment")
-        db.execute("UPDATE meta SET value = '1' WHERE key = 'schema'")
-        db.commit()
-        db.close()
+        downgrade_to_schema_1(os.path.join(self.dir, "spool.db"))
         h.start()
         self.assertIn("upgraded from schema 1 to 2", h.run_log())
         new = self.post_ok(h, event_body("tier.increase", "up2"))

@@ -15,7 +15,7 @@ import unittest
 from harness import (FIXTURE_DIR, HOOKD, PASSWORD, SECRET, USER, HookdCase, base_config,
                      ctct_body, ctct_sig, read_lines, wait_for)
 from test_reload import hup_and_wait
-from test_spool import SpoolCase
+from test_spool import SpoolCase, downgrade_to_schema_1
 
 
 class SpoolFiles(HookdCase):
@@ -217,11 +217,7 @@ class ReloadAndSchema(SpoolCase):
     def schema_1(self, h):
         """Stops h and leaves its spool as a schema-1 hookd would have."""
         self.assertEqual(h.stop(), 0)
-        db = sqlite3.connect(os.path.join(self.dir, "spool.db"))
-        db.execute("ALTER TABLE events DROP COLUMN enrichment")
-        db.execute("UPDATE meta SET value = '1' WHERE key = 'schema'")
-        db.commit()
-        db.close()
+        downgrade_to_schema_1(os.path.join(self.dir, "spool.db"))
 
     def test_cli_reads_a_schema_1_spool(self):
         h = self.hookd(base_config(self.dir, top=SPOOL_TOP))
