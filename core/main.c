@@ -10,17 +10,17 @@
 
 #include <hookd/version.h>
 
-#include "config.h"
-#include "daemon.h"
-#include "ctct_cli.h"
-#include "event.h"
-#include "jwks_fetch.h"
-#include "log.h"
-#include "runtime.h"
-#include "send_cli.h"
-#include "spool_cli.h"
-#include "tls.h"
-#include "verify.h"
+#include "config/config.h"
+#include "daemon/daemon.h"
+#include "cli/ctct_cli.h"
+#include "deliver/event.h"
+#include "verify/jwks_fetch.h"
+#include "base/log.h"
+#include "deliver/runtime.h"
+#include "cli/send_cli.h"
+#include "cli/spool_cli.h"
+#include "net/tls.h"
+#include "verify/verify.h"
 
 #define EXIT_RUNTIME 1
 #define EXIT_USAGE 2

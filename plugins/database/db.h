@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <hookd/plugin.h>
-#include "text.h"  /* hookd_one_line */
+#include "common/text.h"  /* hookd_one_line */
 
 typedef struct db_error {
     int result;     /* HOOKD_RETRY (transient) or HOOKD_FAIL (this event cannot succeed) */

@@ -30,7 +30,7 @@
 #include <openssl/evp.h>
 #include <hookd/plugin.h>
 
-#include "text.h"
+#include "common/text.h"
 
 #define SUBJECT_PLAIN_MAX 900     /* longer subjects go as folded RFC 2047 words */
 #define WORD_BYTES 45             /* raw bytes per encoded word: 60 base64 chars */

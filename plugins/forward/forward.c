@@ -29,8 +29,8 @@
 #include <curl/curl.h>
 #include <hookd/plugin.h>
 
-#include "http_answer.h"
-#include "text.h"
+#include "common/http_answer.h"
+#include "common/text.h"
 
 #define SNIPPET_MAX 200                 /* bytes of an answer kept for the reason */
 #define SIGN_MAX 1024                   /* room for the signature header lines */

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "jws.h"
-#include "verify.h"
+#include "verify/jws.h"
+#include "verify/verify.h"
 
 #define FUZZ_MAX_INPUT (HOOKD_JWKS_MAX_BYTES + 1024)
 

@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "jws.h"
-#include "verify.h"
+#include "verify/jws.h"
+#include "verify/verify.h"
 
 #define FUZZ_MAX_INPUT (64 * 1024)
 #define NOW_S INT64_C(1700000000) /* the ts of the seeds */

@@ -37,14 +37,14 @@
 #include <llhttp.h>
 #include <uv.h>
 
-#include "config.h"
-#include "dispatch.h"
-#include "log.h"
-#include "metrics.h"
-#include "receive.h"
-#include "runtime.h"
-#include "server.h"
-#include "spool.h"
+#include "config/config.h"
+#include "deliver/dispatch.h"
+#include "base/log.h"
+#include "base/metrics.h"
+#include "ingest/receive.h"
+#include "deliver/runtime.h"
+#include "net/server.h"
+#include "spool/spool.h"
 
 #define FUZZ_MAX_INPUT (64 * 1024)
 #define NOW_S INT64_C(1614265330) /* the timestamp of tests/vectors */
@@ -300,7 +300,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         remove_spool_dir();
         abort();
     }
-    hookd_metrics_init(rt->cfg);
+    hookd_config_metrics(rt->cfg, 0);
     if (!(disp = hookd_dispatch_new(rt->cfg->workers)) ||
         !(spool = hookd_spool_open(&loop, rt, disp, err, sizeof err))) {
         fprintf(stderr, "fuzz_request: %s\n", disp ? err : "cannot start the dispatcher");

@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "event.h"
-#include "log.h"
-#include "template.h"
+#include "deliver/event.h"
+#include "base/log.h"
+#include "deliver/template.h"
 
 #define FUZZ_MAX_INPUT (16 * 1024)
 

@@ -11,9 +11,9 @@
 #include <string.h>
 #include <strings.h>
 
-#include "config.h"
-#include "log.h"
-#include "verify.h"
+#include "config/config.h"
+#include "base/log.h"
+#include "verify/verify.h"
 
 #define FUZZ_MAX_INPUT (64 * 1024)
 #define MAX_HDRS 16

@@ -9,8 +9,8 @@
 #include <time.h>
 #include <cmocka.h>
 
-#include "http_answer.h"
-#include "text.h"
+#include "common/http_answer.h"
+#include "common/text.h"
 
 static void test_one_line(void **state)
 {

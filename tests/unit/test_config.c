@@ -12,7 +12,8 @@
 
 #include <hookd/plugin.h>
 
-#include "config.h"
+#include "common/units.h"
+#include "config/config.h"
 
 #include "config_test.h"
 

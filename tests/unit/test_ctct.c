@@ -17,9 +17,9 @@
 
 #include <cmocka.h>
 
-#include "config.h"
-#include "ctct.h"
-#include "event.h"
+#include "config/config.h"
+#include "ctct/ctct.h"
+#include "deliver/event.h"
 
 #define ERRLEN 512
 

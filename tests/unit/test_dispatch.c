@@ -12,7 +12,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "dispatch.h"
+#include "deliver/dispatch.h"
 
 /* ---------- back-off ---------- */
 

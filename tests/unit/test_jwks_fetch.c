@@ -13,8 +13,8 @@
 
 #include <cmocka.h>
 
-#include "jwks_fetch.h"
-#include "verify.h"
+#include "verify/jwks_fetch.h"
+#include "verify/verify.h"
 
 #define SEED_NOW INT64_C(1700000000) /* the ts of the signed seeds */
 

@@ -21,8 +21,8 @@
 #include <openssl/rand.h>
 #include <openssl/rsa.h>
 
-#include "jws.h"
-#include "verify.h"
+#include "verify/jws.h"
+#include "verify/verify.h"
 
 #define NOW INT64_C(1700000000)
 #define TOL 300

@@ -16,7 +16,7 @@
 
 #include <cmocka.h>
 
-#include "loader.h"
+#include "deliver/loader.h"
 
 static const char *fixture_dir;
 static const char *plugin_dir;

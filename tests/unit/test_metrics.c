@@ -12,8 +12,8 @@
 
 #include <hookd/plugin.h>
 
-#include "metrics.h"
-#include "verify.h"
+#include "base/metrics.h"
+#include "verify/verify.h"
 
 static void test_escape(void **state)
 {
@@ -47,21 +47,21 @@ static void test_render(void **state)
     hookd_source_cfg src[1] = {{.name = "we\"ird\\src\n"}};
     hookd_plugin_cfg plug[1] = {{.name = "audit"}};
     hookd_config cfg = {.sources = src, .nsources = 1, .plugins = plug, .nplugins = 1};
-    assert_int_equal(hookd_metrics_init(&cfg), 0);
+    assert_int_equal(hookd_config_metrics(&cfg, 0), 0);
 
     hookd_metrics_request(0, 200, 400);      /* le 0.0005 */
     hookd_metrics_request(0, 200, 1000);     /* le 0.001 (bounds are inclusive) */
     hookd_metrics_request(0, 401, 20000000); /* +Inf only */
     hookd_metrics_request(0, 418, -1);       /* other, not timed */
     hookd_metrics_request(-1, 404, 3000);
-    hookd_metrics_verify_failure(0, hookd_metrics_verify_reason(HOOKD_VERIFY_MISMATCH));
+    hookd_metrics_verify_failure(0, hookd_verify_metrics_reason(HOOKD_VERIFY_MISMATCH));
     hookd_metrics_verify_failure(0, HOOKD_MR_BASIC_AUTH);
     hookd_metrics_event_accepted(0, "tier.increase");
     hookd_metrics_event_accepted(0, "something.else");
-    hookd_metrics_delivery(&plug[0], HOOKD_OK, 1500);
-    hookd_metrics_delivery(&plug[0], HOOKD_RETRY, 1500);
+    hookd_metrics_delivery(&plug[0], plug[0].name, HOOKD_OK, 1500);
+    hookd_metrics_delivery(&plug[0], plug[0].name, HOOKD_RETRY, 1500);
     hookd_plugin_cfg stranger = {.name = "x"};
-    hookd_metrics_delivery(&stranger, HOOKD_OK, 1); /* not ours: ignored */
+    hookd_metrics_delivery(&stranger, stranger.name, HOOKD_OK, 1); /* not ours: ignored */
     hookd_metrics_dead_letter();
 
     hookd_metrics_gauges g = {.deliveries_pending = 7, .connections_open = 3,
@@ -142,11 +142,11 @@ static void test_reloads_free_what_they_retire(void **state)
 {
     (void)state;
     assert_int_equal(hookd_metrics_live_sets(), 0);
-    assert_int_equal(hookd_metrics_init(&cfg_one), 0);
+    assert_int_equal(hookd_config_metrics(&cfg_one, 0), 0);
     assert_int_equal(hookd_metrics_live_sets(), 1);
     for (int i = 0; i < 1000; i++) {
         hookd_metrics_request(i % 2 ? 1 : 0, 200, 10); /* "a" of the current one */
-        assert_int_equal(hookd_metrics_reload(i % 2 ? &cfg_one : &cfg_two), 0);
+        assert_int_equal(hookd_config_metrics(i % 2 ? &cfg_one : &cfg_two, 1), 0);
         /* Nobody else counts: the retired set is freed at once. */
         assert_int_equal(hookd_metrics_live_sets(), 1);
     }
@@ -170,7 +170,7 @@ static void *count_a_lot(void *arg)
         /* Index 0 is "a" in one configuration and "b" in the other: a
          * source found by name is what stays exact. */
         hookd_metrics_jwks_read("a", 1, 3);
-        hookd_metrics_delivery(audit, HOOKD_OK, 700);
+        hookd_metrics_delivery(audit, audit->name, HOOKD_OK, 700);
     }
     return NULL;
 }
@@ -181,15 +181,15 @@ static void *count_a_lot(void *arg)
 static void test_reloads_under_load_lose_nothing(void **state)
 {
     (void)state;
-    assert_int_equal(hookd_metrics_init(&cfg_one), 0);
+    assert_int_equal(hookd_config_metrics(&cfg_one, 0), 0);
     pthread_t th[COUNTERS];
     for (int i = 0; i < COUNTERS; i++)
         assert_int_equal(pthread_create(&th[i], NULL, count_a_lot, &plugs_one[0]), 0);
     for (int i = 0; i < 1000; i++)
-        assert_int_equal(hookd_metrics_reload(i % 2 ? &cfg_one : &cfg_two), 0);
+        assert_int_equal(hookd_config_metrics(i % 2 ? &cfg_one : &cfg_two, 1), 0);
     for (int i = 0; i < COUNTERS; i++)
         pthread_join(th[i], NULL);
-    assert_int_equal(hookd_metrics_reload(&cfg_one), 0); /* frees the rest */
+    assert_int_equal(hookd_config_metrics(&cfg_one, 1), 0); /* frees the rest */
     assert_int_equal(hookd_metrics_live_sets(), 1);
     hookd_metrics_gauges g = {0};
     size_t len;

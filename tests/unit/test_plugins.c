@@ -17,8 +17,8 @@
 
 #include <cmocka.h>
 
-#include "loader.h"
-#include "template.h"
+#include "deliver/loader.h"
+#include "deliver/template.h"
 
 static hookd_loader *loader;
 static const hookd_plugin *file_p, *exec_p;

@@ -9,7 +9,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "server.h"
+#include "net/server.h"
 
 /* The body must be JSON a strict parser takes, with the reason as given
  * where it was valid UTF-8. */

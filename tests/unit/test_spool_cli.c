@@ -17,9 +17,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "event.h"
-#include "spool_cli.h"
-#include "spool_schema.h"
+#include "deliver/event.h"
+#include "cli/spool_cli.h"
+#include "spool/spool_schema.h"
 
 #define EV_A "01HF8ZQ6S0000000000000000A" /* old: 2023-11-14 */
 #define EV_B "01JDQ8X9Y7Z6W5V4T3S2R1Q0P9" /* received a second ago */

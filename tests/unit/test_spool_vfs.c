@@ -15,7 +15,7 @@
 
 #include <sqlite3.h>
 
-#include "spool_vfs.h"
+#include "spool/spool_vfs.h"
 
 /* Counts the unix VFS's writes, whichever system call it uses. */
 static int writes;

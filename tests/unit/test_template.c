@@ -9,7 +9,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "template.h"
+#include "deliver/template.h"
 
 static const char *BODY_V2 =
     "{\"url\":\"https://api.constantcontact.com/v2/partner/accounts/abc-123_X/plan\","

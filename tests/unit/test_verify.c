@@ -13,7 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "verify.h"
+#include "verify/verify.h"
 
 /* ---- helpers --------------------------------------------------------- */
 

@@ -1,0 +1,311 @@
+/* ctct_cli: the `hookd ctct` commands (see ctct_cli.h). The client returns
+ * rows normalised over v2 and v3; --json dumps them and the table is drawn
+ * from the same rows. */
+#include "ctct_cli.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctct/ctct.h"
+
+#define EXIT_OK 0
+#define EXIT_RUNTIME 1
+#define EXIT_USAGE 2
+#define CELL_MAX 600
+
+static const char topics_help[] =
+    "1-4, or tier.increase, tier.decrease, account.cancel, account.disable";
+
+/* ---- output ----------------------------------------------------------------- */
+
+static int finish(FILE *out)
+{
+    if (fflush(out) != 0 || ferror(out)) {
+        fprintf(stderr, "hookd ctct: writing the output: %s\n", strerror(errno));
+        return EXIT_RUNTIME;
+    }
+    return EXIT_OK;
+}
+
+static int emit_json(const json_t *doc, FILE *out)
+{
+    if (json_dumpf(doc, out, JSON_INDENT(2)) != 0 || fputc('\n', out) == EOF) {
+        if (finish(out) == EXIT_OK)
+            fprintf(stderr, "hookd ctct: out of memory\n");
+        return EXIT_RUNTIME;
+    }
+    return finish(out);
+}
+
+/* A value as text for a terminal: control characters become '?' (the text
+ * comes from the network). */
+static const char *cell(const json_t *v, char buf[CELL_MAX])
+{
+    snprintf(buf, CELL_MAX, "-");
+    if (json_is_string(v) && json_string_length(v))
+        snprintf(buf, CELL_MAX, "%s", json_string_value(v));
+    else if (json_is_integer(v))
+        snprintf(buf, CELL_MAX, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+    else if (json_is_boolean(v))
+        snprintf(buf, CELL_MAX, "%s", json_is_true(v) ? "yes" : "no");
+    for (char *p = buf; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = '?';
+    return buf;
+}
+
+static size_t width(const char *s)
+{
+    size_t w = 0;
+    for (; *s; s++)
+        w += ((unsigned char)*s & 0xc0) != 0x80;
+    return w;
+}
+
+static const struct {
+    const char *title, *key;
+} cols[] = {{"ID", "id"},
+            {"EVENT TYPE", "event_type"},
+            {"NAME", "name"},
+            {"SUBSCRIBED", "subscribed"},
+            {"CALLBACK", "callback"}};
+#define NCOLS (sizeof cols / sizeof cols[0])
+
+static void table_line(FILE *out, const json_t *row, const size_t *w)
+{
+    char buf[CELL_MAX];
+    for (size_t c = 0; c < NCOLS; c++) {
+        const char *t = row ? cell(json_object_get(row, cols[c].key), buf) : cols[c].title;
+        fputs(t, out);
+        if (c + 1 < NCOLS)
+            fprintf(out, "%*s", (int)(w[c] - width(t) + 2), "");
+    }
+    fputc('\n', out);
+}
+
+static int emit_table(const json_t *rows, FILE *out)
+{
+    size_t w[NCOLS], i;
+    json_t *row;
+    char buf[CELL_MAX];
+    if (json_array_size(rows) == 0) {
+        fputs("no topics\n", out);
+        return finish(out);
+    }
+    for (size_t c = 0; c < NCOLS; c++)
+        w[c] = strlen(cols[c].title);
+    json_array_foreach(rows, i, row)
+        for (size_t c = 0; c < NCOLS; c++) {
+            size_t cw = width(cell(json_object_get(row, cols[c].key), buf));
+            w[c] = cw > w[c] ? cw : w[c];
+        }
+    table_line(out, NULL, w);
+    json_array_foreach(rows, i, row)
+        table_line(out, row, w);
+    return finish(out);
+}
+
+/* ---- errors ----------------------------------------------------------------- */
+
+/* The one line on stderr for a failed call. */
+static void report(const hookd_ctct_cfg *cc, const char *sub, int topic,
+                   const hookd_ctct_result *r)
+{
+    const char *why = r->why;
+    char after[64] = "";
+    long st = r->status;
+    if (r->retry_after_ms >= 0)
+        snprintf(after, sizeof after, " (Retry-After %lld s)",
+                 (long long)((r->retry_after_ms + 999) / 1000));
+    if (st == 0 && r->from_token) {
+        if (!strncmp(why, "partner token: ", 15))
+            why += 15;
+        fprintf(stderr, "hookd ctct: cannot get a partner token from %s: %s\n",
+                cc->token_url ? cc->token_url : HOOKD_CTCT_TOKEN_URL, why);
+    } else if (st == 0 && r->code == HOOKD_CTCT_RETRY) {
+        fprintf(stderr, "hookd ctct: cannot reach the Constant Contact API at %s: %s\n",
+                cc->base_url, why);
+    } else if (st == 0) {
+        fprintf(stderr, "hookd ctct: %s failed: %s\n", sub, why);
+    } else if (r->from_token) {
+        if (st == 400 || st == 401 || st == 403)
+            fprintf(stderr,
+                    "hookd ctct: partner token refused (%ld): check "
+                    "ctct.client_id/client_secret\n",
+                    st);
+        else if (st == 429 || st >= 500)
+            fprintf(stderr,
+                    "hookd ctct: the partner token endpoint failed (HTTP %ld)%s: try again "
+                    "later\n",
+                    st, after);
+        else
+            fprintf(stderr, "hookd ctct: the partner token endpoint answered: %s\n", why);
+    } else if (st == 401) {
+        fprintf(stderr, "hookd ctct: credentials refused (401): check %s\n",
+                cc->api == 3 ? "ctct.client_id/client_secret/api_key"
+                             : "ctct.username/password/api_key");
+    } else if (st == 403) {
+        fprintf(stderr,
+                "hookd ctct: forbidden (403): these partner credentials may not use the "
+                "webhook subscription API\n");
+    } else if (st == 404 && topic) {
+        fprintf(stderr, "hookd ctct: unknown topic %d (%s) (404): Constant Contact does not "
+                        "offer it to this partner\n",
+                topic, hookd_ctct_topic_event(topic));
+    } else if (st == 404) {
+        fprintf(stderr, "hookd ctct: not found (404): check ctct.base_url (%s)\n",
+                cc->base_url);
+    } else if (st == 406) {
+        fprintf(stderr, "hookd ctct: not acceptable (406): the API refused to answer in "
+                        "JSON (Accept: application/json)\n");
+    } else if (st == 429) {
+        fprintf(stderr, "hookd ctct: rate limited (429)%s: try again later\n", after);
+    } else if (st >= 500 && st <= 599) {
+        fprintf(stderr, "hookd ctct: Constant Contact server error (HTTP %ld)%s: try again "
+                        "later\n",
+                st, after);
+    } else if (st >= 200 && st <= 299) {
+        fprintf(stderr, "hookd ctct: %s: %s\n", sub, why);
+    } else {
+        fprintf(stderr, "hookd ctct: %s: unexpected answer: %s\n", sub, why);
+    }
+}
+
+/* ---- commands --------------------------------------------------------------- */
+
+static int usage(const char *msg)
+{
+    fprintf(stderr, "hookd ctct: %s\n", msg);
+    return EXIT_USAGE;
+}
+
+static void say_topic(FILE *out, const json_t *row)
+{
+    char buf[CELL_MAX];
+    fprintf(out, "topic %s", cell(json_object_get(row, "id"), buf));
+    fprintf(out, " (%s)", cell(json_object_get(row, "event_type"), buf));
+}
+
+static int print_result(const char *sub, const json_t *doc, FILE *out)
+{
+    char buf[CELL_MAX];
+    if (!strcmp(sub, "topics"))
+        return emit_table(doc, out);
+    if (!strcmp(sub, "subscribe")) {
+        fputs("subscribed ", out);
+        say_topic(out, doc);
+        fprintf(out, " to %s\n", cell(json_object_get(doc, "callback"), buf));
+    } else if (!strcmp(sub, "unsubscribe")) {
+        fputs("unsubscribed ", out);
+        say_topic(out, doc);
+        fputc('\n', out);
+    } else {
+        fputs("test notification requested for ", out);
+        say_topic(out, doc);
+        fputc('\n', out);
+        const json_t *ans = json_object_get(doc, "answer");
+        if (ans && !json_is_null(ans)) {
+            char *s = json_dumps(ans, JSON_COMPACT | JSON_ENCODE_ANY);
+            if (s) {
+                if (strlen(s) > 300)
+                    strcpy(s + 297, "...");
+                snprintf(buf, sizeof buf, "%s", s);
+                for (char *p = buf; *p; p++)
+                    if ((unsigned char)*p < 0x20 || *p == 0x7f)
+                        *p = '?';
+                fprintf(out, "answer: %s\n", buf);
+                free(s);
+            }
+        }
+    }
+    return finish(out);
+}
+
+int hookd_ctct_cli(const hookd_config *cfg, char **pos, size_t npos, int json, FILE *out)
+{
+    static const struct {
+        const char *name;
+        size_t nargs;
+        const char *form;
+    } subs[] = {{"topics", 0, "topics"},
+                {"subscribe", 2, "subscribe TOPIC URL"},
+                {"unsubscribe", 1, "unsubscribe TOPIC"},
+                {"test", 1, "test TOPIC"}};
+    char msg[700];
+    size_t k;
+    if (npos == 0)
+        return usage("expected topics, subscribe TOPIC URL, unsubscribe TOPIC or test TOPIC");
+    const char *sub = pos[0];
+    for (k = 0; k < sizeof subs / sizeof subs[0]; k++)
+        if (!strcmp(sub, subs[k].name))
+            break;
+    if (k == sizeof subs / sizeof subs[0]) {
+        snprintf(msg, sizeof msg,
+                 "unknown subcommand \"%.64s\" (expected topics, subscribe, unsubscribe or "
+                 "test)",
+                 sub);
+        return usage(msg);
+    }
+    if (npos - 1 != subs[k].nargs) {
+        snprintf(msg, sizeof msg, "usage: hookd ctct %s", subs[k].form);
+        return usage(msg);
+    }
+    int topic = 0;
+    if (subs[k].nargs > 0 && (topic = hookd_ctct_topic_parse(pos[1])) < 0) {
+        snprintf(msg, sizeof msg, "unknown topic \"%.64s\" (%s)", pos[1], topics_help);
+        return usage(msg);
+    }
+    if (!cfg->ctct.present) {
+        snprintf(msg, sizeof msg,
+                 "no ctct: block in %s (it needs api, api_key and the partner credentials)",
+                 cfg->file);
+        return usage(msg);
+    }
+    if (!strcmp(sub, "subscribe") && hookd_ctct_callback_ok(pos[2], msg, sizeof msg) < 0)
+        return usage(msg);
+
+    hookd_ctct *c = hookd_ctct_new(&cfg->ctct);
+    if (!c) {
+        fprintf(stderr, "hookd ctct: cannot set up the HTTP client (libcurl)\n");
+        return EXIT_RUNTIME;
+    }
+    hookd_ctct_result r = {.retry_after_ms = -1};
+    int rc;
+    if (k == 0)
+        rc = hookd_ctct_topics(c, &r);
+    else if (k == 1)
+        rc = hookd_ctct_subscribe(c, topic, pos[2], &r);
+    else if (k == 2)
+        rc = hookd_ctct_unsubscribe(c, topic, &r);
+    else
+        rc = hookd_ctct_test(c, topic, &r);
+    hookd_ctct_free(c);
+    int code;
+    if (rc != HOOKD_CTCT_OK) {
+        report(&cfg->ctct, sub, topic, &r);
+        code = EXIT_RUNTIME;
+    } else {
+        code = json ? emit_json(r.json, out) : print_result(sub, r.json, out);
+    }
+    hookd_ctct_result_clear(&r);
+    return code;
+}
+
+void hookd_ctct_describe(const hookd_ctct_cfg *cc, FILE *out)
+{
+    if (!cc->present) {
+        fputs("ctct: none (no enrichment, no `hookd ctct`)\n", out);
+        return;
+    }
+    if (cc->api == 3)
+        fprintf(out, "ctct: api v3, base %s, token %s, timeout %lld ms (api_key, client_id, "
+                     "client_secret set)\n",
+                cc->base_url, cc->token_url ? cc->token_url : HOOKD_CTCT_TOKEN_URL,
+                (long long)cc->timeout_ms);
+    else
+        fprintf(out, "ctct: api v2, base %s, timeout %lld ms (api_key, username, password "
+                     "set)\n",
+                cc->base_url, (long long)cc->timeout_ms);
+}

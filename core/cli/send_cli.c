@@ -1,0 +1,552 @@
+/* send_cli: `hookd send URL` (see send_cli.h). One libcurl request: the body
+ * (a file or a Constant Contact v2 sample), the scheme's signature header(s)
+ * made by hookd_sign, Basic credentials, extra headers; then the answer is
+ * printed. Secrets stay in memory only: neither the signing key nor the
+ * password is written anywhere, and the signature headers only with
+ * --verbose. */
+#include "common/units.h"
+#include "send_cli.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <curl/curl.h>
+#include <hookd/version.h>
+#include <jansson.h>
+
+#include "ctct/ctct.h"
+#include "common/curl_opts.h"
+#include "deliver/event.h"
+#include "verify/jws.h"
+#include "deliver/template.h"
+#include "verify/verify.h"
+
+#define EXIT_RUNTIME 1
+#define EXIT_USAGE 2
+#define DEFAULT_TIMEOUT_MS 10000
+#define MAX_BODY (64u << 20)    /* a body read from a file */
+#define MAX_ANSWER (4u << 20)   /* an answer kept for printing */
+#define DEFAULT_ACCOUNT "a07e1ih151d0"
+
+typedef struct buf {
+    char *p;
+    size_t len, cap;
+    int too_big;
+} buf;
+
+static int buf_add(buf *b, const char *s, size_t n, size_t limit)
+{
+    if (b->len + n > limit) {
+        b->too_big = 1;
+        return -1;
+    }
+    if (b->len + n + 1 > b->cap) {
+        size_t nc = b->cap ? b->cap : 1024;
+        while (nc < b->len + n + 1)
+            nc *= 2;
+        char *np = realloc(b->p, nc);
+        if (!np)
+            return -1;
+        b->p = np;
+        b->cap = nc;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+    return 0;
+}
+
+static void buf_free(buf *b)
+{
+    free(b->p);
+    *b = (buf){0};
+}
+
+/* ---- the request's parts ------------------------------------------------------ */
+
+static int read_body(const char *path, buf *b)
+{
+    int in = !path || strcmp(path, "-") == 0;
+    FILE *f = in ? stdin : fopen(path, "rb");
+    if (!f)
+        return -1;
+    char chunk[8192];
+    size_t n;
+    int rc = 0;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        if (buf_add(b, chunk, n, MAX_BODY) < 0) {
+            rc = -1;
+            errno = b->too_big ? EFBIG : ENOMEM;
+            break;
+        }
+    if (rc == 0 && ferror(f)) {
+        rc = -1;
+        errno = EIO;
+    }
+    if (!in)
+        fclose(f);
+    if (rc == 0 && !b->p && buf_add(b, "", 0, MAX_BODY) < 0)
+        rc = -1;
+    return rc;
+}
+
+char *hookd_read_input(const char *path, size_t *len)
+{
+    buf b = {0};
+    if (read_body(path, &b) < 0) {
+        int e = errno;
+        buf_free(&b);
+        errno = e;
+        return NULL;
+    }
+    *len = b.len;
+    return b.p;
+}
+
+/* The account id rule of the receiving side (hookd_ctct_account_id), so the
+ * sample's {{ctct.account_id}} is the id given. */
+static int valid_account(const char *s)
+{
+    if (!*s || strlen(s) > HOOKD_CTCT_ID_MAX)
+        return 0;
+    for (; *s; s++)
+        if (!isalnum((unsigned char)*s) && *s != '-' && *s != '_')
+            return 0;
+    return 1;
+}
+
+/* "Name: value": a token name, a value without line breaks. */
+static int valid_header(const char *h)
+{
+    const char *colon = strchr(h, ':');
+    if (!colon || colon == h)
+        return 0;
+    for (const char *p = h; p < colon; p++)
+        if (!isgraph((unsigned char)*p))
+            return 0;
+    return strpbrk(h, "\r\n") == NULL;
+}
+
+static int has_header(const hookd_send_args *a, const char *name)
+{
+    size_t n = strlen(name);
+    for (size_t i = 0; i < a->nheaders; i++)
+        if (strncasecmp(a->headers[i], name, n) == 0 && a->headers[i][n] == ':')
+            return 1;
+    return 0;
+}
+
+/* The whole of s as a non-negative number; -1 otherwise. */
+static int64_t whole_number(const char *s)
+{
+    if (!s || !*s)
+        return -1;
+    int64_t v = 0;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9' || v > (INT64_MAX - 9) / 10)
+            return -1;
+        v = v * 10 + (*s - '0');
+    }
+    return v;
+}
+
+/* A URL without its user:password@ part, for messages. */
+static void url_for_messages(const char *url, char *out, size_t outlen)
+{
+    const char *p = strstr(url, "://");
+    const char *at = p ? strchr(p + 3, '@') : NULL;
+    const char *slash = p ? strchr(p + 3, '/') : NULL;
+    if (at && (!slash || at < slash))
+        snprintf(out, outlen, "%.*s%s", (int)(p + 3 - url), url, at + 1);
+    else
+        snprintf(out, outlen, "%s", url);
+}
+
+static int usage(const char *fmt, const char *arg)
+{
+    fputs("hookd send: ", stderr);
+    fprintf(stderr, fmt, arg);
+    fputc('\n', stderr);
+    return EXIT_USAGE;
+}
+
+/* ---- the answer ------------------------------------------------------------------- */
+
+typedef struct answer {
+    buf head; /* the final answer's status line and header lines, CRLFs kept */
+    buf body;
+} answer;
+
+static size_t on_header(char *data, size_t size, size_t n, void *arg)
+{
+    answer *an = arg;
+    size_t len = size * n;
+    if (len >= 5 && strncmp(data, "HTTP/", 5) == 0)
+        an->head.len = 0; /* a new answer (after a 100 Continue): only the last counts */
+    if (buf_add(&an->head, data, len, MAX_ANSWER) < 0)
+        return 0;
+    return len;
+}
+
+static size_t on_body(char *data, size_t size, size_t n, void *arg)
+{
+    answer *an = arg;
+    size_t len = size * n;
+    if (buf_add(&an->body, data, len, MAX_ANSWER) < 0)
+        return 0;
+    return len;
+}
+
+/* jansson wants UTF-8: invalid bytes become '?'. */
+static json_t *json_text(const char *s, size_t n)
+{
+    json_t *j = json_stringn(s ? s : "", s ? n : 0);
+    if (j)
+        return j;
+    char *c = malloc(n + 1);
+    if (!c)
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        c[i] = (s[i] & 0x80) || s[i] == '\0' ? '?' : s[i];
+    j = json_stringn(c, n);
+    free(c);
+    return j;
+}
+
+static void print_answer(const answer *an, long status, long ms, int json, FILE *out)
+{
+    const char *h = an->head.p ? an->head.p : "";
+    size_t hlen = an->head.len;
+    if (!json) {
+        /* The status line and headers as received (without CRs), a blank line, the body. */
+        for (size_t i = 0; i < hlen; i++)
+            if (h[i] != '\r')
+                fputc(h[i], out);
+        if (hlen == 0)
+            fprintf(out, "HTTP %ld\n\n", status);
+        if (an->body.len) {
+            fwrite(an->body.p, 1, an->body.len, out);
+            if (an->body.p[an->body.len - 1] != '\n')
+                fputc('\n', out);
+        }
+        return;
+    }
+    json_t *headers = json_object();
+    const char *line = h;
+    const char *end = h + hlen;
+    int first = 1;
+    while (headers && line < end) {
+        const char *nl = memchr(line, '\n', (size_t)(end - line));
+        const char *le = nl ? nl : end;
+        size_t l = (size_t)(le - line);
+        if (l && line[l - 1] == '\r')
+            l--;
+        const char *colon = memchr(line, ':', l);
+        if (!first && colon && colon > line) {
+            char name[256];
+            size_t nl2 = (size_t)(colon - line) < sizeof name - 1 ? (size_t)(colon - line)
+                                                                  : sizeof name - 1;
+            for (size_t i = 0; i < nl2; i++)
+                name[i] = (char)tolower((unsigned char)line[i]);
+            name[nl2] = '\0';
+            const char *v = colon + 1, *ve = line + l;
+            while (v < ve && (*v == ' ' || *v == '\t'))
+                v++;
+            while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
+                ve--;
+            json_t *old = json_object_get(headers, name);
+            if (old) { /* repeated: joined as one list */
+                char *joined = NULL;
+                if (asprintf(&joined, "%s, %.*s", json_string_value(old), (int)(ve - v), v) >= 0) {
+                    json_object_set_new(headers, name, json_text(joined, strlen(joined)));
+                    free(joined);
+                }
+            } else {
+                json_object_set_new(headers, name, json_text(v, (size_t)(ve - v)));
+            }
+        }
+        first = 0;
+        line = nl ? nl + 1 : end;
+    }
+    json_t *o = json_pack("{s:I,s:o,s:o,s:I}", "status", (json_int_t)status, "headers",
+                          headers ? headers : json_object(), "body",
+                          json_text(an->body.p, an->body.len), "ms", (json_int_t)ms);
+    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    if (s)
+        fprintf(out, "%s\n", s);
+    free(s);
+    json_decref(o);
+}
+
+/* ---- the command ---------------------------------------------------------------------- */
+
+/* Adds each "Name: value\n" line of the signer's output; -1 on no memory. */
+static int add_lines(struct curl_slist **l, char *lines, int verbose)
+{
+    for (char *line = lines, *nl; line && *line; line = nl) {
+        nl = strchr(line, '\n');
+        if (nl)
+            *nl++ = '\0';
+        struct curl_slist *n = curl_slist_append(*l, line);
+        if (!n)
+            return -1;
+        *l = n;
+        if (verbose)
+            fprintf(stderr, "> %s\n", line);
+    }
+    return 0;
+}
+
+static void free_headers(struct curl_slist *l)
+{
+    for (struct curl_slist *p = l; p; p = p->next)
+        explicit_bzero(p->data, strlen(p->data));
+    curl_slist_free_all(l);
+}
+
+int hookd_sign_jws_lines(const char *key_path, const char *kid, int64_t ts, const char *body,
+                         size_t body_len, char *out, size_t outlen, char *err, size_t errlen)
+{
+    EVP_PKEY *key = hookd_jws_load_key(key_path, err, errlen);
+    if (!key)
+        return -1;
+    static const char name[] = HOOKD_JWS_HEADER ": ";
+    size_t nl = sizeof name - 1;
+    int n = outlen > nl + 2
+                ? hookd_jws_sign(key, kid, ts, body, body_len, out + nl, outlen - nl - 1)
+                : -1;
+    EVP_PKEY_free(key);
+    if (n < 0) {
+        snprintf(err, errlen, "cannot sign with %s", key_path);
+        return -1;
+    }
+    memcpy(out, name, nl);
+    out[nl + (size_t)n] = '\n';
+    out[nl + (size_t)n + 1] = '\0';
+    return (int)(nl + (size_t)n + 1);
+}
+
+int hookd_send_cli(const hookd_send_args *a, FILE *out)
+{
+    /* Usage first: nothing is read or sent before the arguments make sense. */
+    if (!a->url || (strncasecmp(a->url, "http://", 7) && strncasecmp(a->url, "https://", 8)))
+        return usage("give the receiver's URL (http:// or https://), e.g. hookd send "
+                     "http://127.0.0.1:8080/webhooks/ctct%s", "");
+    if (a->file && a->topic)
+        return usage("give --file or --topic, not both%s", "");
+    if (a->account && a->file)
+        return usage("--account goes with --topic, not --file%s", "");
+    int topic = hookd_ctct_topic_parse(a->topic ? a->topic : "tier.increase");
+    const char *type = topic > 0 ? hookd_ctct_topic_event(topic) : NULL;
+    if (!type)
+        return usage("unknown topic \"%s\" (tier.increase, tier.decrease, account.cancel, "
+                     "account.disable or 1-4)", a->topic);
+    const char *account = a->account ? a->account : DEFAULT_ACCOUNT;
+    if (!valid_account(account))
+        return usage("--account \"%s\": 1 to 64 letters, digits, '_' and '-'", account);
+    for (size_t i = 0; i < a->nheaders; i++)
+        if (!valid_header(a->headers[i]))
+            return usage("--header \"%s\": want 'Name: value'", a->headers[i]);
+    int64_t timeout_ms = DEFAULT_TIMEOUT_MS;
+    if (a->timeout) {
+        int64_t secs = whole_number(a->timeout);
+        timeout_ms = secs >= 0 && secs <= 86400 ? secs * 1000 : hookd_parse_duration(a->timeout);
+        if (timeout_ms <= 0 || timeout_ms > 86400000)
+            return usage("--timeout \"%s\": want a duration such as 10s or 500ms", a->timeout);
+    }
+    int64_t ts = (int64_t)time(NULL);
+    if (a->timestamp && (ts = whole_number(a->timestamp)) < 0)
+        return usage("--timestamp \"%s\": want Unix seconds", a->timestamp);
+    if (a->password && !a->user && !(a->source && a->source->basic_user))
+        return usage("--password goes with --user%s", "");
+
+    /* The verification scheme: --scheme (and --secret) win over the source's;
+     * a source listing several signs with the first. */
+    hookd_verify_cfg v = {0};
+    char *secrets[1];
+    if (a->scheme) {
+        int s = hookd_scheme_from_name(a->scheme);
+        if (s < 0)
+            return usage("unknown scheme \"%s\" (ctct-jws, ctct-hmac-sha256, github, stripe, "
+                         "standard-webhooks, hmac, none)", a->scheme);
+        v.scheme = (hookd_scheme)s;
+        for (size_t i = 0; a->source && i < a->source->nverify; i++)
+            if (a->source->verify[i].scheme == v.scheme) {
+                v = a->source->verify[i];
+                break;
+            }
+        if (v.scheme == HOOKD_SCHEME_HMAC && !v.header) {
+            v.header = "X-Hookd-Signature";
+            v.prefix = (char *)(a->prefix ? a->prefix : "sha256=");
+            v.algorithm = a->algorithm && strcmp(a->algorithm, "sha512") == 0 ? HOOKD_ALG_SHA512
+                                                                               : HOOKD_ALG_SHA256;
+            v.encoding = a->encoding && strcmp(a->encoding, "base64") == 0 ? HOOKD_ENC_BASE64
+                                                                            : HOOKD_ENC_HEX;
+        }
+    } else if (a->source) {
+        v = a->source->verify[0];
+    } else {
+        return usage("give --scheme and --secret (--key for ctct-jws), or -c FILE --source "
+                     "NAME (--scheme none sends no signature)%s", "");
+    }
+    if (a->secret) {
+        secrets[0] = (char *)a->secret;
+        v.secrets = secrets;
+        v.nsecrets = 1;
+    }
+    int jws = v.scheme == HOOKD_SCHEME_JWS;
+    if (jws && !a->key)
+        return usage("scheme ctct-jws needs --key PRIVATE.pem%s", "");
+    if (!jws && (a->key || a->kid))
+        return usage("--key and --kid go with scheme ctct-jws%s", "");
+    if (!jws && v.scheme != HOOKD_SCHEME_NONE && (!v.nsecrets || !v.secrets[0][0]))
+        return usage("scheme %s needs --secret (or a source with a secret)",
+                     hookd_scheme_name(v.scheme));
+    const char *user = a->user ? a->user : a->source ? a->source->basic_user : NULL;
+    const char *pass = a->password ? a->password
+                       : a->user     ? ""
+                       : a->source   ? a->source->basic_pass
+                                     : NULL;
+
+    /* The body. */
+    buf body = {0};
+    if (a->file) {
+        if (read_body(a->file, &body) < 0) {
+            fprintf(stderr, "hookd send: cannot read %s: %s\n",
+                    strcmp(a->file, "-") ? a->file : "standard input", strerror(errno));
+            buf_free(&body);
+            return EXIT_RUNTIME;
+        }
+    } else {
+        /* A v3 sender (ctct-jws) sends the v3 shape, with its api_key. */
+        char sample[256];
+        int n = jws ? snprintf(sample, sizeof sample,
+                               "{\"url\":\"https://api.cc.email/v3/partner/accounts/%s/plan\","
+                               "\"api_key\":\"sample-api-key\",\"event_type\":\"%s\"}",
+                               account, type)
+                    : snprintf(sample, sizeof sample,
+                               "{\"url\":\"https://api.constantcontact.com/v2/partner/"
+                               "accounts/%s/plan\",\"event_type\":\"%s\"}",
+                               account, type);
+        if (buf_add(&body, sample, (size_t)n, MAX_BODY) < 0) {
+            fprintf(stderr, "hookd send: out of memory\n");
+            return EXIT_RUNTIME;
+        }
+    }
+
+    /* The signature. */
+    char id[4 + HOOKD_ID_LEN + 1];
+    if (a->id) {
+        snprintf(id, sizeof id, "%s", a->id);
+    } else {
+        char ulid[HOOKD_ID_LEN + 1];
+        hookd_ulid_new(ulid, hookd_now_ms());
+        snprintf(id, sizeof id, "msg_%s", ulid);
+    }
+    char sig[4096];
+    if (jws) {
+        char why[256];
+        if (hookd_sign_jws_lines(a->key, a->kid, ts, body.p, body.len, sig, sizeof sig, why,
+                                 sizeof why) < 0) {
+            buf_free(&body);
+            return usage("%s", why);
+        }
+    } else if (hookd_sign(&v, body.p, body.len, a->id ? a->id : id, ts, sig, sizeof sig) < 0) {
+        explicit_bzero(sig, sizeof sig);
+        buf_free(&body);
+        return usage("cannot sign with scheme %s and this secret (standard-webhooks wants "
+                     "whsec_ and base64)", hookd_scheme_name(v.scheme));
+    }
+
+    char shown[1024];
+    url_for_messages(a->url, shown, sizeof shown);
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        fprintf(stderr, "hookd send: cannot initialise libcurl\n");
+        explicit_bzero(sig, sizeof sig);
+        buf_free(&body);
+        return EXIT_RUNTIME;
+    }
+    int code = EXIT_RUNTIME;
+    struct curl_slist *hl = NULL;
+    answer an = {0};
+    CURL *h = curl_easy_init();
+    int ok = h != NULL;
+    if (ok && !has_header(a, "Content-Type"))
+        ok = (hl = curl_slist_append(hl, "Content-Type: application/json")) != NULL;
+    if (ok)
+        ok = (hl = curl_slist_append(hl, "Expect:")) != NULL; /* no 100-continue wait */
+    if (ok)
+        ok = add_lines(&hl, sig, a->verbose) == 0;
+    explicit_bzero(sig, sizeof sig);
+    for (size_t i = 0; ok && i < a->nheaders; i++) {
+        struct curl_slist *n = curl_slist_append(hl, a->headers[i]);
+        ok = n != NULL;
+        if (ok)
+            hl = n;
+        if (ok && a->verbose)
+            fprintf(stderr, "> %s\n", a->headers[i]);
+    }
+    if (!ok) {
+        fprintf(stderr, "hookd send: out of memory\n");
+        goto done;
+    }
+    if (a->verbose && user)
+        fprintf(stderr, "> Authorization: Basic (user %s, password not shown)\n", user);
+
+    char cerr[CURL_ERROR_SIZE] = "";
+    hookd_curl_opts o = {.url = a->url, .timeout_ms = (long)timeout_ms, .insecure = a->insecure,
+                         .ca_file = a->ca_file,
+                         .user_agent = "hookd/" HOOKD_VERSION_STRING " (send)", .headers = hl,
+                         .errbuf = cerr, .on_body = on_body, .on_header = on_header, .ud = &an,
+                         .user = user, .pass = pass};
+    CURLcode cc = hookd_curl_setup(h, &o);
+#define SET(opt, val)                                                                        \
+    do {                                                                                     \
+        if (cc == CURLE_OK)                                                                  \
+            cc = curl_easy_setopt(h, opt, val);                                              \
+    } while (0)
+    SET(CURLOPT_POST, 1L);
+    SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body.len);
+    SET(CURLOPT_POSTFIELDS, body.p);
+#undef SET
+    if (cc != CURLE_OK) {
+        fprintf(stderr, "hookd send: %s: %s\n", shown, curl_easy_strerror(cc));
+        goto done;
+    }
+    cc = curl_easy_perform(h);
+    long status = 0;
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    if (cc != CURLE_OK) {
+        if (an.head.too_big || an.body.too_big)
+            fprintf(stderr, "hookd send: %s: HTTP %ld: the answer is larger than %u MiB\n", shown,
+                    status, MAX_ANSWER >> 20);
+        else
+            fprintf(stderr, "hookd send: %s: %s (curl %d)\n", shown,
+                    cerr[0] ? cerr : curl_easy_strerror(cc), (int)cc);
+        goto done;
+    }
+    curl_off_t us = 0;
+    curl_easy_getinfo(h, CURLINFO_TOTAL_TIME_T, &us);
+    print_answer(&an, status, (long)(us / 1000), a->json, out);
+    fflush(out);
+    if (status >= 200 && status <= 299) {
+        code = 0;
+    } else {
+        fprintf(stderr, "hookd send: %s answered HTTP %ld\n", shown, status);
+    }
+
+done:
+    if (h)
+        curl_easy_cleanup(h);
+    free_headers(hl);
+    buf_free(&an.head);
+    buf_free(&an.body);
+    buf_free(&body);
+    curl_global_cleanup();
+    return code;
+}
