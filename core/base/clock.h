@@ -15,4 +15,7 @@ void hookd_cond_init_monotonic(pthread_cond_t *cond);
 /* Waits on such a cond for at most ms; lock is held. */
 void hookd_cond_wait_ms(pthread_cond_t *cond, pthread_mutex_t *lock, int64_t ms);
 
+/* "2026-11-26T12:00:00.123Z" (UTC) */
+void hookd_format_iso8601_ms(int64_t unix_ms, char out[32]);
+
 #endif

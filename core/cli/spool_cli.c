@@ -18,7 +18,7 @@
 #include "config/config.h"
 #include "deliver/event.h"
 #include "spool/spool_schema.h"
-#include "deliver/template.h"
+#include "base/clock.h"
 
 #define DEFAULT_LIMIT 50
 #define MAX_LIMIT 100000

@@ -47,6 +47,12 @@ int hookd_ctct_url_allowed(const hookd_ctct_cfg *cfg, const char *url, char *why
 int hookd_ctct_fetch_plan(hookd_ctct *c, const char *url, int64_t deadline_ms, json_t **plan,
                           int64_t *retry_after_ms, char *why, size_t whylen);
 
+/* The {id} of ".../accounts/{id}" or ".../accounts/{id}/plan" (query and
+ * fragment ignored), id being [A-Za-z0-9_-]{1,64}: copies it to out and
+ * returns 0; -1 otherwise (or if it does not fit in outlen). */
+#define HOOKD_CTCT_ID_MAX 64
+int hookd_ctct_account_id(const char *url, char *out, size_t outlen);
+
 /* ---- partner webhook subscriptions ----------------------------------------- */
 
 /* The outcome of a subscription call. */

@@ -288,3 +288,24 @@ int hookd_ctct_topic_parse(const char *s)
     }
     return -1;
 }
+
+int hookd_ctct_account_id(const char *url, char *out, size_t outlen)
+{
+    if (!url)
+        return -1;
+    size_t end = strcspn(url, "?#"); /* the path ends there */
+    for (const char *p = url; (p = strstr(p, "/accounts/")) && (size_t)(p - url) < end; p++) {
+        const char *id = p + 10;
+        size_t n = strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"); /* stops at '?', '#' */
+        size_t rest = end - (size_t)(id - url) - n;
+        if (n == 0 || n > HOOKD_CTCT_ID_MAX ||
+            !(rest == 0 || (rest == 5 && memcmp(id + n, "/plan", 5) == 0)))
+            continue;
+        if (!out || n >= outlen)
+            return -1;
+        memcpy(out, id, n);
+        out[n] = '\0';
+        return 0;
+    }
+    return -1;
+}

@@ -1,6 +1,10 @@
 /* Templates: compiled once into a list of parts, rendered in one pass into a
  * growing, bounded buffer. No global state. */
 #include "template.h"
+
+#include "base/clock.h"
+#include "base/json_pointer.h"
+#include "ctct/ctct.h"
 #include "common/text.h"
 
 #include <inttypes.h>
@@ -41,30 +45,6 @@ static const struct { const char *name; enum part_kind kind; } simple_names[] = 
 
 
 static int is_blank(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
-
-/* RFC 6901, in place: "/a~1b/0" -> "a/b\0" "0\0". -1 if bad. */
-static int split_pointer(char *p, size_t *ntok)
-{
-    char *w = p;
-    if (*p != '/')
-        return -1;
-    *ntok = 0;
-    for (const char *r = p; *r; r++) {
-        if (*r == '/') {
-            if (r != p)
-                *w++ = '\0';
-            (*ntok)++;
-        } else if (*r == '~') {
-            if (r[1] != '0' && r[1] != '1')
-                return -1;
-            *w++ = *++r == '0' ? '~' : '/';
-        } else {
-            *w++ = *r;
-        }
-    }
-    *w = '\0';
-    return 0;
-}
 
 static int add_part(hookd_template *t, size_t *cap, struct part p)
 {
@@ -112,7 +92,7 @@ static int parse_name(const char *s, size_t n, size_t at, struct part *p,
         }
         int bad = p->arg[0] == '\0';
         if (p->kind == P_JSON)
-            bad = split_pointer(p->arg, &p->ntok) < 0;
+            bad = hookd_json_pointer_split(p->arg, &p->ntok) < 0;
         else if (p->kind == P_HEADER)
             bad = bad || p->arg[strspn(p->arg, TCHARS)] != '\0';
         if (!bad)
@@ -329,53 +309,6 @@ static void put_json(struct buf *b, const json_t *v, int esc)
     free(s);
 }
 
-/* "0" or [1-9][0-9]*, as an index; -1 otherwise ("-" included). */
-static int parse_index(const char *s, size_t *out)
-{
-    size_t v = 0;
-    if (!*s || (s[0] == '0' && s[1]))
-        return -1;
-    for (; *s; s++) {
-        if (*s < '0' || *s > '9' || v > (SIZE_MAX - 9) / 10)
-            return -1;
-        v = v * 10 + (size_t)(*s - '0');
-    }
-    *out = v;
-    return 0;
-}
-
-static const json_t *json_walk(const json_t *v, const char *tok, size_t ntok)
-{
-    for (size_t i = 0; i < ntok && v; i++) {
-        size_t idx;
-        if (json_is_object(v))
-            v = json_object_get(v, tok);
-        else if (json_is_array(v) && parse_index(tok, &idx) == 0)
-            v = json_array_get(v, idx);
-        else
-            return NULL;
-        tok += strlen(tok) + 1;
-    }
-    return v;
-}
-
-const json_t *hookd_json_pointer(const json_t *root, const char *ptr)
-{
-    size_t n;
-    if (!root || !ptr)
-        return NULL;
-    if (!*ptr)
-        return root;
-    char *toks = strdup(ptr);
-    if (!toks || split_pointer(toks, &n) != 0) {
-        free(toks);
-        return NULL;
-    }
-    const json_t *v = json_walk(root, toks, n);
-    free(toks);
-    return v;
-}
-
 char *hookd_template_render(const hookd_template *t, const hookd_event *ev,
                             int escape)
 {
@@ -403,7 +336,7 @@ char *hookd_template_render(const hookd_template *t, const hookd_event *ev,
             if (ev->body)
                 put_value(&b, ev->body, ev->body_len, escape);
             break;
-        case P_JSON: put_json(&b, json_walk(ev->json, p->arg, p->ntok), escape); break;
+        case P_JSON: put_json(&b, hookd_json_pointer_walk(ev->json, p->arg, p->ntok), escape); break;
         case P_HEADER: put_cstr(&b, hookd_event_header(ev, p->arg), escape); break;
         case P_CTCT_ACCOUNT: {
             char id[HOOKD_CTCT_ID_MAX + 1];
@@ -444,21 +377,6 @@ const char *hookd_event_header(const hookd_event *ev, const char *name)
         if (ev->headers[i].name && strcasecmp(ev->headers[i].name, name) == 0)
             return ev->headers[i].value;
     return NULL;
-}
-
-void hookd_format_iso8601_ms(int64_t unix_ms, char out[32])
-{
-    int64_t sec = unix_ms / 1000, ms = unix_ms % 1000;
-    if (ms < 0)
-        ms += 1000, sec--;
-    time_t tt = (time_t)sec;
-    struct tm tm;
-    if (!gmtime_r(&tt, &tm)) {
-        snprintf(out, 32, "%s", "1970-01-01T00:00:00.000Z");
-        return;
-    }
-    size_t n = strftime(out, 32 - 5, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out + n, 32 - n, ".%03uZ", (unsigned)ms % 1000u);
 }
 
 /* A JSON string, with bytes that are not UTF-8 replaced by '?'. */
@@ -511,27 +429,4 @@ json_t *hookd_event_json(const hookd_event *ev)
         return NULL;
     }
     return o;
-}
-
-/* ---- Constant Contact ---- */
-
-int hookd_ctct_account_id(const char *url, char *out, size_t outlen)
-{
-    if (!url)
-        return -1;
-    size_t end = strcspn(url, "?#"); /* the path ends there */
-    for (const char *p = url; (p = strstr(p, "/accounts/")) && (size_t)(p - url) < end; p++) {
-        const char *id = p + 10;
-        size_t n = strspn(id, ALNUM "_-"); /* stops at '?', '#' */
-        size_t rest = end - (size_t)(id - url) - n;
-        if (n == 0 || n > HOOKD_CTCT_ID_MAX ||
-            !(rest == 0 || (rest == 5 && memcmp(id + n, "/plan", 5) == 0)))
-            continue;
-        if (!out || n >= outlen)
-            return -1;
-        memcpy(out, id, n);
-        out[n] = '\0';
-        return 0;
-    }
-    return -1;
 }

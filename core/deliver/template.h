@@ -24,7 +24,6 @@
 #define HOOKD_TEMPLATE_MAX_SRC (64u * 1024u)    /* source bytes */
 #define HOOKD_TEMPLATE_MAX_PH 256u              /* placeholders */
 #define HOOKD_TEMPLATE_MAX_OUT (1024u * 1024u)  /* rendered bytes, then cut */
-#define HOOKD_CTCT_ID_MAX 64
 
 /* NULL with a one-line message in err (if err) on a bad template or no
  * memory, e.g. "unknown template name \"foo\" at offset 7". */
@@ -47,15 +46,7 @@ json_t *hookd_event_json(const hookd_event *ev);
 /* Case-insensitive look-up of a kept request header; NULL if absent. */
 const char *hookd_event_header(const hookd_event *ev, const char *name);
 
-/* The {id} of ".../accounts/{id}" or ".../accounts/{id}/plan" (query and
- * fragment ignored), id being [A-Za-z0-9_-]{1,64}: copies it to out and
- * returns 0; -1 otherwise (or if it does not fit in outlen). */
-int hookd_ctct_account_id(const char *url, char *out, size_t outlen);
 
-/* RFC 6901: the value at ptr ("" is the root), or NULL. */
-const json_t *hookd_json_pointer(const json_t *root, const char *ptr);
 
-/* "2026-11-26T12:00:00.123Z" */
-void hookd_format_iso8601_ms(int64_t unix_ms, char out[32]);
 
 #endif

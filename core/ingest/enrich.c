@@ -10,7 +10,6 @@
 #include <string.h>
 
 #include "base/log.h"
-#include "deliver/template.h"
 
 struct hookd_enricher {
     hookd_ctct *ctct;

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "base/clock.h"
+#include "base/json_pointer.h"
 #include "base/log.h"
 #include "base/metrics.h"
 #include "deliver/template.h"

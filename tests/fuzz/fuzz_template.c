@@ -11,6 +11,9 @@
 #include "deliver/event.h"
 #include "base/log.h"
 #include "deliver/template.h"
+#include "base/clock.h"
+#include "ctct/ctct.h"
+#include "base/json_pointer.h"
 
 #define FUZZ_MAX_INPUT (16 * 1024)
 

@@ -10,6 +10,9 @@
 #include <cmocka.h>
 
 #include "deliver/template.h"
+#include "base/clock.h"
+#include "ctct/ctct.h"
+#include "base/json_pointer.h"
 
 static const char *BODY_V2 =
     "{\"url\":\"https://api.constantcontact.com/v2/partner/accounts/abc-123_X/plan\","
