@@ -11,6 +11,8 @@
 
 #include <hookd/plugin.h>
 
+#include "common/buf.h"
+
 
 #define RLX memory_order_relaxed
 
@@ -457,43 +459,9 @@ size_t hookd_metrics_escape(char *out, size_t cap, const char *v)
     return n;
 }
 
-typedef struct buf {
-    char *p;
-    size_t len, cap;
-    int oom;
-} buf;
-
-static void put(buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void put(buf *b, const char *fmt, ...)
-{
-    if (b->oom)
-        return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
-        va_end(ap);
-        if (n < 0) {
-            b->oom = 1;
-            return;
-        }
-        if ((size_t)n < b->cap - b->len) {
-            b->len += (size_t)n;
-            return;
-        }
-        size_t cap = b->cap * 2;
-        while (cap < b->len + (size_t)n + 1)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p) {
-            b->oom = 1;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-}
+/* The exposition is built with printf into one growing buffer. */
+#define put hookd_buf_printf
+typedef hookd_buf buf;
 
 /* A label value, escaped, into a buffer of the caller's. */
 static const char *esc(char *out, size_t cap, const char *v)
@@ -535,11 +503,9 @@ static void histogram(buf *b, const char *name, const char *label, const char *v
 
 static char *render(metrics *m, const hookd_metrics_gauges *g, size_t *len)
 {
-    buf b = {.cap = 16384};
-    b.p = malloc(b.cap);
-    if (!b.p)
+    buf b = {0};
+    if (!hookd_buf_room(&b, 16384))
         return NULL;
-    b.p[0] = '\0';
     char name[512];
     /* Source names; the last is "no source" (a request no path matched, or
      * one refused before its path was known). */
@@ -644,12 +610,7 @@ static char *render(metrics *m, const hookd_metrics_gauges *g, size_t *len)
         (unsigned long long)ld(&reloads_ok), (unsigned long long)ld(&reloads_failed));
 #undef SRC_NAME
 
-    if (b.oom) {
-        free(b.p);
-        return NULL;
-    }
-    *len = b.len;
-    return b.p;
+    return hookd_buf_take(&b, len);
 }
 
 char *hookd_metrics_render(const hookd_metrics_gauges *g, size_t *len)

@@ -3,6 +3,7 @@
 #include "template.h"
 
 #include "base/clock.h"
+#include "common/buf.h"
 #include "base/json_pointer.h"
 #include "ctct/ctct.h"
 #include "common/text.h"
@@ -179,56 +180,29 @@ void hookd_template_free(hookd_template *t)
 
 /* ---- rendering ---- */
 
-struct buf { char *p; size_t len, cap; int full, oom; };
-
-/* Room for n more bytes (within the bound)? Grows the buffer. */
-static int room(struct buf *b, size_t n)
-{
-    if (b->full || b->oom)
-        return 0;
-    if (n > HOOKD_TEMPLATE_MAX_OUT - b->len) {
-        b->full = 1;
-        return 0;
-    }
-    if (b->len + n + 1 > b->cap) {
-        size_t nc = b->cap, max = HOOKD_TEMPLATE_MAX_OUT + 1;
-        while (nc < b->len + n + 1)
-            nc *= 2;
-        char *np = realloc(b->p, nc = nc < max ? nc : max);
-        if (!np) {
-            b->oom = 1;
-            return 0;
-        }
-        b->p = np;
-        b->cap = nc;
-    }
-    return 1;
-}
+/* Bounded by HOOKD_TEMPLATE_MAX_OUT; `over` is "full": nothing more fits. */
+#define buf hookd_buf
+#define room hookd_buf_room
 
 /* All or nothing: for escape sequences. */
 static void put_unit(struct buf *b, const char *s, size_t n)
 {
-    if (room(b, n)) {
-        memcpy(b->p + b->len, s, n);
-        b->len += n;
-    }
+    hookd_buf_add(b, s, n);
 }
 
 /* Text: if it does not fit, as much as fits without cutting a UTF-8
  * character, then nothing more. */
 static void put_text(struct buf *b, const char *s, size_t n)
 {
-    if (b->full || b->oom || n == 0)
+    if (b->over || b->oom || n == 0)
         return;
     if (n > HOOKD_TEMPLATE_MAX_OUT - b->len) {
         size_t k = HOOKD_TEMPLATE_MAX_OUT - b->len;
         while (k > 0 && ((unsigned char)s[k] & 0xC0) == 0x80)
             k--;
-        if (k > 0 && room(b, k)) {
-            memcpy(b->p + b->len, s, k);
-            b->len += k;
-        }
-        b->full = 1;
+        if (k > 0)
+            hookd_buf_add(b, s, k);
+        b->over = 1;
         return;
     }
     put_unit(b, s, n);
@@ -314,10 +288,10 @@ char *hookd_template_render(const hookd_template *t, const hookd_event *ev,
 {
     if (!t)
         return NULL;
-    struct buf b = {.cap = 256};
-    if (!(b.p = malloc(b.cap)))
+    struct buf b = {.max = HOOKD_TEMPLATE_MAX_OUT};
+    if (!room(&b, 256))
         return NULL;
-    for (size_t i = 0; i < t->nparts && !b.full && !b.oom; i++) {
+    for (size_t i = 0; i < t->nparts && !b.over && !b.oom; i++) {
         const struct part *p = &t->parts[i];
         char tmp[32];
         if (p->kind == P_LIT) {
@@ -359,12 +333,7 @@ char *hookd_template_render(const hookd_template *t, const hookd_event *ev,
         if (p->kind == P_RECEIVED_AT || p->kind == P_ATTEMPT)
             put_cstr(&b, tmp, escape);
     }
-    if (b.oom) {
-        free(b.p);
-        return NULL;
-    }
-    b.p[b.len] = '\0';
-    return b.p;
+    return hookd_buf_take(&b, NULL);
 }
 
 /* ---- event helpers ---- */

@@ -5,12 +5,15 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <cmocka.h>
 
+#include "common/buf.h"
 #include "common/http_answer.h"
 #include "common/text.h"
+#include "common/units.h"
 
 static void test_one_line(void **state)
 {
@@ -75,6 +78,59 @@ static void test_retry_after(void **state)
     assert_true(ms > 3590000 && ms <= 3600000);
 }
 
+static void test_buf(void **state)
+{
+    (void)state;
+    hookd_buf b = {.max = 10};
+    assert_int_equal(hookd_buf_add(&b, "abc", 3), 1);
+    assert_int_equal(hookd_buf_printf(&b, "%d-%s", 42, "xy"), 1);
+    assert_string_equal(b.p, "abc42-xy");
+    /* Past the bound: all or nothing, and nothing after. */
+    assert_int_equal(hookd_buf_printf(&b, "%s", "123"), 0);
+    assert_true(b.over);
+    assert_string_equal(b.p, "abc42-xy");
+    assert_int_equal(hookd_buf_add(&b, "z", 1), 0);
+    size_t len = 0;
+    char *p = hookd_buf_take(&b, &len);
+    assert_string_equal(p, "abc42-xy");
+    assert_int_equal(len, 8);
+    assert_null(b.p);
+    free(p);
+    /* Unbounded, growing across many doublings. */
+    hookd_buf u = {0};
+    for (int i = 0; i < 10000; i++)
+        assert_int_equal(hookd_buf_printf(&u, "%04d", i % 10000), 1);
+    assert_int_equal(u.len, 40000);
+    assert_memory_equal(u.p + 39996, "9999", 4);
+    hookd_buf_free(&u);
+    /* Nothing added still takes as "". */
+    hookd_buf e = {0};
+    p = hookd_buf_take(&e, &len);
+    assert_string_equal(p, "");
+    assert_int_equal(len, 0);
+    free(p);
+}
+
+static void test_say(void **state)
+{
+    (void)state;
+    char why[16];
+    hookd_say(why, sizeof why, "a\nb\r%s", "c long text cut here");
+    assert_string_equal(why, "a b c long text"); /* 15 bytes and the NUL */
+    hookd_say(NULL, 0, "%s", "nothing happens");
+}
+
+/* One grammar: digits and a unit; a bare number is not a duration. */
+static void test_units(void **state)
+{
+    (void)state;
+    assert_int_equal(hookd_parse_duration("5s"), 5000);
+    assert_int_equal(hookd_parse_duration("5"), -1);
+    assert_int_equal(hookd_parse_duration("250ms"), 250);
+    assert_int_equal(hookd_parse_size("5"), 5);
+    assert_int_equal(hookd_parse_size("2KiB"), 2048);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -82,6 +138,9 @@ int main(void)
         cmocka_unit_test(test_utf8_len),
         cmocka_unit_test(test_header_value),
         cmocka_unit_test(test_retry_after),
+        cmocka_unit_test(test_buf),
+        cmocka_unit_test(test_say),
+        cmocka_unit_test(test_units),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
