@@ -15,13 +15,13 @@
 
 #define ERRLEN 512
 
-static hookd_config *parse(const char *yaml, char *err)
+static inline hookd_config *parse(const char *yaml, char *err)
 {
     return hookd_config_parse("hookd.yaml", yaml, strlen(yaml), err, ERRLEN);
 }
 
 /* Parses `yaml`, which must fail with exactly `msg`. */
-static void expect_error(const char *yaml, const char *msg)
+static inline void expect_error(const char *yaml, const char *msg)
 {
     char err[ERRLEN] = "";
     hookd_config *c = parse(yaml, err);
@@ -33,7 +33,7 @@ static void expect_error(const char *yaml, const char *msg)
 }
 
 /* Parses `yaml`, which must succeed. */
-static hookd_config *expect_ok(const char *yaml)
+static inline hookd_config *expect_ok(const char *yaml)
 {
     char err[ERRLEN] = "";
     hookd_config *c = parse(yaml, err);
