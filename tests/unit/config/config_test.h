@@ -1,4 +1,4 @@
-/* Helpers of the configuration tests (test_config.c, test_config_verify.c):
+/* Helpers of the configuration tests (tests/unit/config/test_config*.c):
  * parse a YAML text and expect it to load, or to fail with one message. */
 #ifndef HOOKD_CONFIG_TEST_H
 #define HOOKD_CONFIG_TEST_H
@@ -14,6 +14,16 @@
 #include "config/config.h"
 
 #define ERRLEN 512
+
+/* A valid prelude for tests of plugins and routes. */
+#define PRELUDE                                                                \
+    "sources:\n"                                                               \
+    "  - name: cc\n"                                                           \
+    "    path: /cc\n"                                                          \
+    "    verify: { scheme: none }\n"                                           \
+    "plugins:\n"                                                               \
+    "  - name: audit\n"                                                        \
+    "    use: file\n"
 
 static inline hookd_config *parse(const char *yaml, char *err)
 {
