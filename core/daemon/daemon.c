@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <uv.h>
@@ -26,24 +25,6 @@
 #include "net/server.h"
 #include "spool/spool.h"
 #include "net/tls.h"
-
-/* -c FILE, else ./hookd.yaml, else /etc/hookd/hookd.yaml, else the embedded
- * default (*embedded set). NULL with the reason in err. */
-hookd_config *hookd_config_find(const char *path, int *embedded, char *err, size_t errlen)
-{
-    struct stat st;
-    *embedded = 0;
-    if (path)
-        return hookd_config_load(path, err, errlen);
-    if (stat("hookd.yaml", &st) == 0)
-        return hookd_config_load("hookd.yaml", err, errlen);
-    if (stat("/etc/hookd/hookd.yaml", &st) == 0)
-        return hookd_config_load("/etc/hookd/hookd.yaml", err, errlen);
-    *embedded = 1;
-    return hookd_config_parse("(embedded default)", hookd_default_config,
-                              strlen(hookd_default_config), err, errlen);
-}
-
 
 typedef struct daemon_state {
     uv_loop_t *loop;
