@@ -141,6 +141,13 @@ hookd_config *hookd_config_parse(const char *name, const char *text, size_t len,
 
 void hookd_config_free(hookd_config *cfg);
 
+/* -c FILE, else ./hookd.yaml, else /etc/hookd/hookd.yaml, else the embedded
+ * default (*embedded set). NULL with the reason in err. */
+hookd_config *hookd_config_find(const char *path, int *embedded, char *err, size_t errlen);
+
+/* The source named `name`, or NULL. */
+const hookd_source_cfg *hookd_config_source(const hookd_config *cfg, const char *name);
+
 /* Counts by this configuration's sources and instances from now on:
  * hookd_metrics_init (reload 0) or hookd_metrics_reload (1). 0 or -1. */
 int hookd_config_metrics(const hookd_config *cfg, int reload);

@@ -138,15 +138,8 @@ static int load_route(hookd_cy *cy, const hookd_config *cfg,
                      : hookd_cy_fail(cy, n, "missing required key \"match\"");
     if (hookd_cy_str(cy, n, "source", &rc->source, 0) < 0)
         return -1;
-    if (rc->source) {
-        size_t i;
-        for (i = 0; i < cfg->nsources; i++)
-            if (!strcmp(cfg->sources[i].name, rc->source))
-                break;
-        if (i == cfg->nsources)
-            return hookd_cy_fail_key(cy, n, "source", "unknown source \"%s\"",
-                                     rc->source);
-    }
+    if (rc->source && !hookd_config_source(cfg, rc->source))
+        return hookd_cy_fail_key(cy, n, "source", "unknown source \"%s\"", rc->source);
     if ((r = hookd_cy_strlist(cy, n, "to", &to, &nto, &nodes)) <= 0)
         return r < 0 ? -1 : hookd_cy_fail(cy, n, "missing required key \"to\"");
     r = 0;

@@ -11,28 +11,6 @@
 
 #include <openssl/crypto.h>
 
-static const struct {
-    const char *name;
-    hookd_scheme scheme;
-} schemes[] = {
-    {"none", HOOKD_SCHEME_NONE},
-    {"ctct-hmac-sha256", HOOKD_SCHEME_CTCT},
-    {"github", HOOKD_SCHEME_GITHUB},
-    {"stripe", HOOKD_SCHEME_STRIPE},
-    {"standard-webhooks", HOOKD_SCHEME_STDWH},
-    {"hmac", HOOKD_SCHEME_HMAC},
-    {"ctct-jws", HOOKD_SCHEME_JWS},
-};
-#define NSCHEMES (sizeof schemes / sizeof schemes[0])
-
-static const char *hookd_scheme_cfg_name(hookd_scheme sch)
-{
-    for (size_t i = 0; i < NSCHEMES; i++)
-        if (schemes[i].scheme == sch)
-            return schemes[i].name;
-    return "?";
-}
-
 /* An HTTP header name (RFC 9110 token). */
 static int valid_header(const char *s)
 {
@@ -77,23 +55,6 @@ static const char *const verify_keys[] = {
     "scheme", "secret",    "secrets",  "tolerance", "header",  "algorithm",
     "encoding", "prefix", "jwks_url", "jwks_file", "ca_file", "refresh", NULL};
 
-/* The keys each scheme reads besides scheme, secret(s) and tolerance: any
- * other key is an error naming the scheme, not a silent no-op. */
-static int refuse_foreign(hookd_cy *cy, yaml_node_t *vn, const hookd_verify_cfg *vc,
-                          const char *sn)
-{
-    static const char *const hmac_only[] = {"header", "algorithm", "encoding", "prefix", NULL};
-    static const char *const jws_only[] = {"jwks_url", "jwks_file", "ca_file", "refresh", NULL};
-    for (const char *const *k = hmac_only; *k; k++)
-        if (vc->scheme != HOOKD_SCHEME_HMAC && hookd_cy_get(cy, vn, *k))
-            return hookd_cy_fail_key(cy, vn, *k, "only used with scheme hmac (this is %s)", sn);
-    for (const char *const *k = jws_only; *k; k++)
-        if (vc->scheme != HOOKD_SCHEME_JWS && hookd_cy_get(cy, vn, *k))
-            return hookd_cy_fail_key(cy, vn, *k, "only used with scheme ctct-jws (this is %s)",
-                                     sn);
-    return 0;
-}
-
 /* What verify.c decodes: base64 after an optional "whsec_". */
 static int stdwh_secret_ok(const char *secret)
 {
@@ -103,48 +64,6 @@ static int stdwh_secret_ok(const char *secret)
     int n = hookd_b64_decode(secret, strlen(secret), key, sizeof key);
     OPENSSL_cleanse(key, sizeof key);
     return n >= 1 && n <= 1024;
-}
-
-static int load_secrets(hookd_cy *cy, hookd_verify_cfg *vc, yaml_node_t *vn, const char *sn)
-{
-    char *s = NULL;
-    yaml_node_t *one = hookd_cy_get(cy, vn, "secret");
-    yaml_node_t *many = hookd_cy_get(cy, vn, "secrets");
-    if (one && many)
-        return hookd_cy_fail_key(cy, vn, "secrets", "give secret or secrets, not both");
-    if ((vc->scheme == HOOKD_SCHEME_NONE || vc->scheme == HOOKD_SCHEME_JWS) && (one || many))
-        return hookd_cy_fail_key(cy, vn, one ? "secret" : "secrets",
-                                 "scheme %s takes no secret", sn);
-    yaml_node_t **nodes = NULL;
-    if (one) {
-        if (hookd_cy_str(cy, vn, "secret", &s, 0) < 0)
-            return -1;
-        if (!(vc->secrets = calloc(1, sizeof *vc->secrets))) {
-            free(s);
-            return hookd_cy_fail(cy, one, "out of memory");
-        }
-        vc->secrets[0] = s;
-        vc->nsecrets = 1;
-    } else if (many &&
-               hookd_cy_strlist(cy, vn, "secrets", &vc->secrets, &vc->nsecrets, &nodes) < 0) {
-        return -1;
-    }
-    /* A secret the scheme cannot use would answer 401 to everything: say
-     * so at load, at the secret. */
-    for (size_t i = 0; vc->scheme == HOOKD_SCHEME_STDWH && i < vc->nsecrets; i++)
-        if (!stdwh_secret_ok(vc->secrets[i])) {
-            const char *what = "not a Standard Webhooks secret (whsec_ and base64 of 1 to "
-                               "1024 bytes)";
-            int r = one ? hookd_cy_fail_key(cy, vn, "secret", "%s", what)
-                        : (hookd_cy_push_key(cy, "secrets"), hookd_cy_push_index(cy, i),
-                           hookd_cy_fail(cy, nodes[i], "%s", what));
-            free(nodes);
-            return r;
-        }
-    free(nodes);
-    if (vc->scheme != HOOKD_SCHEME_NONE && vc->scheme != HOOKD_SCHEME_JWS && vc->nsecrets == 0)
-        return hookd_cy_fail(cy, vn, "scheme %s needs a secret (secret: or secrets:)", sn);
-    return 0;
 }
 
 static int load_hmac(hookd_cy *cy, hookd_verify_cfg *vc, yaml_node_t *vn)
@@ -198,6 +117,130 @@ static int load_jws(hookd_cy *cy, hookd_verify_cfg *vc, yaml_node_t *vn)
                : 0;
 }
 
+/* Each scheme's rules, in one place (DESIGN §4 and §10). The order is the
+ * one the unknown-scheme message lists. */
+typedef struct scheme_def {
+    const char *name;
+    hookd_scheme scheme;
+    int secret;               /* 1: needs secret: or secrets:; 0: takes none */
+    int (*secret_ok)(const char *); /* NULL: any string will do */
+    const char *secret_what;  /* what secret_ok wants, for its error */
+    int64_t tolerance_ms;     /* the default replay window; 0: no timestamp to check */
+    int alone;                /* cannot stand in a list beside another scheme */
+    /* Keys only this scheme reads (besides scheme, secret(s), tolerance),
+     * and what reads them. */
+    const char *const *keys;
+    int (*load)(hookd_cy *cy, hookd_verify_cfg *vc, yaml_node_t *vn);
+    const char *event_type;   /* the default event_type: */
+    const char *dedup;        /* the default dedup.key */
+} scheme_def;
+
+static const char *const hmac_keys[] = {"header", "algorithm", "encoding", "prefix", NULL};
+static const char *const jws_keys[] = {"jwks_url", "jwks_file", "ca_file", "refresh", NULL};
+
+static const scheme_def schemes[] = {
+    {.name = "ctct-jws", .scheme = HOOKD_SCHEME_JWS, .tolerance_ms = 300000,
+     .keys = jws_keys, .load = load_jws, .event_type = "/event_type", .dedup = "none"},
+    {.name = "ctct-hmac-sha256", .scheme = HOOKD_SCHEME_CTCT, .secret = 1,
+     .event_type = "/event_type", .dedup = "none"},
+    {.name = "github", .scheme = HOOKD_SCHEME_GITHUB, .secret = 1,
+     .event_type = "header:X-GitHub-Event", .dedup = "header:X-GitHub-Delivery"},
+    {.name = "stripe", .scheme = HOOKD_SCHEME_STRIPE, .secret = 1, .tolerance_ms = 300000,
+     .event_type = "/type", .dedup = "none"},
+    {.name = "standard-webhooks", .scheme = HOOKD_SCHEME_STDWH, .secret = 1,
+     .secret_ok = stdwh_secret_ok,
+     .secret_what = "not a Standard Webhooks secret (whsec_ and base64 of 1 to 1024 bytes)",
+     .tolerance_ms = 300000, .event_type = "/type", .dedup = "header:webhook-id"},
+    /* hmac signs no timestamp hookd could read: a tolerance would be a
+     * promise of replay protection that nothing keeps. */
+    {.name = "hmac", .scheme = HOOKD_SCHEME_HMAC, .secret = 1, .keys = hmac_keys,
+     .load = load_hmac, .event_type = "/event_type", .dedup = "none"},
+    {.name = "none", .scheme = HOOKD_SCHEME_NONE, .alone = 1, .event_type = "/event_type",
+     .dedup = "none"},
+};
+#define NSCHEMES (sizeof schemes / sizeof schemes[0])
+
+static const scheme_def *scheme_of(hookd_scheme sch)
+{
+    for (size_t i = 0; i < NSCHEMES; i++)
+        if (schemes[i].scheme == sch)
+            return &schemes[i];
+    return &schemes[NSCHEMES - 1]; /* not reached: every scheme is listed */
+}
+
+static const scheme_def *scheme_named(const char *name)
+{
+    for (size_t i = 0; i < NSCHEMES; i++)
+        if (!strcmp(schemes[i].name, name))
+            return &schemes[i];
+    return NULL;
+}
+
+/* The scheme that reads `key`, or NULL for a key every scheme shares. */
+static const scheme_def *key_owner(const char *key)
+{
+    for (size_t i = 0; i < NSCHEMES; i++)
+        for (const char *const *k = schemes[i].keys; k && *k; k++)
+            if (!strcmp(*k, key))
+                return &schemes[i];
+    return NULL;
+}
+
+/* A key another scheme reads is an error naming this one, not a silent
+ * no-op. */
+static int refuse_foreign(hookd_cy *cy, yaml_node_t *vn, const scheme_def *def)
+{
+    for (const char *const *k = verify_keys; *k; k++) {
+        const scheme_def *owner = key_owner(*k);
+        if (owner && owner != def && hookd_cy_get(cy, vn, *k))
+            return hookd_cy_fail_key(cy, vn, *k, "only used with scheme %s (this is %s)",
+                                     owner->name, def->name);
+    }
+    return 0;
+}
+
+static int load_secrets(hookd_cy *cy, hookd_verify_cfg *vc, yaml_node_t *vn,
+                        const scheme_def *def)
+{
+    char *s = NULL;
+    yaml_node_t *one = hookd_cy_get(cy, vn, "secret");
+    yaml_node_t *many = hookd_cy_get(cy, vn, "secrets");
+    if (one && many)
+        return hookd_cy_fail_key(cy, vn, "secrets", "give secret or secrets, not both");
+    if (!def->secret && (one || many))
+        return hookd_cy_fail_key(cy, vn, one ? "secret" : "secrets",
+                                 "scheme %s takes no secret", def->name);
+    yaml_node_t **nodes = NULL;
+    if (one) {
+        if (hookd_cy_str(cy, vn, "secret", &s, 0) < 0)
+            return -1;
+        if (!(vc->secrets = calloc(1, sizeof *vc->secrets))) {
+            free(s);
+            return hookd_cy_fail(cy, one, "out of memory");
+        }
+        vc->secrets[0] = s;
+        vc->nsecrets = 1;
+    } else if (many &&
+               hookd_cy_strlist(cy, vn, "secrets", &vc->secrets, &vc->nsecrets, &nodes) < 0) {
+        return -1;
+    }
+    /* A secret the scheme cannot use would answer 401 to everything: say
+     * so at load, at the secret. */
+    for (size_t i = 0; def->secret_ok && i < vc->nsecrets; i++)
+        if (!def->secret_ok(vc->secrets[i])) {
+            int r = one ? hookd_cy_fail_key(cy, vn, "secret", "%s", def->secret_what)
+                        : (hookd_cy_push_key(cy, "secrets"), hookd_cy_push_index(cy, i),
+                           hookd_cy_fail(cy, nodes[i], "%s", def->secret_what));
+            free(nodes);
+            return r;
+        }
+    free(nodes);
+    if (def->secret && vc->nsecrets == 0)
+        return hookd_cy_fail(cy, vn, "scheme %s needs a secret (secret: or secrets:)",
+                             def->name);
+    return 0;
+}
+
 /* One verify entry: a mapping with its scheme and that scheme's keys. */
 static int load_one_verify(hookd_cy *cy, hookd_verify_cfg *vc, yaml_node_t *vn)
 {
@@ -205,38 +248,26 @@ static int load_one_verify(hookd_cy *cy, hookd_verify_cfg *vc, yaml_node_t *vn)
     vc->mark = hookd_cy_mark(vn);
     if (hookd_cy_check_map(cy, vn, verify_keys) < 0 || hookd_cy_req_str(cy, vn, "scheme", &s) < 0)
         return -1;
-    size_t i;
-    for (i = 0; i < NSCHEMES && strcmp(s, schemes[i].name); i++)
-        ;
-    if (i == NSCHEMES) {
-        hookd_cy_fail_key(cy, vn, "scheme",
-                          "unknown scheme \"%s\" (ctct-jws, ctct-hmac-sha256, github, stripe, "
-                          "standard-webhooks, hmac, none)",
-                          s);
+    const scheme_def *def = scheme_named(s);
+    if (!def) {
+        char names[160] = "";
+        for (size_t i = 0, n = 0; i < NSCHEMES; i++, n = strlen(names))
+            snprintf(names + n, sizeof names - n, "%s%s", i ? ", " : "", schemes[i].name);
+        hookd_cy_fail_key(cy, vn, "scheme", "unknown scheme \"%s\" (%s)", s, names);
         free(s);
         return -1;
     }
     free(s);
-    vc->scheme = schemes[i].scheme;
-    const char *sn = schemes[i].name;
-    if (refuse_foreign(cy, vn, vc, sn) < 0 || load_secrets(cy, vc, vn, sn) < 0)
+    vc->scheme = def->scheme;
+    if (refuse_foreign(cy, vn, def) < 0 || load_secrets(cy, vc, vn, def) < 0)
         return -1;
-
-    int timed = vc->scheme == HOOKD_SCHEME_STRIPE || vc->scheme == HOOKD_SCHEME_STDWH ||
-                vc->scheme == HOOKD_SCHEME_JWS;
-    vc->tolerance_ms = timed ? 300000 : 0;
-    /* hmac signs no timestamp hookd could read: a tolerance would be a
-     * promise of replay protection that nothing keeps. */
-    if (hookd_cy_get(cy, vn, "tolerance") && !timed)
+    vc->tolerance_ms = def->tolerance_ms;
+    if (hookd_cy_get(cy, vn, "tolerance") && !def->tolerance_ms)
         return hookd_cy_fail_key(cy, vn, "tolerance", "scheme %s has no timestamp to check",
-                                 sn);
+                                 def->name);
     if (hookd_cy_duration(cy, vn, "tolerance", &vc->tolerance_ms, 1000, HOOKD_CY_DAY_MS) < 0)
         return -1;
-    if (vc->scheme == HOOKD_SCHEME_HMAC)
-        return load_hmac(cy, vc, vn);
-    if (vc->scheme == HOOKD_SCHEME_JWS)
-        return load_jws(cy, vc, vn);
-    return 0;
+    return def->load ? def->load(cy, vc, vn) : 0;
 }
 
 /* verify: one mapping, or a list of them for a source migrating between
@@ -268,13 +299,13 @@ static int load_verify(hookd_cy *cy, hookd_source_cfg *sc, yaml_node_t *src)
         sc->nverify = i + 1; /* so that free sees what was loaded */
         if (load_one_verify(cy, &sc->verify[i], item) < 0)
             return -1;
-        hookd_scheme sch = sc->verify[i].scheme;
-        if (sch == HOOKD_SCHEME_NONE && n > 1)
-            return hookd_cy_fail(cy, item, "scheme none cannot stand beside another scheme");
+        const scheme_def *def = scheme_of(sc->verify[i].scheme);
+        if (def->alone && n > 1)
+            return hookd_cy_fail(cy, item, "scheme %s cannot stand beside another scheme",
+                                 def->name);
         for (size_t j = 0; j < i; j++)
-            if (sc->verify[j].scheme == sch)
-                return hookd_cy_fail(cy, item, "scheme %s is listed twice",
-                                     hookd_scheme_cfg_name(sch));
+            if (sc->verify[j].scheme == def->scheme)
+                return hookd_cy_fail(cy, item, "scheme %s is listed twice", def->name);
         hookd_cy_pop(cy, at);
     }
     hookd_cy_pop(cy, old);
@@ -284,19 +315,7 @@ static int load_verify(hookd_cy *cy, hookd_source_cfg *sc, yaml_node_t *src)
 static int load_event_type(hookd_cy *cy, hookd_source_cfg *sc, yaml_node_t *n)
 {
     char *s = NULL;
-    const char *def;
-    switch (sc->verify[0].scheme) {
-    case HOOKD_SCHEME_STDWH:
-    case HOOKD_SCHEME_STRIPE:
-        def = "/type";
-        break;
-    case HOOKD_SCHEME_GITHUB:
-        def = "header:X-GitHub-Event";
-        break;
-    default:
-        def = "/event_type";
-        break;
-    }
+    const char *def = scheme_of(sc->verify[0].scheme)->event_type;
     int r = hookd_cy_str(cy, n, "event_type", &s, 0);
     if (r < 0)
         return -1;
@@ -328,10 +347,7 @@ static int load_dedup(hookd_cy *cy, hookd_source_cfg *sc, yaml_node_t *n)
         return -1;
     const char *k = s;
     if (!k)
-        k = sc->verify[0].scheme == HOOKD_SCHEME_GITHUB
-                ? "header:X-GitHub-Delivery"
-            : sc->verify[0].scheme == HOOKD_SCHEME_STDWH ? "header:webhook-id"
-                                                      : "none";
+        k = scheme_of(sc->verify[0].scheme)->dedup;
     int r = 0;
     if (!strcmp(k, "none"))
         sc->dedup = HOOKD_DEDUP_NONE;

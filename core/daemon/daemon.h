@@ -7,10 +7,6 @@
 
 #define HOOKD_EXIT_RUNTIME 1
 
-/* -c FILE, else ./hookd.yaml, else /etc/hookd/hookd.yaml, else the embedded
- * default (*embedded set). NULL with the reason in err. */
-hookd_config *hookd_config_find(const char *path, int *embedded, char *err, size_t errlen);
-
 /* Runs the daemon on rt (taken over) until SIGTERM or SIGINT; SIGHUP reloads
  * from config_path (NULL: searched as hookd_config_find does). Returns the
  * exit code: 0 after a clean stop, HOOKD_EXIT_RUNTIME when it cannot start. */

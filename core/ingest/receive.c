@@ -14,6 +14,7 @@
 #include "base/json_pointer.h"
 #include "base/log.h"
 #include "base/metrics.h"
+#include "config/config.h"
 #include "deliver/template.h"
 #include "verify/verify.h"
 
@@ -50,10 +51,8 @@ static int64_t wall_s(void) { return (int64_t)time(NULL); }
 /* The index of a source by name (for metrics); -1 when none. */
 static int source_index(const hookd_runtime *rt, const char *name)
 {
-    for (size_t i = 0; i < rt->cfg->nsources; i++)
-        if (strcmp(rt->cfg->sources[i].name, name) == 0)
-            return (int)i;
-    return -1;
+    const hookd_source_cfg *sc = hookd_config_source(rt->cfg, name);
+    return sc ? (int)(sc - rt->cfg->sources) : -1;
 }
 
 /* Runs on the loop thread once the spool committed (or could not). */
