@@ -19,8 +19,9 @@
 #include <hookd/version.h>
 #include <jansson.h>
 
-#include "ctct/ctct.h"
+#include "common/curl_answer.h"
 #include "common/curl_opts.h"
+#include "ctct/ctct.h"
 #include "deliver/event.h"
 #include "verify/jws.h"
 #include "deliver/template.h"
@@ -177,31 +178,6 @@ static int usage(const char *fmt, const char *arg)
 
 /* ---- the answer ------------------------------------------------------------------- */
 
-typedef struct answer {
-    buf head; /* the final answer's status line and header lines, CRLFs kept */
-    buf body;
-} answer;
-
-static size_t on_header(char *data, size_t size, size_t n, void *arg)
-{
-    answer *an = arg;
-    size_t len = size * n;
-    if (len >= 5 && strncmp(data, "HTTP/", 5) == 0)
-        an->head.len = 0; /* a new answer (after a 100 Continue): only the last counts */
-    if (buf_add(&an->head, data, len, MAX_ANSWER) < 0)
-        return 0;
-    return len;
-}
-
-static size_t on_body(char *data, size_t size, size_t n, void *arg)
-{
-    answer *an = arg;
-    size_t len = size * n;
-    if (buf_add(&an->body, data, len, MAX_ANSWER) < 0)
-        return 0;
-    return len;
-}
-
 /* jansson wants UTF-8: invalid bytes become '?'. */
 static json_t *json_text(const char *s, size_t n)
 {
@@ -218,10 +194,11 @@ static json_t *json_text(const char *s, size_t n)
     return j;
 }
 
-static void print_answer(const answer *an, long status, long ms, int json, FILE *out)
+static void print_answer(const hookd_curl_answer *an, long ms, int json, FILE *out)
 {
-    const char *h = an->head.p ? an->head.p : "";
-    size_t hlen = an->head.len;
+    const char *h = an->head ? an->head : "";
+    size_t hlen = an->hlen;
+    long status = an->status;
     if (!json) {
         /* The status line and headers as received (without CRs), a blank line, the body. */
         for (size_t i = 0; i < hlen; i++)
@@ -229,9 +206,9 @@ static void print_answer(const answer *an, long status, long ms, int json, FILE 
                 fputc(h[i], out);
         if (hlen == 0)
             fprintf(out, "HTTP %ld\n\n", status);
-        if (an->body.len) {
-            fwrite(an->body.p, 1, an->body.len, out);
-            if (an->body.p[an->body.len - 1] != '\n')
+        if (an->len) {
+            fwrite(an->body, 1, an->len, out);
+            if (an->body[an->len - 1] != '\n')
                 fputc('\n', out);
         }
         return;
@@ -275,7 +252,7 @@ static void print_answer(const answer *an, long status, long ms, int json, FILE 
     }
     json_t *o = json_pack("{s:I,s:o,s:o,s:I}", "status", (json_int_t)status, "headers",
                           headers ? headers : json_object(), "body",
-                          json_text(an->body.p, an->body.len), "ms", (json_int_t)ms);
+                          json_text(an->body, an->len), "ms", (json_int_t)ms);
     char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
     if (s)
         fprintf(out, "%s\n", s);
@@ -331,9 +308,165 @@ int hookd_sign_jws_lines(const char *key_path, const char *kid, int64_t ts, cons
     return (int)(nl + (size_t)n + 1);
 }
 
-int hookd_send_cli(const hookd_send_args *a, FILE *out)
+/* The body: the file given, or a Constant Contact sample of the topic's
+ * event for account. 0, or the exit code with the reason said. */
+static int make_body(const hookd_send_args *a, int jws, const char *account, const char *type,
+                     buf *body)
 {
-    /* Usage first: nothing is read or sent before the arguments make sense. */
+    if (a->file) {
+        if (read_body(a->file, body) < 0) {
+            fprintf(stderr, "hookd send: cannot read %s: %s\n",
+                    strcmp(a->file, "-") ? a->file : "standard input", strerror(errno));
+            return EXIT_RUNTIME;
+        }
+        return 0;
+    }
+    /* A v3 sender (ctct-jws) sends the v3 shape, with its api_key. */
+    char sample[256];
+    int n = jws ? snprintf(sample, sizeof sample,
+                           "{\"url\":\"https://api.cc.email/v3/partner/accounts/%s/plan\","
+                           "\"api_key\":\"sample-api-key\",\"event_type\":\"%s\"}",
+                           account, type)
+                : snprintf(sample, sizeof sample,
+                           "{\"url\":\"https://api.constantcontact.com/v2/partner/"
+                           "accounts/%s/plan\",\"event_type\":\"%s\"}",
+                           account, type);
+    if (buf_add(body, sample, (size_t)n, MAX_BODY) < 0) {
+        fprintf(stderr, "hookd send: out of memory\n");
+        return EXIT_RUNTIME;
+    }
+    return 0;
+}
+
+/* The scheme's "Name: value\n" header lines for body into sig. 0, or the
+ * exit code with the reason said. */
+static int make_signature(const hookd_send_args *a, const hookd_verify_cfg *v, int jws,
+                          int64_t ts, const buf *body, char *sig, size_t siglen)
+{
+    char id[4 + HOOKD_ID_LEN + 1];
+    if (a->id) {
+        snprintf(id, sizeof id, "%s", a->id);
+    } else {
+        char ulid[HOOKD_ID_LEN + 1];
+        hookd_ulid_new(ulid, hookd_now_ms());
+        snprintf(id, sizeof id, "msg_%s", ulid);
+    }
+    if (jws) {
+        char why[256];
+        if (hookd_sign_jws_lines(a->key, a->kid, ts, body->p, body->len, sig, siglen, why,
+                                 sizeof why) < 0)
+            return usage("%s", why);
+    } else if (hookd_sign(v, body->p, body->len, a->id ? a->id : id, ts, sig, siglen) < 0) {
+        return usage("cannot sign with scheme %s and this secret (standard-webhooks wants "
+                     "whsec_ and base64)", hookd_scheme_name(v->scheme));
+    }
+    return 0;
+}
+
+/* The request's headers: a JSON Content-Type unless one is given, no
+ * Expect, the signature lines (sig is cut into lines), then the --header
+ * ones, each shown with --verbose. -1 if out of memory. */
+static int request_headers(const hookd_send_args *a, char *sig, struct curl_slist **hl)
+{
+    struct curl_slist *n;
+    if (!has_header(a, "Content-Type")) {
+        if (!(n = curl_slist_append(*hl, "Content-Type: application/json")))
+            return -1;
+        *hl = n;
+    }
+    if (!(n = curl_slist_append(*hl, "Expect:"))) /* no 100-continue wait */
+        return -1;
+    *hl = n;
+    if (add_lines(hl, sig, a->verbose) < 0)
+        return -1;
+    for (size_t i = 0; i < a->nheaders; i++) {
+        if (!(n = curl_slist_append(*hl, a->headers[i])))
+            return -1;
+        *hl = n;
+        if (a->verbose)
+            fprintf(stderr, "> %s\n", a->headers[i]);
+    }
+    return 0;
+}
+
+/* POSTs the body to a->url; 0 when an answer came (in an, and how long it
+ * took in *ms), else EXIT_RUNTIME with the reason said. */
+static int post(CURL *h, const hookd_send_args *a, const char *shown, struct curl_slist *hl,
+                const char *user, const char *pass, int64_t timeout_ms, const buf *body,
+                hookd_curl_answer *an, long *ms)
+{
+    hookd_curl_opts o = {.url = a->url, .method = "POST", .body = body->p,
+                         .body_len = body->len, .timeout_ms = (long)timeout_ms,
+                         .insecure = a->insecure, .ca_file = a->ca_file,
+                         .user_agent = "hookd/" HOOKD_VERSION_STRING " (send)", .headers = hl,
+                         .answer = an, .user = user, .pass = pass};
+    CURLcode cc = hookd_curl_setup(h, &o);
+    if (cc != CURLE_OK) {
+        fprintf(stderr, "hookd send: %s: %s\n", shown, curl_easy_strerror(cc));
+        return EXIT_RUNTIME;
+    }
+    cc = hookd_curl_perform(h, an);
+    if (cc != CURLE_OK) {
+        if (an->over)
+            fprintf(stderr, "hookd send: %s: HTTP %ld: the answer is larger than %u MiB\n", shown,
+                    an->status, MAX_ANSWER >> 20);
+        else
+            fprintf(stderr, "hookd send: %s: %s (curl %d)\n", shown,
+                    hookd_curl_answer_error(an, cc), (int)cc);
+        return EXIT_RUNTIME;
+    }
+    curl_off_t us = 0;
+    curl_easy_getinfo(h, CURLINFO_TOTAL_TIME_T, &us);
+    *ms = (long)(us / 1000);
+    return 0;
+}
+
+/* Sends the signed body and prints the answer: the command's exit code. */
+static int send_signed(const hookd_send_args *a, const char *user, const char *pass,
+                       int64_t timeout_ms, const buf *body, char *sig, size_t siglen,
+                       FILE *out)
+{
+    char shown[1024];
+    url_for_messages(a->url, shown, sizeof shown);
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        fprintf(stderr, "hookd send: cannot initialise libcurl\n");
+        return EXIT_RUNTIME;
+    }
+    int code = EXIT_RUNTIME;
+    struct curl_slist *hl = NULL;
+    hookd_curl_answer an = {.max_body = MAX_ANSWER, .max_head = MAX_ANSWER};
+    CURL *h = curl_easy_init();
+    int ok = h && request_headers(a, sig, &hl) == 0;
+    explicit_bzero(sig, siglen); /* the list holds its copies now */
+    if (!ok) {
+        fprintf(stderr, "hookd send: out of memory\n");
+        goto done;
+    }
+    if (a->verbose && user)
+        fprintf(stderr, "> Authorization: Basic (user %s, password not shown)\n", user);
+    long ms = 0;
+    if (post(h, a, shown, hl, user, pass, timeout_ms, body, &an, &ms) != 0)
+        goto done;
+    print_answer(&an, ms, a->json, out);
+    fflush(out);
+    if (an.status >= 200 && an.status <= 299)
+        code = 0;
+    else
+        fprintf(stderr, "hookd send: %s answered HTTP %ld\n", shown, an.status);
+done:
+    if (h)
+        curl_easy_cleanup(h);
+    free_headers(hl);
+    hookd_curl_answer_clear(&an);
+    curl_global_cleanup();
+    return code;
+}
+
+/* The arguments but the scheme's: the topic's event type, the account,
+ * the timeout and the timestamp. 0, or EXIT_USAGE with the reason said. */
+static int check_args(const hookd_send_args *a, const char **type, const char **account,
+                      int64_t *timeout_ms, int64_t *ts)
+{
     if (!a->url || (strncasecmp(a->url, "http://", 7) && strncasecmp(a->url, "https://", 8)))
         return usage("give the receiver's URL (http:// or https://), e.g. hookd send "
                      "http://127.0.0.1:8080/webhooks/ctct%s", "");
@@ -342,28 +475,39 @@ int hookd_send_cli(const hookd_send_args *a, FILE *out)
     if (a->account && a->file)
         return usage("--account goes with --topic, not --file%s", "");
     int topic = hookd_ctct_topic_parse(a->topic ? a->topic : "tier.increase");
-    const char *type = topic > 0 ? hookd_ctct_topic_event(topic) : NULL;
-    if (!type)
+    *type = topic > 0 ? hookd_ctct_topic_event(topic) : NULL;
+    if (!*type)
         return usage("unknown topic \"%s\" (tier.increase, tier.decrease, account.cancel, "
                      "account.disable or 1-4)", a->topic);
-    const char *account = a->account ? a->account : DEFAULT_ACCOUNT;
-    if (!valid_account(account))
-        return usage("--account \"%s\": 1 to 64 letters, digits, '_' and '-'", account);
+    *account = a->account ? a->account : DEFAULT_ACCOUNT;
+    if (!valid_account(*account))
+        return usage("--account \"%s\": 1 to 64 letters, digits, '_' and '-'", *account);
     for (size_t i = 0; i < a->nheaders; i++)
         if (!valid_header(a->headers[i]))
             return usage("--header \"%s\": want 'Name: value'", a->headers[i]);
-    int64_t timeout_ms = DEFAULT_TIMEOUT_MS;
+    *timeout_ms = DEFAULT_TIMEOUT_MS;
     if (a->timeout) {
         int64_t secs = whole_number(a->timeout);
-        timeout_ms = secs >= 0 && secs <= 86400 ? secs * 1000 : hookd_parse_duration(a->timeout);
-        if (timeout_ms <= 0 || timeout_ms > 86400000)
+        *timeout_ms = secs >= 0 && secs <= 86400 ? secs * 1000 : hookd_parse_duration(a->timeout);
+        if (*timeout_ms <= 0 || *timeout_ms > 86400000)
             return usage("--timeout \"%s\": want a duration such as 10s or 500ms", a->timeout);
     }
-    int64_t ts = (int64_t)time(NULL);
-    if (a->timestamp && (ts = whole_number(a->timestamp)) < 0)
+    *ts = (int64_t)time(NULL);
+    if (a->timestamp && (*ts = whole_number(a->timestamp)) < 0)
         return usage("--timestamp \"%s\": want Unix seconds", a->timestamp);
     if (a->password && !a->user && !(a->source && a->source->basic_user))
         return usage("--password goes with --user%s", "");
+    return 0;
+}
+
+int hookd_send_cli(const hookd_send_args *a, FILE *out)
+{
+    /* Usage first: nothing is read or sent before the arguments make sense. */
+    const char *type, *account;
+    int64_t timeout_ms, ts;
+    int rc = check_args(a, &type, &account, &timeout_ms, &ts);
+    if (rc != 0)
+        return rc;
 
     /* The verification scheme: --scheme (and --secret) win over the source's;
      * a source listing several signs with the first. */
@@ -413,140 +557,14 @@ int hookd_send_cli(const hookd_send_args *a, FILE *out)
                        : a->source   ? a->source->basic_pass
                                      : NULL;
 
-    /* The body. */
     buf body = {0};
-    if (a->file) {
-        if (read_body(a->file, &body) < 0) {
-            fprintf(stderr, "hookd send: cannot read %s: %s\n",
-                    strcmp(a->file, "-") ? a->file : "standard input", strerror(errno));
-            buf_free(&body);
-            return EXIT_RUNTIME;
-        }
-    } else {
-        /* A v3 sender (ctct-jws) sends the v3 shape, with its api_key. */
-        char sample[256];
-        int n = jws ? snprintf(sample, sizeof sample,
-                               "{\"url\":\"https://api.cc.email/v3/partner/accounts/%s/plan\","
-                               "\"api_key\":\"sample-api-key\",\"event_type\":\"%s\"}",
-                               account, type)
-                    : snprintf(sample, sizeof sample,
-                               "{\"url\":\"https://api.constantcontact.com/v2/partner/"
-                               "accounts/%s/plan\",\"event_type\":\"%s\"}",
-                               account, type);
-        if (buf_add(&body, sample, (size_t)n, MAX_BODY) < 0) {
-            fprintf(stderr, "hookd send: out of memory\n");
-            return EXIT_RUNTIME;
-        }
-    }
-
-    /* The signature. */
-    char id[4 + HOOKD_ID_LEN + 1];
-    if (a->id) {
-        snprintf(id, sizeof id, "%s", a->id);
-    } else {
-        char ulid[HOOKD_ID_LEN + 1];
-        hookd_ulid_new(ulid, hookd_now_ms());
-        snprintf(id, sizeof id, "msg_%s", ulid);
-    }
     char sig[4096];
-    if (jws) {
-        char why[256];
-        if (hookd_sign_jws_lines(a->key, a->kid, ts, body.p, body.len, sig, sizeof sig, why,
-                                 sizeof why) < 0) {
-            buf_free(&body);
-            return usage("%s", why);
-        }
-    } else if (hookd_sign(&v, body.p, body.len, a->id ? a->id : id, ts, sig, sizeof sig) < 0) {
-        explicit_bzero(sig, sizeof sig);
-        buf_free(&body);
-        return usage("cannot sign with scheme %s and this secret (standard-webhooks wants "
-                     "whsec_ and base64)", hookd_scheme_name(v.scheme));
-    }
-
-    char shown[1024];
-    url_for_messages(a->url, shown, sizeof shown);
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-        fprintf(stderr, "hookd send: cannot initialise libcurl\n");
-        explicit_bzero(sig, sizeof sig);
-        buf_free(&body);
-        return EXIT_RUNTIME;
-    }
-    int code = EXIT_RUNTIME;
-    struct curl_slist *hl = NULL;
-    answer an = {0};
-    CURL *h = curl_easy_init();
-    int ok = h != NULL;
-    if (ok && !has_header(a, "Content-Type"))
-        ok = (hl = curl_slist_append(hl, "Content-Type: application/json")) != NULL;
-    if (ok)
-        ok = (hl = curl_slist_append(hl, "Expect:")) != NULL; /* no 100-continue wait */
-    if (ok)
-        ok = add_lines(&hl, sig, a->verbose) == 0;
+    int code = make_body(a, jws, account, type, &body);
+    if (code == 0)
+        code = make_signature(a, &v, jws, ts, &body, sig, sizeof sig);
+    if (code == 0)
+        code = send_signed(a, user, pass, timeout_ms, &body, sig, sizeof sig, out);
     explicit_bzero(sig, sizeof sig);
-    for (size_t i = 0; ok && i < a->nheaders; i++) {
-        struct curl_slist *n = curl_slist_append(hl, a->headers[i]);
-        ok = n != NULL;
-        if (ok)
-            hl = n;
-        if (ok && a->verbose)
-            fprintf(stderr, "> %s\n", a->headers[i]);
-    }
-    if (!ok) {
-        fprintf(stderr, "hookd send: out of memory\n");
-        goto done;
-    }
-    if (a->verbose && user)
-        fprintf(stderr, "> Authorization: Basic (user %s, password not shown)\n", user);
-
-    char cerr[CURL_ERROR_SIZE] = "";
-    hookd_curl_opts o = {.url = a->url, .timeout_ms = (long)timeout_ms, .insecure = a->insecure,
-                         .ca_file = a->ca_file,
-                         .user_agent = "hookd/" HOOKD_VERSION_STRING " (send)", .headers = hl,
-                         .errbuf = cerr, .on_body = on_body, .on_header = on_header, .ud = &an,
-                         .user = user, .pass = pass};
-    CURLcode cc = hookd_curl_setup(h, &o);
-#define SET(opt, val)                                                                        \
-    do {                                                                                     \
-        if (cc == CURLE_OK)                                                                  \
-            cc = curl_easy_setopt(h, opt, val);                                              \
-    } while (0)
-    SET(CURLOPT_POST, 1L);
-    SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body.len);
-    SET(CURLOPT_POSTFIELDS, body.p);
-#undef SET
-    if (cc != CURLE_OK) {
-        fprintf(stderr, "hookd send: %s: %s\n", shown, curl_easy_strerror(cc));
-        goto done;
-    }
-    cc = curl_easy_perform(h);
-    long status = 0;
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-    if (cc != CURLE_OK) {
-        if (an.head.too_big || an.body.too_big)
-            fprintf(stderr, "hookd send: %s: HTTP %ld: the answer is larger than %u MiB\n", shown,
-                    status, MAX_ANSWER >> 20);
-        else
-            fprintf(stderr, "hookd send: %s: %s (curl %d)\n", shown,
-                    cerr[0] ? cerr : curl_easy_strerror(cc), (int)cc);
-        goto done;
-    }
-    curl_off_t us = 0;
-    curl_easy_getinfo(h, CURLINFO_TOTAL_TIME_T, &us);
-    print_answer(&an, status, (long)(us / 1000), a->json, out);
-    fflush(out);
-    if (status >= 200 && status <= 299) {
-        code = 0;
-    } else {
-        fprintf(stderr, "hookd send: %s answered HTTP %ld\n", shown, status);
-    }
-
-done:
-    if (h)
-        curl_easy_cleanup(h);
-    free_headers(hl);
-    buf_free(&an.head);
-    buf_free(&an.body);
     buf_free(&body);
-    curl_global_cleanup();
     return code;
 }

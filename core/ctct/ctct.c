@@ -20,8 +20,10 @@
 #include <curl/curl.h>
 #include <hookd/version.h>
 
-#include "common/curl_opts.h"
 #include "base/clock.h"
+#include "common/curl_answer.h"
+#include "common/curl_opts.h"
+#include "common/curl_pool.h"
 #include "common/http_answer.h"
 #include "common/text.h"
 
@@ -31,6 +33,7 @@
 #define TOKEN_EARLY_MS 60000        /* renew this long before the token expires */
 #define MAX_TOKEN 8192
 #define USER_AGENT "hookd/" HOOKD_VERSION_STRING
+#define MAX_IDLE 64                 /* handles kept between requests */
 
 /* ---- small helpers ---------------------------------------------------------- */
 
@@ -112,7 +115,7 @@ hookd_ctct *hookd_ctct_new(const hookd_ctct_cfg *cfg)
         free(c);
         return NULL;
     }
-    pthread_mutex_init(&c->lock, NULL);
+    hookd_curl_pool_init(&c->pool, MAX_IDLE);
     pthread_mutex_init(&c->tlock, NULL);
     return c;
 }
@@ -121,93 +124,18 @@ void hookd_ctct_free(hookd_ctct *c)
 {
     if (!c)
         return;
-    for (size_t i = 0; i < c->nidle; i++)
-        curl_easy_cleanup(c->idle[i]);
-    free(c->idle);
+    hookd_curl_pool_destroy(&c->pool);
     if (c->token) {
         explicit_bzero(c->token, strlen(c->token));
         free(c->token);
     }
     explicit_bzero(c->key_query, strlen(c->key_query));
     free(c->key_query);
-    pthread_mutex_destroy(&c->lock);
     pthread_mutex_destroy(&c->tlock);
     free(c);
 }
 
-static CURL *take_handle(hookd_ctct *c)
-{
-    CURL *h = NULL;
-    pthread_mutex_lock(&c->lock);
-    if (c->nidle > 0)
-        h = c->idle[--c->nidle];
-    pthread_mutex_unlock(&c->lock);
-    return h ? h : curl_easy_init();
-}
-
-static void give_back(hookd_ctct *c, CURL *h)
-{
-    curl_easy_reset(h); /* options (and credentials) go; connections stay */
-    pthread_mutex_lock(&c->lock);
-    if (c->nidle == c->cap) {
-        size_t nc = c->cap ? c->cap * 2 : 4;
-        CURL **n = nc <= 64 ? realloc(c->idle, nc * sizeof *n) : NULL;
-        if (!n) {
-            pthread_mutex_unlock(&c->lock);
-            curl_easy_cleanup(h);
-            return;
-        }
-        c->idle = n;
-        c->cap = nc;
-    }
-    c->idle[c->nidle++] = h;
-    pthread_mutex_unlock(&c->lock);
-}
-
 /* ---- one exchange ----------------------------------------------------------- */
-
-void hookd_ctct_answer_reset(hookd_ctct_answer *a)
-{
-    free(a->body);
-    memset(a, 0, sizeof *a);
-}
-
-static size_t on_body(char *p, size_t size, size_t n, void *ud)
-{
-    hookd_ctct_answer *a = ud;
-    size_t len = size * n;
-    if (len > HOOKD_CTCT_MAX_ANSWER - a->len) {
-        a->too_big = 1;
-        return 0; /* curl stops with CURLE_WRITE_ERROR */
-    }
-    if (a->len + len + 1 > a->cap) {
-        size_t cap = a->cap ? a->cap : 4096;
-        while (cap < a->len + len + 1)
-            cap *= 2;
-        char *nb = realloc(a->body, cap);
-        if (!nb)
-            return 0;
-        a->body = nb;
-        a->cap = cap;
-    }
-    memcpy(a->body + a->len, p, len);
-    a->len += len;
-    a->body[a->len] = '\0';
-    return len;
-}
-
-static size_t on_header(char *p, size_t size, size_t n, void *ud)
-{
-    hookd_ctct_answer *a = ud;
-    size_t len = size * n;
-    if (len > 5 && !memcmp(p, "HTTP/", 5)) {
-        a->retry_after[0] = '\0';
-        a->len = 0;
-    } else if (len > 12 && !strncasecmp(p, "retry-after:", 12)) {
-        hookd_header_value(p + 12, len - 12, a->retry_after, sizeof a->retry_after);
-    }
-    return len;
-}
 
 int hookd_ctct_retryable(long status)
 {
@@ -225,7 +153,7 @@ typedef struct request {
 
 /* 0 when an answer came (a->status); otherwise HOOKD_CTCT_RETRY or _FAIL
  * with the reason in why (not yet cleaned of secrets). */
-static int exchange(hookd_ctct *c, const request *q, hookd_ctct_answer *a, char *why, size_t whylen)
+static int exchange(hookd_ctct *c, const request *q, hookd_curl_answer *a, char *why, size_t whylen)
 {
     int64_t limit = c->cfg->timeout_ms > 0 ? c->cfg->timeout_ms : DEFAULT_TIMEOUT_MS;
     if (q->deadline_ms > 0) {
@@ -237,42 +165,25 @@ static int exchange(hookd_ctct *c, const request *q, hookd_ctct_answer *a, char 
         if (left < limit)
             limit = left;
     }
-    CURL *h = take_handle(c);
+    CURL *h = hookd_curl_pool_take(&c->pool);
     if (!h) {
         hookd_say(why, whylen, "out of memory");
         return HOOKD_CTCT_RETRY;
     }
-    char cerr[CURL_ERROR_SIZE] = "";
-    size_t blen = q->body ? strlen(q->body) : 0;
-    hookd_curl_opts o = {.url = q->url, .timeout_ms = (long)limit, .user_agent = USER_AGENT,
-                         .headers = q->headers, .errbuf = cerr, .on_body = on_body,
-                         .on_header = on_header, .ud = a, .user = q->user, .pass = q->pass};
+    a->max_body = HOOKD_CTCT_MAX_ANSWER;
+    hookd_curl_opts o = {.url = q->url, .method = q->method, .body = q->body,
+                         .body_len = q->body ? strlen(q->body) : 0, .timeout_ms = (long)limit,
+                         .user_agent = USER_AGENT, .headers = q->headers, .answer = a,
+                         .user = q->user, .pass = q->pass};
     CURLcode cc = hookd_curl_setup(h, &o);
-#define SET(opt, val)                                                                        \
-    do {                                                                                     \
-        if (cc == CURLE_OK)                                                                  \
-            cc = curl_easy_setopt(h, opt, val);                                              \
-    } while (0)
-    if (!strcmp(q->method, "GET")) {
-        SET(CURLOPT_HTTPGET, 1L);
-    } else if (!strcmp(q->method, "DELETE") && !q->body) {
-        SET(CURLOPT_CUSTOMREQUEST, "DELETE");
-    } else {
-        SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)blen);
-        SET(CURLOPT_POSTFIELDS, q->body ? q->body : "");
-        if (strcmp(q->method, "POST"))
-            SET(CURLOPT_CUSTOMREQUEST, q->method);
-    }
-#undef SET
     if (cc == CURLE_OK)
-        cc = curl_easy_perform(h);
+        cc = hookd_curl_perform(h, a);
     else
-        snprintf(cerr, sizeof cerr, "curl: %s", curl_easy_strerror(cc));
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &a->status);
-    give_back(c, h);
+        snprintf(a->error, sizeof a->error, "curl: %s", curl_easy_strerror(cc));
+    hookd_curl_pool_give(&c->pool, h);
     if (cc == CURLE_OK)
         return 0;
-    if (a->too_big) {
+    if (a->over) {
         /* A server in trouble may say so at length: a 5xx stays retryable. */
         int again = hookd_ctct_retryable(a->status);
         hookd_say(why, whylen, "HTTP %ld: the answer is larger than %d KiB", a->status,
@@ -280,14 +191,14 @@ static int exchange(hookd_ctct *c, const request *q, hookd_ctct_answer *a, char 
         a->status = 0;
         return again ? HOOKD_CTCT_RETRY : HOOKD_CTCT_FAIL;
     }
-    hookd_say(why, whylen, "%s (curl %d)", cerr[0] ? cerr : curl_easy_strerror(cc), (int)cc);
+    hookd_say(why, whylen, "%s (curl %d)", hookd_curl_answer_error(a, cc), (int)cc);
     a->status = 0;
     return cc == CURLE_URL_MALFORMAT || cc == CURLE_UNSUPPORTED_PROTOCOL ? HOOKD_CTCT_FAIL
                                                                         : HOOKD_CTCT_RETRY;
 }
 
 /* "HTTP 404: first bytes of the answer" */
-void hookd_ctct_status_reason(const hookd_ctct_answer *a, const char *what, char *why,
+void hookd_ctct_status_reason(const hookd_curl_answer *a, const char *what, char *why,
                               size_t whylen)
 {
     char snip[SNIPPET + 1] = "";
@@ -334,7 +245,7 @@ static int fetch_token(hookd_ctct *c, int64_t deadline_ms, hookd_ctct_outcome *o
 {
     const hookd_ctct_cfg *cfg = c->cfg;
     struct curl_slist *h = NULL;
-    hookd_ctct_answer a = {0};
+    hookd_curl_answer a = {0};
     int r;
     o->from_token = 1;
     if (add_header(&h, "Accept: application/json") < 0 ||
@@ -358,20 +269,20 @@ static int fetch_token(hookd_ctct *c, int64_t deadline_ms, hookd_ctct_outcome *o
         char tmp[sizeof o->why];
         snprintf(tmp, sizeof tmp, "partner token: %.480s", o->why);
         memcpy(o->why, tmp, sizeof tmp);
-        hookd_ctct_answer_reset(&a);
+        hookd_curl_answer_clear(&a);
         return o->code = r;
     }
     if (a.status < 200 || a.status > 299) {
         int again = hookd_ctct_retryable(a.status);
         hookd_ctct_status_reason(&a, "partner token refused", o->why, sizeof o->why);
         o->retry_after_ms = again ? hookd_retry_after_ms(a.retry_after) : -1;
-        hookd_ctct_answer_reset(&a);
+        hookd_curl_answer_clear(&a);
         return o->code = again ? HOOKD_CTCT_RETRY : HOOKD_CTCT_FAIL;
     }
     json_t *j = a.body ? json_loadb(a.body, a.len, 0, NULL) : NULL;
     if (a.body)
         explicit_bzero(a.body, a.len);
-    hookd_ctct_answer_reset(&a);
+    hookd_curl_answer_clear(&a);
     const char *tok = json_string_value(json_object_get(j, "access_token"));
     json_t *exp = json_object_get(j, "expires_in");
     long long ttl = json_is_integer(exp) ? (long long)json_integer_value(exp)
@@ -433,7 +344,7 @@ static int get_token(hookd_ctct *c, int64_t deadline_ms, unsigned long stale_gen
  * the token and tries once more. 0 when an answer came (a->status, any);
  * otherwise the code, with o filled. */
 int hookd_ctct_api_call(hookd_ctct *c, const char *method, const char *url, const char *body,
-                        int64_t deadline_ms, hookd_ctct_answer *a, hookd_ctct_outcome *o)
+                        int64_t deadline_ms, hookd_curl_answer *a, hookd_ctct_outcome *o)
 {
     const hookd_ctct_cfg *cfg = c->cfg;
     unsigned long gen = 0;
@@ -468,7 +379,7 @@ int hookd_ctct_api_call(hookd_ctct *c, const char *method, const char *url, cons
                      .pass = cfg->api == 2 ? cfg->password : NULL,
                      .body = body,
                      .deadline_ms = deadline_ms};
-        hookd_ctct_answer_reset(a);
+        hookd_curl_answer_clear(a);
         r = exchange(c, &q, a, o->why, sizeof o->why);
         free_headers(h);
         hookd_ctct_clean_reason(c, o->why, tok);
@@ -511,7 +422,7 @@ int hookd_ctct_fetch_plan(hookd_ctct *c, const char *url, int64_t deadline_ms, j
                           int64_t *retry_after_ms_out, char *why, size_t whylen)
 {
     hookd_ctct_outcome o = {.retry_after_ms = -1};
-    hookd_ctct_answer a = {0};
+    hookd_curl_answer a = {0};
     int r;
     *plan = NULL;
     if (retry_after_ms_out)
@@ -539,7 +450,7 @@ int hookd_ctct_fetch_plan(hookd_ctct *c, const char *url, int64_t deadline_ms, j
         hookd_say(why, whylen, "%s", o.why);
         if (retry_after_ms_out)
             *retry_after_ms_out = o.retry_after_ms;
-        hookd_ctct_answer_reset(&a);
+        hookd_curl_answer_clear(&a);
         return r;
     }
     if (a.status < 200 || a.status > 299) {
@@ -552,12 +463,12 @@ int hookd_ctct_fetch_plan(hookd_ctct *c, const char *url, int64_t deadline_ms, j
         r = hookd_ctct_retryable(a.status) ? HOOKD_CTCT_RETRY : HOOKD_CTCT_FAIL;
         if (r == HOOKD_CTCT_RETRY && retry_after_ms_out)
             *retry_after_ms_out = hookd_retry_after_ms(a.retry_after);
-        hookd_ctct_answer_reset(&a);
+        hookd_curl_answer_clear(&a);
         return r;
     }
     json_error_t je;
     json_t *j = a.body ? json_loadb(a.body, a.len, 0, &je) : NULL;
-    hookd_ctct_answer_reset(&a);
+    hookd_curl_answer_clear(&a);
     if (!json_is_object(j)) {
         json_decref(j);
         hookd_say(why, whylen, "plan: the answer is not a JSON object");

@@ -80,7 +80,7 @@ static int sub_call(hookd_ctct *c, const char *method, const char *path, const c
                     hookd_ctct_result *r, json_t **ans)
 {
     hookd_ctct_outcome o = {.retry_after_ms = -1};
-    hookd_ctct_answer a = {0};
+    hookd_curl_answer a = {0};
     *ans = NULL;
     hookd_ctct_result_clear(r);
     char *url = hookd_ctct_api_url(c, path, 0);
@@ -95,7 +95,7 @@ static int sub_call(hookd_ctct *c, const char *method, const char *path, const c
     if (rc != 0) {
         r->retry_after_ms = o.retry_after_ms;
         memcpy(r->why, o.why, sizeof r->why);
-        hookd_ctct_answer_reset(&a);
+        hookd_curl_answer_clear(&a);
         return r->code = rc;
     }
     json_t *j = a.body && a.len ? json_loadb(a.body, a.len, JSON_DECODE_ANY, NULL) : NULL;
@@ -106,10 +106,10 @@ static int sub_call(hookd_ctct *c, const char *method, const char *path, const c
         r->code = hookd_ctct_retryable(a.status) ? HOOKD_CTCT_RETRY : HOOKD_CTCT_FAIL;
         if (r->code == HOOKD_CTCT_RETRY)
             r->retry_after_ms = hookd_retry_after_ms(a.retry_after);
-        hookd_ctct_answer_reset(&a);
+        hookd_curl_answer_clear(&a);
         return r->code;
     }
-    hookd_ctct_answer_reset(&a);
+    hookd_curl_answer_clear(&a);
     *ans = j;
     return r->code = HOOKD_CTCT_OK;
 }

@@ -13,10 +13,11 @@
 
 #include <curl/curl.h>
 
-#include "common/curl_opts.h"
 #include "base/clock.h"
 #include "base/log.h"
 #include "base/metrics.h"
+#include "common/curl_answer.h"
+#include "common/curl_opts.h"
 
 #define EARLY_GAP_MS 60000   /* unknown kids re-read at most this often */
 #define FIRST_RETRY_MS 1000  /* while a read fails: 1 s, 2 s, ... */
@@ -50,33 +51,14 @@ static char *dup_or_null(const char *s, int *oom)
 typedef struct body {
     char *p;
     size_t len;
-    int too_big;
 } body;
-
-static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
-{
-    body *b = ud;
-    size_t n = size * nmemb;
-    if (b->len + n > HOOKD_JWKS_MAX_BYTES) {
-        b->too_big = 1;
-        return 0; /* aborts the transfer */
-    }
-    char *p = realloc(b->p, b->len + n + 1);
-    if (!p)
-        return 0;
-    memcpy(p + b->len, ptr, n);
-    b->p = p;
-    b->len += n;
-    p[b->len] = '\0';
-    return n;
-}
 
 /* GET the url through the thread's multi handle (or a plain easy perform
  * when called from hookd check), so that hookd_keyset_free can cut it
  * short with curl_multi_wakeup. */
 static int http_get(hookd_keyset *ks, CURLM *multi, body *b, char *err, size_t errlen)
 {
-    char cerr[CURL_ERROR_SIZE] = "";
+    hookd_curl_answer a = {.max_body = HOOKD_JWKS_MAX_BYTES};
     CURL *h = curl_easy_init();
     if (!h) {
         snprintf(err, errlen, "out of memory");
@@ -85,7 +67,7 @@ static int http_get(hookd_keyset *ks, CURLM *multi, body *b, char *err, size_t e
     struct curl_slist *hdr = curl_slist_append(NULL, "Accept: application/json");
     hookd_curl_opts o = {
         .url = ks->url, .timeout_ms = (long)ks->timeout_ms, .ca_file = ks->ca_file,
-        .user_agent = "hookd", .headers = hdr, .errbuf = cerr, .on_body = on_body, .ud = b,
+        .user_agent = "hookd", .headers = hdr, .answer = &a,
     };
     CURLcode cc = hookd_curl_setup(h, &o);
     if (cc == CURLE_OK)
@@ -120,18 +102,20 @@ static int http_get(hookd_keyset *ks, CURLM *multi, body *b, char *err, size_t e
     long status = 0;
     if (cc == CURLE_OK)
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-    if (b->too_big)
+    if (a.over)
         snprintf(err, errlen, "the key set is larger than %d bytes", HOOKD_JWKS_MAX_BYTES);
     else if (cc == CURLE_ABORTED_BY_CALLBACK && !strcmp(err, "stopped"))
         ;
     else if (cc != CURLE_OK)
-        snprintf(err, errlen, "%s", cerr[0] ? cerr : curl_easy_strerror(cc));
+        snprintf(err, errlen, "%s", hookd_curl_answer_error(&a, cc));
     else if (status != 200)
         snprintf(err, errlen, "HTTP status %ld", status);
     else
         rc = 0;
     curl_slist_free_all(hdr);
     curl_easy_cleanup(h);
+    b->p = a.body; /* the answer's body is the key set's text, kept by the caller */
+    b->len = a.len;
     return rc;
 }
 

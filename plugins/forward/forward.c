@@ -31,6 +31,9 @@
 
 #include "common/http_answer.h"
 #include "common/text.h"
+#include "common/curl_answer.h"
+#include "common/curl_opts.h"
+#include "common/curl_pool.h"
 
 #define SNIPPET_MAX 200                 /* bytes of an answer kept for the reason */
 #define SIGN_MAX 1024                   /* room for the signature header lines */
@@ -63,9 +66,7 @@ typedef struct fwd_inst {
     int insecure, follow;
     long connect_ms;
     int curl_ready;             /* curl_global_init succeeded */
-    pthread_mutex_t lock;       /* idle */
-    CURL **idle;                /* handles between deliveries, with their connections */
-    size_t nidle, cap;
+    hookd_curl_pool pool;       /* handles between deliveries, with their connections */
 } fwd_inst;
 
 /* ---- small helpers ---- */
@@ -139,9 +140,7 @@ static void fwd_destroy(void *instance)
     if (!f)
         return;
     const hookd_api *api = f->api;
-    for (size_t i = 0; i < f->nidle; i++)
-        curl_easy_cleanup(f->idle[i]);
-    free(f->idle);
+    hookd_curl_pool_destroy(&f->pool);
     tfree(api, f->url);
     tfree(api, f->text);
     for (size_t i = 0; i < f->nheaders; i++) {
@@ -158,7 +157,6 @@ static void fwd_destroy(void *instance)
         free(f->secret);
     }
     free(f->ca_file);
-    pthread_mutex_destroy(&f->lock);
     if (f->curl_ready)
         curl_global_cleanup();
     free(f);
@@ -366,7 +364,7 @@ static int fwd_init(const hookd_api *api, const json_t *config, void **instance,
     if (!f)
         return bad(err, errlen, HOOKD_ENOMEM, "out of memory");
     f->api = api;
-    pthread_mutex_init(&f->lock, NULL);
+    hookd_curl_pool_init(&f->pool, 0);
     /* Here, on the main thread: libcurl's global set-up is not thread-safe
      * everywhere. It counts calls, so every instance pairs its own. */
     f->curl_ready = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
@@ -446,43 +444,6 @@ static int json_body(const fwd_inst *f, const hookd_event *ev, char **body, hook
 
 /* ---- the request ---- */
 
-typedef struct answer {
-    char snippet[SNIPPET_MAX + 1];
-    size_t len;
-    char phrase[64];        /* the status line's reason phrase */
-    char retry_after[64];
-} answer;
-
-static size_t on_body(char *p, size_t size, size_t n, void *ud)
-{
-    answer *a = ud;
-    size_t len = size * n, k = SNIPPET_MAX - a->len;
-    if (k > len)
-        k = len;
-    memcpy(a->snippet + a->len, p, k);
-    a->len += k;
-    return len;   /* read the rest too, so the connection stays usable */
-}
-
-static size_t on_header(char *p, size_t size, size_t n, void *ud)
-{
-    answer *a = ud;
-    size_t len = size * n;
-    if (len > 5 && !memcmp(p, "HTTP/", 5)) {
-        /* A new answer (after a 1xx or a redirect): forget the last one's. */
-        a->retry_after[0] = '\0';
-        a->len = 0;
-        const char *sp = memchr(p, ' ', len);                    /* before the code */
-        sp = sp ? memchr(sp + 1, ' ', len - (size_t)(sp + 1 - p)) : NULL; /* after it */
-        a->phrase[0] = '\0';
-        if (sp)
-            hookd_header_value(sp + 1, len - (size_t)(sp + 1 - p), a->phrase, sizeof a->phrase);
-    } else if (len > 12 && !strncasecmp(p, "retry-after:", 12)) {
-        hookd_header_value(p + 12, len - 12, a->retry_after, sizeof a->retry_after);
-    }
-    return len;
-}
-
 /* "Name: value" for curl; an empty value needs "Name;" to be sent at all. */
 static int add_header(struct curl_slist **list, const char *name, const char *value)
 {
@@ -549,51 +510,21 @@ nomem:
     return HOOKD_RETRY;
 }
 
-/* A handle from the pool, keeping its open connections, or a new one. */
-static CURL *take_handle(fwd_inst *f)
-{
-    CURL *h = NULL;
-    pthread_mutex_lock(&f->lock);
-    if (f->nidle > 0)
-        h = f->idle[--f->nidle];
-    pthread_mutex_unlock(&f->lock);
-    return h ? h : curl_easy_init();
-}
-
-static void give_back(fwd_inst *f, CURL *h)
-{
-    curl_easy_reset(h);   /* options go; connections and caches stay */
-    pthread_mutex_lock(&f->lock);
-    if (f->nidle == f->cap) {
-        size_t nc = f->cap ? f->cap * 2 : 4;
-        CURL **n = realloc(f->idle, nc * sizeof *n);
-        if (!n) {
-            pthread_mutex_unlock(&f->lock);
-            curl_easy_cleanup(h);
-            return;
-        }
-        f->idle = n;
-        f->cap = nc;
-    }
-    f->idle[f->nidle++] = h;
-    pthread_mutex_unlock(&f->lock);
-}
-
 /* What curl's result and the HTTP status mean for the delivery. */
-static int judge(const fwd_inst *f, CURLcode cc, const char *cerr, long code,
-                 const answer *a, hookd_status *st)
+static int judge(const fwd_inst *f, CURLcode cc, const hookd_curl_answer *a, hookd_status *st)
 {
-    char snip[SNIPPET_MAX + 1], status[96];
+    char snip[SNIPPET_MAX + 1] = "", status[96];
+    long code = a->status;
     if (cc != CURLE_OK) {
         /* Timeouts, refused connections, TLS failures: the peer may recover. */
-        say(st, "%s (curl %d)", cerr[0] ? cerr : curl_easy_strerror(cc), (int)cc);
+        say(st, "%s (curl %d)", hookd_curl_answer_error(a, cc), (int)cc);
         /* Not so a bad URL (rendered per event) or an endless redirect. */
         return cc == CURLE_URL_MALFORMAT || cc == CURLE_UNSUPPORTED_PROTOCOL ||
                        cc == CURLE_TOO_MANY_REDIRECTS
                    ? HOOKD_FAIL : HOOKD_RETRY;
     }
-    memcpy(snip, a->snippet, a->len);
-    snip[a->len] = '\0';
+    if (a->body)
+        memcpy(snip, a->body, a->len + 1);
     hookd_one_line(snip);
     snprintf(status, sizeof status, "HTTP %ld%s%s", code, a->phrase[0] ? " " : "", a->phrase);
     if (code >= 200 && code < 300)
@@ -610,100 +541,95 @@ static int judge(const fwd_inst *f, CURLcode cc, const char *cerr, long code,
     return HOOKD_FAIL;
 }
 
+/* The bytes to send and sign: the event's own (body: raw) or the rendered
+ * JSON, malloc'd in *owned; none for a GET. */
+static int request_body(const fwd_inst *f, const hookd_event *ev, char **owned,
+                        const char **body, size_t *len, hookd_status *st)
+{
+    *body = ev->body ? ev->body : "";
+    *len = ev->body ? ev->body_len : 0;
+    if (f->body != BODY_RAW) {
+        int r = json_body(f, ev, owned, st);
+        if (r != HOOKD_OK)
+            return r;
+        *body = *owned;
+        *len = strlen(*owned);
+    }
+    if (!strcmp(f->method, "GET")) {   /* sends no body, so signs none */
+        *body = "";
+        *len = 0;
+    }
+    return HOOKD_OK;
+}
+
+/* The whole exchange fits in what is left of the event's deadline: the
+ * connect and total timeouts (0: none) for curl. */
+static int timeouts(const fwd_inst *f, const hookd_event *ev, long *connect_ms, long *total_ms,
+                    hookd_status *st)
+{
+    int64_t left = ev->deadline_ms > 0 ? ev->deadline_ms - f->api->monotonic_ms() : INT64_MAX;
+    if (left <= 0) {
+        say(st, "deadline passed before sending");
+        return HOOKD_RETRY;
+    }
+    *connect_ms = left < f->connect_ms ? (long)left : f->connect_ms;
+    *total_ms = left == INT64_MAX ? 0 : left > LONG_MAX ? LONG_MAX : (long)left;
+    return HOOKD_OK;
+}
+
+/* One exchange on a handle from the pool, judged. */
+static int exchange(fwd_inst *f, const char *url, struct curl_slist *hdrs, const char *body,
+                    size_t len, long connect_ms, long total_ms, hookd_status *st)
+{
+    CURL *h = hookd_curl_pool_take(&f->pool);
+    if (!h) {
+        say(st, "out of memory");
+        return HOOKD_RETRY;
+    }
+    /* The first bytes of the answer for the reason; the rest is read and
+     * dropped, so the connection stays usable. */
+    hookd_curl_answer a = {.max_body = SNIPPET_MAX, .drain = 1};
+    hookd_curl_opts o = {.url = url, .method = f->method, .body = body, .body_len = len,
+                         .timeout_ms = total_ms, .connect_timeout_ms = connect_ms,
+                         .insecure = f->insecure, .ca_file = f->ca_file, .follow = f->follow,
+                         .max_redirs = MAX_REDIRS,
+                         .path_as_is = 1, /* the path as the template made it */
+                         .user_agent = "hookd/" HOOKD_VERSION_STRING, .headers = hdrs,
+                         .answer = &a};
+    int r;
+    CURLcode cc = hookd_curl_setup(h, &o);
+    if (cc != CURLE_OK) {
+        say(st, "curl: %s", curl_easy_strerror(cc));
+        r = HOOKD_RETRY;
+    } else {
+        cc = hookd_curl_perform(h, &a);
+        r = judge(f, cc, &a, st);
+    }
+    hookd_curl_pool_give(&f->pool, h);
+    hookd_curl_answer_clear(&a);
+    return r;
+}
+
 static int fwd_deliver(void *instance, const hookd_event *ev, hookd_status *st)
 {
     fwd_inst *f = instance;
     const hookd_api *api = f->api;
-    char *url = NULL, *owned = NULL, cerr[CURL_ERROR_SIZE] = "";
-    const char *body = ev->body ? ev->body : "";
-    size_t len = ev->body ? ev->body_len : 0;
+    char *url = NULL, *owned = NULL;
+    const char *body;
+    size_t len;
     struct curl_slist *hdrs = NULL;
-    CURL *h = NULL;
-    answer a = {.len = 0};
+    long connect_ms, total_ms;
     int r;
 
     st->retry_after_ms = -1;
     if (!(url = api->template_render(f->url, ev, HOOKD_ESC_URL))) {
-        r = HOOKD_RETRY;
         say(st, "out of memory");
-        goto done;
-    }
-    if (f->body != BODY_RAW) {
-        if ((r = json_body(f, ev, &owned, st)) != HOOKD_OK)
-            goto done;
-        body = owned;
-        len = strlen(owned);
-    }
-    if (!strcmp(f->method, "GET")) {   /* sends no body, so signs none */
-        body = "";
-        len = 0;
-    }
-    if ((r = build_headers(f, ev, body, len, &hdrs, st)) != HOOKD_OK)
-        goto done;
-    if (!(h = take_handle(f))) {
         r = HOOKD_RETRY;
-        say(st, "out of memory");
-        goto done;
+    } else if ((r = request_body(f, ev, &owned, &body, &len, st)) == HOOKD_OK &&
+               (r = build_headers(f, ev, body, len, &hdrs, st)) == HOOKD_OK &&
+               (r = timeouts(f, ev, &connect_ms, &total_ms, st)) == HOOKD_OK) {
+        r = exchange(f, url, hdrs, body, len, connect_ms, total_ms, st);
     }
-
-    /* The whole exchange fits in what is left of the event's deadline. */
-    int64_t start = api->monotonic_ms();
-    int64_t left = ev->deadline_ms > 0 ? ev->deadline_ms - start : INT64_MAX;
-    if (left <= 0) {
-        r = HOOKD_RETRY;
-        say(st, "deadline passed before sending");
-        goto done;
-    }
-    long connect_ms = left < f->connect_ms ? (long)left : f->connect_ms;
-    long total_ms = left == INT64_MAX ? 0 : left > LONG_MAX ? LONG_MAX : (long)left;
-
-    CURLcode cc = CURLE_OK;
-#define SET(opt, val) do { if (cc == CURLE_OK) cc = curl_easy_setopt(h, opt, val); } while (0)
-    SET(CURLOPT_URL, url);
-    SET(CURLOPT_PATH_AS_IS, 1L); /* the path as the template made it: no dot-segment removal */
-    SET(CURLOPT_NOSIGNAL, 1L);
-    SET(CURLOPT_PROTOCOLS_STR, "http,https");
-    SET(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-    SET(CURLOPT_FOLLOWLOCATION, (long)f->follow);
-    SET(CURLOPT_MAXREDIRS, (long)MAX_REDIRS);
-    SET(CURLOPT_POSTREDIR, (long)CURL_REDIR_POST_ALL);  /* a followed POST stays a POST */
-    SET(CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
-    SET(CURLOPT_TIMEOUT_MS, total_ms);
-    SET(CURLOPT_USERAGENT, "hookd/" HOOKD_VERSION_STRING);
-    SET(CURLOPT_HTTPHEADER, hdrs);
-    SET(CURLOPT_ERRORBUFFER, cerr);
-    SET(CURLOPT_WRITEFUNCTION, on_body);
-    SET(CURLOPT_WRITEDATA, &a);
-    SET(CURLOPT_HEADERFUNCTION, on_header);
-    SET(CURLOPT_HEADERDATA, &a);
-    if (f->ca_file)
-        SET(CURLOPT_CAINFO, f->ca_file);
-    if (f->insecure) {
-        SET(CURLOPT_SSL_VERIFYPEER, 0L);
-        SET(CURLOPT_SSL_VERIFYHOST, 0L);
-    }
-    if (!strcmp(f->method, "GET")) {
-        SET(CURLOPT_HTTPGET, 1L);
-    } else {
-        SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-        SET(CURLOPT_POSTFIELDS, body);   /* not copied: lives until perform returns */
-        if (strcmp(f->method, "POST"))
-            SET(CURLOPT_CUSTOMREQUEST, f->method);
-    }
-#undef SET
-    if (cc != CURLE_OK) {
-        r = HOOKD_RETRY;
-        say(st, "curl: %s", curl_easy_strerror(cc));
-        goto done;
-    }
-    cc = curl_easy_perform(h);
-    long code = 0;
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
-    r = judge(f, cc, cerr, code, &a, st);
-
-done:
-    if (h)
-        give_back(f, h);
     curl_slist_free_all(hdrs);
     free(owned);
     if (url)
