@@ -320,12 +320,13 @@ static int cmd_sign(const opts *o)
         secrets[0] = (char *)o->secret;
         v.secrets = secrets;
         v.nsecrets = 1;
-        v.header = (char *)(o->header ? o->header : "X-Signature");
-        v.prefix = (char *)o->prefix;
-        v.algorithm = o->algorithm && strcmp(o->algorithm, "sha512") == 0 ? HOOKD_ALG_SHA512
-                                                                           : HOOKD_ALG_SHA256;
-        v.encoding = o->encoding && strcmp(o->encoding, "base64") == 0 ? HOOKD_ENC_BASE64
-                                                                        : HOOKD_ENC_HEX;
+        char why[160];
+        if (v.scheme == HOOKD_SCHEME_HMAC &&
+            hookd_hmac_settings(&v, o->header, o->algorithm, o->encoding, o->prefix, why,
+                                sizeof why) != 0) {
+            fprintf(stderr, "hookd sign: %s\n", why);
+            return EXIT_USAGE;
+        }
     }
     if ((o->key || o->kid) && v.scheme != HOOKD_SCHEME_JWS) {
         fprintf(stderr, "hookd sign: --key and --kid go with scheme ctct-jws\n");
