@@ -8,11 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "ctct/ctct.h"
 
-#define EXIT_OK 0
-#define EXIT_RUNTIME 1
-#define EXIT_USAGE 2
 #define CELL_MAX 600
 
 static const char topics_help[] =
@@ -24,17 +22,17 @@ static int finish(FILE *out)
 {
     if (fflush(out) != 0 || ferror(out)) {
         fprintf(stderr, "hookd ctct: writing the output: %s\n", strerror(errno));
-        return EXIT_RUNTIME;
+        return HOOKD_EXIT_RUNTIME;
     }
-    return EXIT_OK;
+    return HOOKD_EXIT_OK;
 }
 
 static int emit_json(const json_t *doc, FILE *out)
 {
     if (json_dumpf(doc, out, JSON_INDENT(2)) != 0 || fputc('\n', out) == EOF) {
-        if (finish(out) == EXIT_OK)
+        if (finish(out) == HOOKD_EXIT_OK)
             fprintf(stderr, "hookd ctct: out of memory\n");
-        return EXIT_RUNTIME;
+        return HOOKD_EXIT_RUNTIME;
     }
     return finish(out);
 }
@@ -178,7 +176,7 @@ static void report(const hookd_ctct_cfg *cc, const char *sub, int topic,
 static int usage(const char *msg)
 {
     fprintf(stderr, "hookd ctct: %s\n", msg);
-    return EXIT_USAGE;
+    return HOOKD_EXIT_USAGE;
 }
 
 static void say_topic(FILE *out, const json_t *row)
@@ -269,7 +267,7 @@ int hookd_ctct_cli(const hookd_config *cfg, char **pos, size_t npos, int json, F
     hookd_ctct *c = hookd_ctct_new(&cfg->ctct);
     if (!c) {
         fprintf(stderr, "hookd ctct: cannot set up the HTTP client (libcurl)\n");
-        return EXIT_RUNTIME;
+        return HOOKD_EXIT_RUNTIME;
     }
     hookd_ctct_result r = {.retry_after_ms = -1};
     int rc;
@@ -285,7 +283,7 @@ int hookd_ctct_cli(const hookd_config *cfg, char **pos, size_t npos, int json, F
     int code;
     if (rc != HOOKD_CTCT_OK) {
         report(&cfg->ctct, sub, topic, &r);
-        code = EXIT_RUNTIME;
+        code = HOOKD_EXIT_RUNTIME;
     } else {
         code = json ? emit_json(r.json, out) : print_result(sub, r.json, out);
     }
@@ -308,4 +306,15 @@ void hookd_ctct_describe(const hookd_ctct_cfg *cc, FILE *out)
         fprintf(out, "ctct: api v2, base %s, timeout %lld ms (api_key, username, password "
                      "set)\n",
                 cc->base_url, (long long)cc->timeout_ms);
+}
+
+int hookd_cmd_ctct(const hookd_cmdline *cl)
+{
+    int code = HOOKD_EXIT_OK;
+    hookd_config *cfg = hookd_cli_config(cl, &code);
+    if (!cfg)
+        return code;
+    code = hookd_ctct_cli(cfg, cl->pos, cl->npos, hookd_cli_get(cl, "json") != NULL, stdout);
+    hookd_config_free(cfg);
+    return code;
 }

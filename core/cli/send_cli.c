@@ -524,14 +524,11 @@ int hookd_send_cli(const hookd_send_args *a, FILE *out)
                 v = a->source->verify[i];
                 break;
             }
-        if (v.scheme == HOOKD_SCHEME_HMAC && !v.header) {
-            v.header = "X-Hookd-Signature";
-            v.prefix = (char *)(a->prefix ? a->prefix : "sha256=");
-            v.algorithm = a->algorithm && strcmp(a->algorithm, "sha512") == 0 ? HOOKD_ALG_SHA512
-                                                                               : HOOKD_ALG_SHA256;
-            v.encoding = a->encoding && strcmp(a->encoding, "base64") == 0 ? HOOKD_ENC_BASE64
-                                                                            : HOOKD_ENC_HEX;
-        }
+        char why[160];
+        if (v.scheme == HOOKD_SCHEME_HMAC && !v.header &&
+            hookd_hmac_settings(&v, NULL, a->algorithm, a->encoding, a->prefix, why,
+                                sizeof why) != 0)
+            return usage("%s", why);
     } else if (a->source) {
         v = a->source->verify[0];
     } else {

@@ -4,7 +4,6 @@
  * the two never disagree. Only replay writes, in one BEGIN IMMEDIATE
  * transaction; a running daemon notices the commit (PRAGMA data_version) on
  * its next housekeeping pass and takes the rows whose claim is not its own. */
-#include "common/units.h"
 #include "spool_cli.h"
 
 #include <errno.h>
@@ -13,8 +12,11 @@
 #include <sqlite3.h>
 #include <stdint.h>
 #include <string.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 
+#include "cli.h"
+#include "common/units.h"
 #include "config/config.h"
 #include "deliver/event.h"
 #include "spool/spool_schema.h"
@@ -25,8 +27,6 @@
 #define BUSY_TIMEOUT_MS 5000
 #define CELL_MAX 512 /* a text cell longer than this is cut */
 #define MAX_COLS 8
-
-enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
 
 /* ---------- SQL (every value is a bound parameter) ---------- */
 
@@ -79,13 +79,13 @@ typedef struct spool {
 static int sql_fail(const spool *sp)
 {
     fprintf(stderr, "hookd: spool %s: %s\n", sp->path, sqlite3_errmsg(sp->db));
-    return CLI_FAIL;
+    return HOOKD_EXIT_RUNTIME;
 }
 
 static int no_memory(void)
 {
     fprintf(stderr, "hookd: out of memory\n");
-    return CLI_FAIL;
+    return HOOKD_EXIT_RUNTIME;
 }
 
 /* Opens an existing spool; never creates one. */
@@ -99,7 +99,7 @@ static int spool_open(spool *sp, const char *path, int writable)
             fprintf(stderr, "hookd: no spool at %s\n", sp->path);
         else
             fprintf(stderr, "hookd: spool %s: %s\n", path, strerror(errno));
-        return CLI_FAIL;
+        return HOOKD_EXIT_RUNTIME;
     }
     int flags = writable ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY;
     int rc = sqlite3_open_v2(path, &sp->db, flags, NULL);
@@ -108,7 +108,7 @@ static int spool_open(spool *sp, const char *path, int writable)
                 sp->db ? sqlite3_errmsg(sp->db) : sqlite3_errstr(rc));
         sqlite3_close(sp->db);
         sp->db = NULL;
-        return CLI_FAIL;
+        return HOOKD_EXIT_RUNTIME;
     }
     sqlite3_busy_timeout(sp->db, BUSY_TIMEOUT_MS);
     /* The daemon upgrades a spool in place when it opens it; the commands
@@ -127,9 +127,9 @@ static int spool_open(spool *sp, const char *path, int writable)
                 schema, HOOKD_SPOOL_SCHEMA);
         sqlite3_close(sp->db);
         sp->db = NULL;
-        return CLI_FAIL;
+        return HOOKD_EXIT_RUNTIME;
     }
-    return CLI_OK;
+    return HOOKD_EXIT_OK;
 }
 
 static const char *event_sql(const spool *sp)
@@ -168,7 +168,7 @@ typedef struct filters {
     int64_t limit;
 } filters;
 
-static int parse_filters(const hookd_cli_args *a, filters *f)
+static int parse_filters(const hookd_spool_cmd_args *a, filters *f)
 {
     f->type = a->type;
     f->plugin = a->plugin;
@@ -179,11 +179,11 @@ static int parse_filters(const hookd_cli_args *a, filters *f)
         if (d < 0) {
             fprintf(stderr, "hookd: --since \"%s\" is not a duration (e.g. 30s, 15m, 2h, 7d)\n",
                     a->since);
-            return CLI_USAGE;
+            return HOOKD_EXIT_USAGE;
         }
         f->since = hookd_now_ms() - d; /* d <= INT64_MAX and now > 0: no overflow */
     }
-    return CLI_OK;
+    return HOOKD_EXIT_OK;
 }
 
 static int bind_filters(sqlite3_stmt *s, const filters *f)
@@ -205,10 +205,10 @@ static int check_ids(char *const *ids, size_t n)
             fprintf(stderr,
                     "hookd: \"%s\" is not an event id (26 characters of Crockford base32,"
                     " upper case)\n", id ? id : "");
-            return CLI_USAGE;
+            return HOOKD_EXIT_USAGE;
         }
     }
-    return CLI_OK;
+    return HOOKD_EXIT_OK;
 }
 
 /* ---------- columns into JSON ---------- */
@@ -312,9 +312,9 @@ static int finish(FILE *out)
 {
     if (fflush(out) != 0 || ferror(out)) {
         fprintf(stderr, "hookd: writing the output: %s\n", strerror(errno));
-        return CLI_FAIL;
+        return HOOKD_EXIT_RUNTIME;
     }
-    return CLI_OK;
+    return HOOKD_EXIT_OK;
 }
 
 static int emit_json(const json_t *doc, FILE *out)
@@ -322,7 +322,7 @@ static int emit_json(const json_t *doc, FILE *out)
     if (!doc)
         return no_memory();
     if (json_dumpf(doc, out, JSON_INDENT(2)) != 0 || fputc('\n', out) == EOF)
-        return finish(out) ? CLI_FAIL : no_memory();
+        return finish(out) ? HOOKD_EXIT_RUNTIME : no_memory();
     return finish(out);
 }
 
@@ -492,12 +492,12 @@ static int fetch(const spool *sp, const char *sql, const filters *f, row_fn fn, 
     int rc = SQLITE_DONE, oom = !*rows;
     while (!oom && (rc = sqlite3_step(s)) == SQLITE_ROW)
         oom = json_array_append_new(*rows, fn(s)) != 0;
-    int code = oom ? no_memory() : rc != SQLITE_DONE ? sql_fail(sp) : CLI_OK;
+    int code = oom ? no_memory() : rc != SQLITE_DONE ? sql_fail(sp) : HOOKD_EXIT_OK;
     sqlite3_finalize(s);
     return code;
 }
 
-static int list(const hookd_cli_args *a, const char *sql, row_fn fn, const column *cols,
+static int list(const hookd_spool_cmd_args *a, const char *sql, row_fn fn, const column *cols,
                 const char *empty, FILE *out)
 {
     filters f;
@@ -508,18 +508,18 @@ static int list(const hookd_cli_args *a, const char *sql, row_fn fn, const colum
         return code;
     code = fetch(&sp, sql, &f, fn, &rows);
     sqlite3_close(sp.db);
-    if (code == CLI_OK)
+    if (code == HOOKD_EXIT_OK)
         code = a->json ? emit_json(rows, out) : emit_table(rows, cols, empty, out);
     json_decref(rows);
     return code;
 }
 
-int hookd_cli_events(const hookd_cli_args *a, FILE *out)
+int hookd_spool_cmd_events(const hookd_spool_cmd_args *a, FILE *out)
 {
     return list(a, SQL_EVENTS, event_row, EVENT_COLS, "no events", out);
 }
 
-int hookd_cli_dead(const hookd_cli_args *a, FILE *out)
+int hookd_spool_cmd_dead(const hookd_spool_cmd_args *a, FILE *out)
 {
     return list(a, SQL_DEAD, dead_row, DEAD_COLS, "no dead letters", out);
 }
@@ -531,7 +531,7 @@ static int load_event(const spool *sp, const char *id, json_t **doc)
 {
     sqlite3_stmt *e = NULL, *d = NULL, *t = NULL;
     json_t *dels;
-    int rc, code = CLI_OK;
+    int rc, code = HOOKD_EXIT_OK;
     if (!(e = prepare(sp, event_sql(sp))) || !(d = prepare(sp, SQL_DELIVERIES)) ||
         !(t = prepare(sp, SQL_ATTEMPTS)) || bind_text(e, ":id", id) != SQLITE_OK) {
         code = sql_fail(sp);
@@ -540,7 +540,7 @@ static int load_event(const spool *sp, const char *id, json_t **doc)
     rc = sqlite3_step(e);
     if (rc == SQLITE_DONE) {
         fprintf(stderr, "hookd: no event %s in the spool\n", id);
-        code = CLI_FAIL;
+        code = HOOKD_EXIT_RUNTIME;
         goto done;
     }
     if (rc != SQLITE_ROW) {
@@ -574,13 +574,13 @@ done:
     return code;
 }
 
-int hookd_cli_show(const hookd_cli_args *a, FILE *out)
+int hookd_spool_cmd_show(const hookd_spool_cmd_args *a, FILE *out)
 {
     spool sp;
     json_t *doc = NULL;
     if (a->nids != 1) {
         fprintf(stderr, "hookd: events show takes one event id\n");
-        return CLI_USAGE;
+        return HOOKD_EXIT_USAGE;
     }
     int code = check_ids(a->ids, 1);
     if (code || (code = spool_open(&sp, a->spool_path, 0)))
@@ -593,7 +593,7 @@ int hookd_cli_show(const hookd_cli_args *a, FILE *out)
         sqlite3_exec(sp.db, "COMMIT", NULL, NULL, NULL);
     }
     sqlite3_close(sp.db);
-    if (code == CLI_OK)
+    if (code == HOOKD_EXIT_OK)
         code = a->json ? emit_json(doc, out) : print_event(doc, out);
     json_decref(doc);
     return code;
@@ -601,7 +601,7 @@ int hookd_cli_show(const hookd_cli_args *a, FILE *out)
 
 /* ---------- replay ---------- */
 
-static int replay_usage(const hookd_cli_args *a)
+static int replay_usage(const hookd_spool_cmd_args *a)
 {
     const char *why = NULL;
     if (!a->dead && a->nids == 0)
@@ -612,17 +612,17 @@ static int replay_usage(const hookd_cli_args *a)
         why = "--plugin goes with replay --dead";
     if (why) {
         fprintf(stderr, "hookd: %s\n", why);
-        return CLI_USAGE;
+        return HOOKD_EXIT_USAGE;
     }
     return check_ids(a->ids, a->nids);
 }
 
 /* Inside the caller's transaction; *n counts the deliveries made pending. An
  * id listed twice counts once. */
-static int replay_rows(const spool *sp, const hookd_cli_args *a, int64_t *n)
+static int replay_rows(const spool *sp, const hookd_spool_cmd_args *a, int64_t *n)
 {
     sqlite3_stmt *upd = NULL, *find = NULL;
-    int code = CLI_OK;
+    int code = HOOKD_EXIT_OK;
     if (!(upd = prepare(sp, a->dead ? SQL_REPLAY_DEAD : SQL_REPLAY_EVENT)) ||
         (!a->dead && !(find = prepare(sp, event_sql(sp)))) ||
         bind_int(upd, ":now", hookd_now_ms()) != SQLITE_OK ||
@@ -636,7 +636,7 @@ static int replay_rows(const spool *sp, const hookd_cli_args *a, int64_t *n)
         *n = sqlite3_changes(sp->db);
         goto done;
     }
-    for (size_t i = 0; i < a->nids && code == CLI_OK; i++) {
+    for (size_t i = 0; i < a->nids && code == HOOKD_EXIT_OK; i++) {
         size_t k = 0;
         while (k < i && strcmp(a->ids[k], a->ids[i]) != 0)
             k++;
@@ -647,7 +647,7 @@ static int replay_rows(const spool *sp, const hookd_cli_args *a, int64_t *n)
         int rc = sqlite3_step(find);
         if (rc == SQLITE_DONE) {
             fprintf(stderr, "hookd: no event %s in the spool\n", a->ids[i]);
-            code = CLI_FAIL;
+            code = HOOKD_EXIT_RUNTIME;
         } else if (rc != SQLITE_ROW) {
             code = sql_fail(sp);
         } else {
@@ -664,7 +664,7 @@ done:
     return code;
 }
 
-int hookd_cli_replay(const hookd_cli_args *a, FILE *out)
+int hookd_spool_cmd_replay(const hookd_spool_cmd_args *a, FILE *out)
 {
     spool sp;
     int64_t n = 0;
@@ -673,14 +673,14 @@ int hookd_cli_replay(const hookd_cli_args *a, FILE *out)
         return code;
     if (sqlite3_exec(sp.db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
         code = sql_fail(&sp);
-    } else if ((code = replay_rows(&sp, a, &n)) != CLI_OK) {
+    } else if ((code = replay_rows(&sp, a, &n)) != HOOKD_EXIT_OK) {
         sqlite3_exec(sp.db, "ROLLBACK", NULL, NULL, NULL);
     } else if (sqlite3_exec(sp.db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
         code = sql_fail(&sp);
         sqlite3_exec(sp.db, "ROLLBACK", NULL, NULL, NULL);
     }
     sqlite3_close(sp.db);
-    if (code != CLI_OK)
+    if (code != HOOKD_EXIT_OK)
         return code;
     if (a->json) {
         json_t *doc = json_pack("{s:I}", "replayed", (json_int_t)n);
@@ -694,4 +694,62 @@ int hookd_cli_replay(const hookd_cli_args *a, FILE *out)
                      " start does)", n == 1 ? "it" : "them");
     fputc('\n', out);
     return finish(out);
+}
+
+/* ---------- the commands from the table ---------- */
+
+/* a with --limit (NULL for replay, which has none), --json and the spool of
+ * -c FILE, given to fn. */
+static int run_spool_cmd(const hookd_cmdline *cl, hookd_spool_cmd_args a, const char *limit,
+                         int (*fn)(const hookd_spool_cmd_args *, FILE *))
+{
+    if (limit) {
+        char *end;
+        errno = 0;
+        a.limit = strtol(limit, &end, 10);
+        if (end == limit || *end || a.limit <= 0 || errno) {
+            fprintf(stderr, "hookd: --limit wants a positive number\n");
+            return HOOKD_EXIT_USAGE;
+        }
+    }
+    a.json = hookd_cli_get(cl, "json") != NULL;
+    int code = HOOKD_EXIT_OK;
+    hookd_config *cfg = hookd_cli_config(cl, &code);
+    if (!cfg)
+        return code;
+    a.spool_path = cfg->spool_path;
+    code = fn(&a, stdout);
+    hookd_config_free(cfg);
+    return code;
+}
+
+int hookd_cmd_events(const hookd_cmdline *cl)
+{
+    hookd_spool_cmd_args a = {.type = hookd_cli_get(cl, "type"),
+                              .since = hookd_cli_get(cl, "since")};
+    if (cl->npos > 0 && strcmp(cl->pos[0], "show") == 0) {
+        a.ids = cl->pos + 1;
+        a.nids = cl->npos - 1;
+        return run_spool_cmd(cl, a, hookd_cli_get(cl, "limit"), hookd_spool_cmd_show);
+    }
+    if (cl->npos > 0) {
+        fprintf(stderr, "hookd: unexpected argument \"%s\"\n", cl->pos[0]);
+        return HOOKD_EXIT_USAGE;
+    }
+    return run_spool_cmd(cl, a, hookd_cli_get(cl, "limit"), hookd_spool_cmd_events);
+}
+
+int hookd_cmd_dead(const hookd_cmdline *cl)
+{
+    hookd_spool_cmd_args a = {.plugin = hookd_cli_get(cl, "plugin")};
+    return run_spool_cmd(cl, a, hookd_cli_get(cl, "limit"), hookd_spool_cmd_dead);
+}
+
+int hookd_cmd_replay(const hookd_cmdline *cl)
+{
+    hookd_spool_cmd_args a = {.plugin = hookd_cli_get(cl, "plugin"),
+                              .dead = hookd_cli_get(cl, "dead") != NULL,
+                              .ids = cl->pos,
+                              .nids = cl->npos};
+    return run_spool_cmd(cl, a, NULL, hookd_spool_cmd_replay);
 }

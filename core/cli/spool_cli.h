@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
-typedef struct hookd_cli_args {
+typedef struct hookd_spool_cmd_args {
     const char *spool_path;
     const char *type;     /* --type GLOB (SQLite GLOB on events.type), NULL: any */
     const char *since;    /* --since DURATION: received_at >= now - d, NULL: any */
@@ -18,15 +18,15 @@ typedef struct hookd_cli_args {
     int dead;             /* replay --dead */
     char **ids;           /* positional event ids */
     size_t nids;
-} hookd_cli_args;
+} hookd_spool_cmd_args;
 
 /* Each returns the process exit code: 0 ok, 1 runtime failure (no spool,
  * unknown id, SQLite error), 2 usage error (bad --since, missing or malformed
  * id, replay with neither ids nor --dead, or both). Output goes to out; errors
  * are one line "hookd: ..." on stderr. */
-int hookd_cli_events(const hookd_cli_args *a, FILE *out);  /* list, newest first */
-int hookd_cli_show(const hookd_cli_args *a, FILE *out);    /* ids[0], exactly one id */
-int hookd_cli_dead(const hookd_cli_args *a, FILE *out);    /* dead letters, oldest first */
-int hookd_cli_replay(const hookd_cli_args *a, FILE *out);  /* ids, or every dead letter */
+int hookd_spool_cmd_events(const hookd_spool_cmd_args *a, FILE *out);  /* list, newest first */
+int hookd_spool_cmd_show(const hookd_spool_cmd_args *a, FILE *out);    /* ids[0], exactly one id */
+int hookd_spool_cmd_dead(const hookd_spool_cmd_args *a, FILE *out);    /* dead letters, oldest first */
+int hookd_spool_cmd_replay(const hookd_spool_cmd_args *a, FILE *out);  /* ids, or every dead letter */
 
 #endif

@@ -775,10 +775,9 @@ int hookd_sign_named(const char *scheme, const char *secret, const char *body,
         out == NULL || outlen == 0)
         return -22;
     char *secrets[1] = {(char *)secret};
-    hookd_verify_cfg v = {
-        .scheme = (hookd_scheme)s, .secrets = secrets, .nsecrets = 1,
-        .header = "X-Hookd-Signature", .prefix = "sha256=",
-    };
+    hookd_verify_cfg v = {.scheme = (hookd_scheme)s, .secrets = secrets, .nsecrets = 1};
+    if (s == HOOKD_SCHEME_HMAC && hookd_hmac_settings(&v, NULL, NULL, NULL, NULL, NULL, 0) != 0)
+        return -22;
     int n = hookd_sign(&v, body, body_len, id, ts, out, outlen);
     return n < 0 ? -22 : n;
 }

@@ -56,10 +56,25 @@ int hookd_basic_check(const char *authorization, const char *user,
 int hookd_sign(const hookd_verify_cfg *v, const char *body, size_t body_len,
                const char *id, int64_t ts, char *out, size_t outlen);
 
+/* The generic hmac scheme's default header name when hookd signs. */
+#define HOOKD_HMAC_DEFAULT_HEADER "X-Hookd-Signature"
+
+/* The generic hmac scheme as hookd signs it (hookd sign, hookd send, the
+ * plugins' signer): the one place its settings and their defaults are made.
+ * Sets v's scheme, header, algorithm, encoding and prefix (secrets
+ * untouched) from the given options; NULL takes the default: header
+ * HOOKD_HMAC_DEFAULT_HEADER, sha256, hex, no prefix ("" is no prefix too):
+ * what a source with `scheme: hmac` and only its header named verifies.
+ * v points at the given strings. 0, or -1 with one line in err: a header
+ * that is not a header name, an algorithm other than sha256|sha512, an
+ * encoding other than hex|base64. */
+int hookd_hmac_settings(hookd_verify_cfg *v, const char *header, const char *algorithm,
+                        const char *encoding, const char *prefix, char *err, size_t errlen);
+
 /* The plugins' signer (hookd_api.sign): hookd_sign by scheme name with one
- * secret, so hookd signs exactly what it would accept; hmac signs with
- * "X-Hookd-Signature: sha256=<hex>". Returns the length written or
- * HOOKD_EINVAL (-22). */
+ * secret, so hookd signs exactly what it would accept; hmac signs with the
+ * defaults of hookd_hmac_settings ("X-Hookd-Signature: <hex>"). Returns the
+ * length written or HOOKD_EINVAL (-22). */
 int hookd_sign_named(const char *scheme, const char *secret, const char *body,
                      size_t body_len, const char *id, int64_t ts, char *out,
                      size_t outlen);

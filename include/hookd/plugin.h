@@ -136,7 +136,7 @@ struct hookd_api {
      * Signs an outgoing body the way a sender of `scheme` does, so the
      * receiver can verify hookd: "standard-webhooks" (secret "whsec_" +
      * base64; signs id.ts.body), "github", "ctct-hmac-sha256", "stripe"
-     * (signs ts.body) or "hmac" (X-Hookd-Signature: sha256=<hex>). `id` is
+     * (signs ts.body) or "hmac" (X-Hookd-Signature: <hex>). `id` is
      * the message id, `ts` Unix seconds. Writes header lines "Name: value\n"
      * into out (NUL-terminated); returns their length, or HOOKD_EINVAL for
      * an unknown scheme, a bad secret or an `out` too small. */

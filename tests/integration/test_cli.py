@@ -1,5 +1,9 @@
 """The command line: check, configuration errors with file:line:col and exit
-code 2, plugin refusals, sign against the shared vectors, --help."""
+code 2, plugin refusals, sign against the shared vectors, the command table
+(each command's own options, --help from the table)."""
+import base64
+import hashlib
+import hmac
 import json
 import os
 import re
@@ -120,6 +124,85 @@ class Sign(HookdCase):
             self.assertIn(word, r.stdout.decode())
         self.assertEqual(self.run_cli("frobnicate").returncode, 2)
         self.assertEqual(self.run_cli("--bogus").returncode, 2)
+
+
+class Table(HookdCase):
+    """The command table: each command takes only its own options, and the
+    help of hookd and of each command is printed from it."""
+
+    def usage_error(self, *args):
+        r = self.run_cli(*args)
+        err = r.stderr.decode()
+        self.assertEqual(r.returncode, 2, (args, r.stdout, err))
+        self.assertEqual(r.stdout, b"", args)
+        self.assertEqual(err.count("\n"), 1, err)
+        return err
+
+    def test_an_option_of_another_command_is_refused(self):
+        for cmd, args, word in [("check", ("check", "--topic", "x"), "--topic"),
+                                ("run", ("run", "--scheme", "github"), "--scheme"),
+                                ("sign", ("sign", "--scheme", "github", "--json"), "--json"),
+                                ("ctct", ("--limit", "3", "ctct", "topics"), "--limit"),
+                                ("events", ("events", "--dead"), "--dead"),
+                                ("replay", ("replay", "--dead", "--limit=5"), "--limit"),
+                                ("version", ("version", "-V"), "-V")]:
+            with self.subTest(args=args):
+                err = self.usage_error(*args)
+                self.assertTrue(err.startswith(f"hookd {cmd}: {word} is not an option of {cmd}"), err)
+
+    def test_unknown_option_and_missing_value(self):
+        err = self.usage_error("check", "--frobnicate")
+        self.assertRegex(err, r"^hookd check: unknown option --frobnicate")
+        err = self.usage_error("--bogus")
+        self.assertRegex(err, r"^hookd run: unknown option --bogus")
+        err = self.usage_error("sign", "--scheme")
+        self.assertRegex(err, r"^hookd sign: --scheme needs a value")
+        err = self.usage_error("events", "-c")
+        self.assertRegex(err, r"^hookd events: -c needs a value")
+        err = self.usage_error("check", "extra")
+        self.assertIn('unexpected argument "extra"', err)
+        err = self.usage_error("frobnicate")
+        self.assertIn('unknown command "frobnicate"', err)
+
+    def test_command_help(self):
+        for cmd, own, other in [("sign", "--algorithm", "--topic"), ("send", "--topic", "--dead"),
+                                ("events", "--since", "--plugin"), ("replay", "--dead", "--since"),
+                                ("run", "--version", "--json"), ("check", "--config", "--json")]:
+            with self.subTest(cmd=cmd):
+                r = self.run_cli(cmd, "--help")
+                out = r.stdout.decode()
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertIn(f"  {cmd}", out)
+                self.assertIn(own, out)
+                self.assertIn("--config", out)
+                self.assertNotIn(other, out)
+        r = self.run_cli("--help")
+        for cmd in ("run", "check", "sign", "send URL", "events show ID", "dead", "replay --dead",
+                    "ctct subscribe TOPIC URL", "version"):
+            self.assertIn("  " + cmd, r.stdout.decode())
+        self.assertNotIn("--scheme", r.stdout.decode(), "hookd sign --help has them")
+
+    def test_options_before_the_command_word(self):
+        r = self.run_cli("--scheme", "github", "--secret", "k", "sign", input=b"x")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(r.stdout.startswith(b"X-Hub-Signature-256: sha256="), r.stdout)
+        self.assertEqual(self.run_cli("-V").stdout.decode().split()[0], "hookd")
+        self.assertIn("plugin ABI", self.run_cli("version").stdout.decode())
+
+    def test_generic_hmac_options(self):
+        def sign(*extra):
+            r = self.run_cli("sign", "--scheme", "hmac", "--secret", "k", *extra, input=b"x")
+            return r.returncode, r.stdout.decode(), r.stderr.decode()
+        mac = hmac.new(b"k", b"x", hashlib.sha256).hexdigest()
+        self.assertEqual(sign(), (0, f"X-Hookd-Signature: {mac}\n", ""))
+        mac512 = base64.b64encode(hmac.new(b"k", b"x", hashlib.sha512).digest()).decode()
+        self.assertEqual(sign("--header", "X-Sig", "--algorithm", "sha512", "--encoding", "base64",
+                              "--prefix", "v1="), (0, f"X-Sig: v1={mac512}\n", ""))
+        for bad in (("--algorithm", "md5"), ("--encoding", "b32"), ("--header", "no good")):
+            with self.subTest(bad=bad):
+                code, out, err = sign(*bad)
+                self.assertEqual((code, out), (2, ""), err)
+                self.assertRegex(err, "^hookd sign: .*" + bad[1])
 
 
 if __name__ == "__main__":

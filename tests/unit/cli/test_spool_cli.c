@@ -34,7 +34,7 @@ typedef struct fx {
     int64_t b_at;
 } fx;
 
-typedef int (*cmd_fn)(const hookd_cli_args *, FILE *);
+typedef int (*cmd_fn)(const hookd_spool_cmd_args *, FILE *);
 
 typedef struct result {
     int code;
@@ -121,7 +121,7 @@ static int teardown(void **state)
 }
 
 /* Runs a command with out in memory and stderr captured. */
-static result run(cmd_fn fn, const hookd_cli_args *a)
+static result run(cmd_fn fn, const hookd_spool_cmd_args *a)
 {
     result r = {0};
     size_t err_len = 0;
@@ -146,7 +146,7 @@ static void result_free(result *r)
 
 /* Runs with --json: must succeed, print nothing on stderr and exactly one
  * document followed by a newline. */
-static json_t *run_json(cmd_fn fn, hookd_cli_args a)
+static json_t *run_json(cmd_fn fn, hookd_spool_cmd_args a)
 {
     a.json = 1;
     result r = run(fn, &a);
@@ -162,7 +162,7 @@ static json_t *run_json(cmd_fn fn, hookd_cli_args a)
 }
 
 /* Expects exit code `code` and stderr exactly `err` (one line). */
-static void expect_fail(cmd_fn fn, const hookd_cli_args *a, int code, const char *err)
+static void expect_fail(cmd_fn fn, const hookd_spool_cmd_args *a, int code, const char *err)
 {
     result r = run(fn, a);
     if (r.code != code || strcmp(r.err, err) != 0)
@@ -213,9 +213,9 @@ static char *snapshot(fx *f)
     return v;
 }
 
-static hookd_cli_args args(fx *f)
+static hookd_spool_cmd_args args(fx *f)
 {
-    return (hookd_cli_args){.spool_path = f->path};
+    return (hookd_spool_cmd_args){.spool_path = f->path};
 }
 
 /* ---------- events ---------- */
@@ -223,7 +223,7 @@ static hookd_cli_args args(fx *f)
 static void test_events_json(void **state)
 {
     fx *f = *state;
-    json_t *doc = run_json(hookd_cli_events, args(f));
+    json_t *doc = run_json(hookd_spool_cmd_events, args(f));
     assert_int_equal(json_array_size(doc), 2);
     const json_t *b = json_array_get(doc, 0), *a = json_array_get(doc, 1);
     assert_string_equal(str(b, "id"), EV_B); /* newest first */
@@ -245,36 +245,36 @@ static void test_events_json(void **state)
 static void test_events_filters(void **state)
 {
     fx *f = *state;
-    hookd_cli_args a = args(f);
+    hookd_spool_cmd_args a = args(f);
     a.type = "tier.*";
-    json_t *doc = run_json(hookd_cli_events, a);
+    json_t *doc = run_json(hookd_spool_cmd_events, a);
     assert_int_equal(json_array_size(doc), 1);
     assert_string_equal(str(json_array_get(doc, 0), "id"), EV_A);
     json_decref(doc);
 
     a = args(f);
     a.since = "1h";
-    doc = run_json(hookd_cli_events, a);
+    doc = run_json(hookd_spool_cmd_events, a);
     assert_int_equal(json_array_size(doc), 1);
     assert_string_equal(str(json_array_get(doc, 0), "id"), EV_B);
     json_decref(doc);
 
     a = args(f);
     a.limit = 1;
-    doc = run_json(hookd_cli_events, a);
+    doc = run_json(hookd_spool_cmd_events, a);
     assert_int_equal(json_array_size(doc), 1);
     assert_string_equal(str(json_array_get(doc, 0), "id"), EV_B);
     json_decref(doc);
 
     a = args(f);
     a.type = "' OR 1=1 --"; /* bound, never spliced */
-    doc = run_json(hookd_cli_events, a);
+    doc = run_json(hookd_spool_cmd_events, a);
     assert_int_equal(json_array_size(doc), 0);
     json_decref(doc);
 
     a = args(f);
     a.since = "yesterday";
-    expect_fail(hookd_cli_events, &a, 2,
+    expect_fail(hookd_spool_cmd_events, &a, 2,
                 "hookd: --since \"yesterday\" is not a duration (e.g. 30s, 15m, 2h, 7d)\n");
 }
 
@@ -285,13 +285,13 @@ static void test_events_default_limit(void **state)
                    " WHERE i < 79) INSERT INTO events(seq, id, source, type, received_at, body,"
                    " headers) SELECT i, printf('01HF8ZQ6S00000000000000%03d', i), 's', 't', 1,"
                    " x'7b7d', x'' FROM n");
-    hookd_cli_args a = args(f);
-    json_t *doc = run_json(hookd_cli_events, a);
+    hookd_spool_cmd_args a = args(f);
+    json_t *doc = run_json(hookd_spool_cmd_events, a);
     assert_int_equal(json_array_size(doc), 50);
     assert_string_equal(str(json_array_get(doc, 0), "id"), "01HF8ZQ6S00000000000000079");
     json_decref(doc);
     a.limit = 100000000; /* capped, not refused */
-    doc = run_json(hookd_cli_events, a);
+    doc = run_json(hookd_spool_cmd_events, a);
     assert_int_equal(json_array_size(doc), 72);
     json_decref(doc);
 }
@@ -299,8 +299,8 @@ static void test_events_default_limit(void **state)
 static void test_events_text(void **state)
 {
     fx *f = *state;
-    hookd_cli_args a = args(f);
-    result r = run(hookd_cli_events, &a);
+    hookd_spool_cmd_args a = args(f);
+    result r = run(hookd_spool_cmd_events, &a);
     assert_int_equal(r.code, 0);
     assert_string_equal(r.err, "");
     char *nl = strchr(r.out, '\n');
@@ -319,13 +319,13 @@ static void test_events_text(void **state)
 
     /* The type comes from the sender: no escape sequence reaches the terminal. */
     exec_ok(f->db, "UPDATE events SET type = 'push' || char(27) || '[2J' WHERE seq = 2");
-    r = run(hookd_cli_events, &a);
+    r = run(hookd_spool_cmd_events, &a);
     assert_int_equal(r.code, 0);
     assert_non_null(strstr(r.out, "  github  push?[2J  "));
     result_free(&r);
 
     a.type = "nothing*";
-    r = run(hookd_cli_events, &a);
+    r = run(hookd_spool_cmd_events, &a);
     assert_int_equal(r.code, 0);
     assert_string_equal(r.out, "no events\n");
     result_free(&r);
@@ -336,7 +336,7 @@ static void test_events_while_writing(void **state)
 {
     fx *f = *state;
     exec_ok(f->db, "BEGIN IMMEDIATE; DELETE FROM deliveries");
-    json_t *doc = run_json(hookd_cli_events, args(f));
+    json_t *doc = run_json(hookd_spool_cmd_events, args(f));
     exec_ok(f->db, "ROLLBACK");
     assert_int_equal(json_array_size(doc), 2);
     assert_int_equal(num(json_object_get(json_array_get(doc, 0), "deliveries"), "dead"), 1);
@@ -348,11 +348,11 @@ static void test_events_while_writing(void **state)
 static void test_show_json(void **state)
 {
     fx *f = *state;
-    hookd_cli_args a = args(f);
+    hookd_spool_cmd_args a = args(f);
     char *ids[] = {EV_A};
     a.ids = ids;
     a.nids = 1;
-    json_t *doc = run_json(hookd_cli_show, a);
+    json_t *doc = run_json(hookd_spool_cmd_show, a);
     assert_string_equal(str(doc, "id"), EV_A);
     assert_string_equal(str(doc, "source"), "ctct");
     assert_string_equal(str(doc, "received_at"), A_ISO);
@@ -391,7 +391,7 @@ static void test_show_json(void **state)
     json_decref(doc);
 
     ids[0] = EV_B; /* pending: next_at shown; body with UTF-8; no headers */
-    doc = run_json(hookd_cli_show, a);
+    doc = run_json(hookd_spool_cmd_show, a);
     assert_string_equal(str(doc, "body"), "{\"b\":\"\xc3\xa9\"}");
     assert_int_equal(json_object_size(json_object_get(doc, "headers")), 0);
     const json_t *p = json_array_get(json_object_get(doc, "deliveries"), 0);
@@ -403,11 +403,11 @@ static void test_show_json(void **state)
 static void test_show_text(void **state)
 {
     fx *f = *state;
-    hookd_cli_args a = args(f);
+    hookd_spool_cmd_args a = args(f);
     char *ids[] = {EV_A};
     a.ids = ids;
     a.nids = 1;
-    result r = run(hookd_cli_show, &a);
+    result r = run(hookd_spool_cmd_show, &a);
     assert_int_equal(r.code, 0);
     assert_string_equal(r.err, "");
     assert_non_null(strstr(r.out, EV_A "  " A_ISO "  ctct  tier.increase"));
@@ -422,15 +422,15 @@ static void test_show_text(void **state)
 static void test_show_errors(void **state)
 {
     fx *f = *state;
-    hookd_cli_args a = args(f);
+    hookd_spool_cmd_args a = args(f);
     char *ids[] = {EV_NONE, EV_A};
     a.ids = ids;
     a.nids = 1;
-    expect_fail(hookd_cli_show, &a, 1, "hookd: no event " EV_NONE " in the spool\n");
+    expect_fail(hookd_spool_cmd_show, &a, 1, "hookd: no event " EV_NONE " in the spool\n");
     a.nids = 2;
-    expect_fail(hookd_cli_show, &a, 2, "hookd: events show takes one event id\n");
+    expect_fail(hookd_spool_cmd_show, &a, 2, "hookd: events show takes one event id\n");
     a.nids = 0;
-    expect_fail(hookd_cli_show, &a, 2, "hookd: events show takes one event id\n");
+    expect_fail(hookd_spool_cmd_show, &a, 2, "hookd: events show takes one event id\n");
     a.nids = 1;
     static const char *const bad[] = {
         "01jdq8x9y7z6w5v4t3s2r1q0p9", /* lower case */
@@ -445,7 +445,7 @@ static void test_show_errors(void **state)
                  "hookd: \"%s\" is not an event id (26 characters of Crockford base32,"
                  " upper case)\n", bad[i]);
         ids[0] = (char *)bad[i];
-        expect_fail(hookd_cli_show, &a, 2, msg);
+        expect_fail(hookd_spool_cmd_show, &a, 2, msg);
     }
 }
 
@@ -454,8 +454,8 @@ static void test_show_errors(void **state)
 static void test_dead(void **state)
 {
     fx *f = *state;
-    hookd_cli_args a = args(f);
-    json_t *doc = run_json(hookd_cli_dead, a);
+    hookd_spool_cmd_args a = args(f);
+    json_t *doc = run_json(hookd_spool_cmd_dead, a);
     assert_int_equal(json_array_size(doc), 2);
     const json_t *first = json_array_get(doc, 0), *second = json_array_get(doc, 1);
     assert_int_equal(num(first, "delivery"), 4); /* oldest updated first */
@@ -470,23 +470,23 @@ static void test_dead(void **state)
     json_decref(doc);
 
     a.limit = 1;
-    doc = run_json(hookd_cli_dead, a);
+    doc = run_json(hookd_spool_cmd_dead, a);
     assert_int_equal(json_array_size(doc), 1);
     assert_int_equal(num(json_array_get(doc, 0), "delivery"), 4);
     json_decref(doc);
 
     a = args(f);
     a.plugin = "file";
-    doc = run_json(hookd_cli_dead, a);
+    doc = run_json(hookd_spool_cmd_dead, a);
     assert_int_equal(json_array_size(doc), 0);
     json_decref(doc);
-    result r = run(hookd_cli_dead, &a);
+    result r = run(hookd_spool_cmd_dead, &a);
     assert_int_equal(r.code, 0);
     assert_string_equal(r.out, "no dead letters\n");
     result_free(&r);
 
     a.plugin = NULL;
-    r = run(hookd_cli_dead, &a);
+    r = run(hookd_spool_cmd_dead, &a);
     assert_int_equal(r.code, 0);
     assert_true(strncmp(r.out, "DELIVERY  EVENT", 15) == 0);
     assert_non_null(strstr(r.out, "\n4         " EV_B "  github  push"));
@@ -511,12 +511,12 @@ static void expect_replayed(fx *f, int64_t id, int64_t attempts, int64_t t0, int
 static void test_replay_dead(void **state)
 {
     fx *f = *state;
-    hookd_cli_args a = args(f);
+    hookd_spool_cmd_args a = args(f);
     a.dead = 1;
     a.plugin = "exec";
     exec_ok(f->db, "UPDATE deliveries SET plugin = 'file' WHERE id = 4");
     int64_t t0 = hookd_now_ms();
-    json_t *doc = run_json(hookd_cli_replay, a);
+    json_t *doc = run_json(hookd_spool_cmd_replay, a);
     int64_t t1 = hookd_now_ms();
     assert_int_equal(num(doc, "replayed"), 1);
     json_decref(doc);
@@ -526,14 +526,14 @@ static void test_replay_dead(void **state)
     assert_int_equal(query_int(f, "SELECT count(*) FROM attempts"), 7); /* history kept */
 
     a.plugin = NULL;
-    result r = run(hookd_cli_replay, &a);
+    result r = run(hookd_spool_cmd_replay, &a);
     assert_int_equal(r.code, 0);
     assert_string_equal(r.out, "replayed 1 delivery (a running hookd picks it up within a"
                                " second; otherwise the next start does)\n");
     result_free(&r);
     expect_replayed(f, 4, 2, t0, hookd_now_ms());
 
-    r = run(hookd_cli_replay, &a); /* nothing left */
+    r = run(hookd_spool_cmd_replay, &a); /* nothing left */
     assert_int_equal(r.code, 0);
     assert_string_equal(r.out, "replayed 0 deliveries\n");
     result_free(&r);
@@ -542,12 +542,12 @@ static void test_replay_dead(void **state)
 static void test_replay_ids(void **state)
 {
     fx *f = *state;
-    hookd_cli_args a = args(f);
+    hookd_spool_cmd_args a = args(f);
     char *ids[] = {EV_A, EV_B, EV_A};
     a.ids = ids;
     a.nids = 3;
     int64_t t0 = hookd_now_ms();
-    result r = run(hookd_cli_replay, &a);
+    result r = run(hookd_spool_cmd_replay, &a);
     assert_int_equal(r.code, 0);
     assert_string_equal(r.err, "");
     assert_string_equal(r.out, "replayed 3 deliveries (a running hookd picks them up within"
@@ -566,11 +566,11 @@ static void test_replay_unknown_changes_nothing(void **state)
 {
     fx *f = *state;
     char *before = snapshot(f);
-    hookd_cli_args a = args(f);
+    hookd_spool_cmd_args a = args(f);
     char *ids[] = {EV_A, EV_NONE};
     a.ids = ids;
     a.nids = 2;
-    expect_fail(hookd_cli_replay, &a, 1, "hookd: no event " EV_NONE " in the spool\n");
+    expect_fail(hookd_spool_cmd_replay, &a, 1, "hookd: no event " EV_NONE " in the spool\n");
     char *after = snapshot(f);
     assert_string_equal(after, before);
     free(before);
@@ -581,19 +581,19 @@ static void test_replay_usage(void **state)
 {
     fx *f = *state;
     char *before = snapshot(f);
-    hookd_cli_args a = args(f);
-    expect_fail(hookd_cli_replay, &a, 2, "hookd: replay needs event ids or --dead\n");
+    hookd_spool_cmd_args a = args(f);
+    expect_fail(hookd_spool_cmd_replay, &a, 2, "hookd: replay needs event ids or --dead\n");
     char *ids[] = {EV_A, "nope"};
     a.ids = ids;
     a.nids = 1;
     a.dead = 1;
-    expect_fail(hookd_cli_replay, &a, 2, "hookd: replay takes event ids or --dead, not both\n");
+    expect_fail(hookd_spool_cmd_replay, &a, 2, "hookd: replay takes event ids or --dead, not both\n");
     a.dead = 0;
     a.plugin = "exec";
-    expect_fail(hookd_cli_replay, &a, 2, "hookd: --plugin goes with replay --dead\n");
+    expect_fail(hookd_spool_cmd_replay, &a, 2, "hookd: --plugin goes with replay --dead\n");
     a.plugin = NULL;
     a.nids = 2;
-    expect_fail(hookd_cli_replay, &a, 2,
+    expect_fail(hookd_spool_cmd_replay, &a, 2,
                 "hookd: \"nope\" is not an event id (26 characters of Crockford base32,"
                 " upper case)\n");
     char *after = snapshot(f);
@@ -611,14 +611,14 @@ static void test_no_spool(void **state)
     snprintf(path, sizeof path, "%s/missing.db", f->dir);
     snprintf(msg, sizeof msg, "hookd: no spool at %s\n", path);
     char *ids[] = {EV_A};
-    hookd_cli_args a = {.spool_path = path, .ids = ids, .nids = 1};
-    expect_fail(hookd_cli_events, &a, 1, msg);
-    expect_fail(hookd_cli_show, &a, 1, msg);
-    expect_fail(hookd_cli_replay, &a, 1, msg);
+    hookd_spool_cmd_args a = {.spool_path = path, .ids = ids, .nids = 1};
+    expect_fail(hookd_spool_cmd_events, &a, 1, msg);
+    expect_fail(hookd_spool_cmd_show, &a, 1, msg);
+    expect_fail(hookd_spool_cmd_replay, &a, 1, msg);
     a.nids = 0;
-    expect_fail(hookd_cli_dead, &a, 1, msg);
+    expect_fail(hookd_spool_cmd_dead, &a, 1, msg);
     a.dead = 1;
-    expect_fail(hookd_cli_replay, &a, 1, msg);
+    expect_fail(hookd_spool_cmd_replay, &a, 1, msg);
     struct stat st;
     assert_int_not_equal(stat(path, &st), 0); /* never created */
 }
@@ -634,8 +634,8 @@ static void test_sqlite_error(void **state)
     exec_ok(db, "CREATE TABLE t(x)");
     sqlite3_close(db);
     char *ids[] = {EV_A};
-    hookd_cli_args a = {.spool_path = path, .ids = ids, .nids = 1};
-    cmd_fn cmds[] = {hookd_cli_events, hookd_cli_show, hookd_cli_replay, hookd_cli_dead};
+    hookd_spool_cmd_args a = {.spool_path = path, .ids = ids, .nids = 1};
+    cmd_fn cmds[] = {hookd_spool_cmd_events, hookd_spool_cmd_show, hookd_spool_cmd_replay, hookd_spool_cmd_dead};
     for (size_t i = 0; i < 4; i++) {
         a.nids = i == 3 ? 0 : 1;
         result r = run(cmds[i], &a);
