@@ -13,6 +13,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "base/hostport.h"
 #include "base/log.h"
 #include "base/metrics.h"
 #include "tls.h"
@@ -631,23 +632,13 @@ static void on_connection(uv_stream_t *ls, int status)
 int hookd_listen_addr(const char *spec, struct sockaddr_storage *ss)
 {
     char host[256];
-    const char *colon = strrchr(spec, ':');
-    if (!colon || colon == spec || strlen(spec) >= sizeof host)
+    int port;
+    if (hookd_hostport_parse(spec, host, sizeof host, &port) != 0)
         return -1;
-    char *end;
-    long port = strtol(colon + 1, &end, 10);
-    if (*end || port < 0 || port > 65535 || end == colon + 1)
-        return -1;
-    size_t hl = (size_t)(colon - spec);
-    memcpy(host, spec, hl);
-    host[hl] = '\0';
-    if (host[0] == '[' && hl > 2 && host[hl - 1] == ']') {
-        host[hl - 1] = '\0';
-        return uv_ip6_addr(host + 1, (int)port, (struct sockaddr_in6 *)ss);
-    }
-    if (strcmp(host, "localhost") == 0)
-        strcpy(host, "127.0.0.1");
-    return uv_ip4_addr(host, (int)port, (struct sockaddr_in *)ss);
+    if (strchr(host, ':'))
+        return uv_ip6_addr(host, port, (struct sockaddr_in6 *)ss);
+    return uv_ip4_addr(strcmp(host, "localhost") == 0 ? "127.0.0.1" : host, port,
+                       (struct sockaddr_in *)ss);
 }
 
 static void on_listener_closed(uv_handle_t *h)

@@ -74,8 +74,9 @@ size_t hookd_server_connections(const hookd_server *s);
 /* Case-insensitive header look-up in a request (names are lower case). */
 const char *hookd_request_header(const hookd_request *req, const char *name);
 
-/* "host:port", "[v6]:port" or "localhost:port" into an address; 0 or a
- * negative libuv error. The admin listener shares it. */
+/* "host:port", "[v6]:port" or "localhost:port" (base/hostport's grammar)
+ * into an address; 0, -1 when spec is not of the grammar, or a negative
+ * libuv error (a host that is not an address). The admin listener shares it. */
 int hookd_listen_addr(const char *spec, struct sockaddr_storage *ss);
 
 #endif
