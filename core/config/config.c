@@ -4,6 +4,7 @@
  * the plugins and routes in config_routes.c. */
 #include "config.h"
 #include "config_yaml.h"
+#include "base/hostport.h"
 #include "common/units.h"
 #include "ctct/ctct.h"
 
@@ -38,29 +39,9 @@ static const char *default_plugin_dir(void)
 
 /* ---- small checks -------------------------------------------------------- */
 
-/* "host:port" or "[v6]:port", port 0..65535. */
-static int valid_listen(const char *s)
-{
-    const char *colon;
-    if (*s == '[') {
-        const char *rb = strchr(s, ']');
-        if (!rb || rb == s + 1 || rb[1] != ':')
-            return 0;
-        colon = rb + 1;
-    } else {
-        colon = strrchr(s, ':');
-        if (!colon || colon == s || memchr(s, ':', (size_t)(colon - s)))
-            return 0;
-        for (const char *p = s; p < colon; p++)
-            if (*p == ' ' || *p == '/' || *p == '[' || *p == ']')
-                return 0;
-    }
-    const char *port = colon + 1;
-    size_t n = strlen(port);
-    if (n == 0 || n > 5 || strspn(port, "0123456789") != n)
-        return 0;
-    return atol(port) <= 65535;
-}
+/* "host:port" or "[v6]:port", port 0..65535: the grammar the listeners
+ * parse (base/hostport). */
+static int valid_listen(const char *s) { return hookd_hostport_parse(s, NULL, 0, NULL) == 0; }
 
 /* ---- server, admin, spool, log, dispatch --------------------------------- */
 

@@ -9,8 +9,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "base/log.h"
+#include "answer.h"
 #include "server.h"
+#include "base/log.h"
 #include "base/metrics.h"
 
 #define URL_MAX 1024
@@ -86,21 +87,6 @@ static void on_written(uv_write_t *req, int status)
     conn_close(c);
 }
 
-static const char *reason_phrase(int status)
-{
-    switch (status) {
-    case 200: return "OK";
-    case 400: return "Bad Request";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 414: return "URI Too Long";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 503: return "Service Unavailable";
-    default: return "Unknown";
-    }
-}
-
 /* Writes one answer and closes once it is out. body is copied. */
 static void respond(aconn *c, int status, const char *ctype, const char *extra,
                     const char *body, size_t body_len)
@@ -113,7 +99,7 @@ static void respond(aconn *c, int status, const char *ctype, const char *extra,
     int n = snprintf(head, sizeof head,
                      "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
                      "Cache-Control: no-store\r\n%sConnection: close\r\n\r\n",
-                     status, reason_phrase(status), ctype, body_len, extra ? extra : "");
+                     status, hookd_http_reason(status), ctype, body_len, extra ? extra : "");
     wreq *w = calloc(1, sizeof *w);
     char *data = w ? malloc((size_t)n + body_len) : NULL;
     if (!data) {

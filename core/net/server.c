@@ -1,9 +1,9 @@
 /* server: listeners, connections, answers, TLS through memory BIOs, and
- * every timeout and connection limit of the receive path; the llhttp
- * callbacks are in server_http.c. Requests are answered in order, so
- * pipelining needs no reordering. */
+ * every timeout and connection limit of the receive path. Each connection
+ * feeds its bytes to its HTTP/1.1 parser (server_http.c) and acts on what
+ * the parser records: a head to check, a request to answer, a refusal.
+ * Requests are answered in order, so pipelining needs no reordering. */
 #include "server_conn.h"
-#include "common/text.h"
 
 #include <malloc.h>
 #include <stdio.h>
@@ -13,12 +13,15 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "base/hostport.h"
 #include "base/log.h"
 #include "base/metrics.h"
 #include "tls.h"
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf);
+static void conn_close(conn *c);
+static void conn_arm(conn *c, int64_t ms);
 
 /* Answers queued for a peer that does not read them: past this, reading
  * stops, so pipelined requests cannot pile up answers in memory. */
@@ -33,25 +36,6 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf);
 
 /* ---------- answers ---------- */
 
-static const char *status_text(int s)
-{
-    switch (s) {
-    case 100: return "Continue";
-    case 200: return "OK";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 413: return "Content Too Large";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 503: return "Service Unavailable";
-    case 505: return "HTTP Version Not Supported";
-    default: return "Unknown";
-    }
-}
-
 static const char *http_date(hookd_server *s)
 {
     time_t now = time(NULL);
@@ -64,7 +48,7 @@ static const char *http_date(hookd_server *s)
     return s->date;
 }
 
-int hookd_conn_reserve(conn *c, size_t more)
+static int conn_reserve(conn *c, size_t more)
 {
     if (c->olen + more <= c->ocap)
         return 0;
@@ -79,18 +63,18 @@ int hookd_conn_reserve(conn *c, size_t more)
     return 0;
 }
 
-void hookd_conn_answer(conn *c, const hookd_response *r)
+static void conn_answer(conn *c, const hookd_response *r)
 {
     const char *extra = r->headers ? r->headers : "";
     size_t need = 256 + strlen(extra) + r->body_len;
-    if (hookd_conn_reserve(c, need) != 0) {
+    if (conn_reserve(c, need) != 0) {
         c->closing = 1;
         return;
     }
     int n = snprintf(c->out + c->olen, c->ocap - c->olen,
                      "HTTP/1.1 %d %s\r\nDate: %s\r\nContent-Type: application/json\r\n"
                      "Content-Length: %zu\r\n%s%s\r\n",
-                     r->status, status_text(r->status), http_date(c->srv), r->body_len,
+                     r->status, hookd_http_reason(r->status), http_date(c->srv), r->body_len,
                      extra, r->close ? "Connection: close\r\n" : "");
     c->olen += (size_t)n;
     memcpy(c->out + c->olen, r->body, r->body_len);
@@ -100,48 +84,14 @@ void hookd_conn_answer(conn *c, const hookd_response *r)
     c->t0_us = 0;
 }
 
-void hookd_response_error(hookd_response *resp, int status, const char *msg)
-{
-    /* The reason may hold bytes a sender chose (a parser's "near '...'"):
-     * invalid UTF-8 becomes U+FFFD, and the text is cut only between whole
-     * characters and escapes, so the body is always JSON. */
-    static const char tail[] = "\"}";
-    resp->status = status;
-    size_t cap = sizeof resp->body - sizeof tail, at;
-    at = (size_t)snprintf(resp->body, cap, "{\"error\":\"");
-    const unsigned char *p = (const unsigned char *)msg;
-    size_t left = strlen(msg);
-    while (left > 0) {
-        char esc[8];
-        const char *put = esc;
-        size_t n = hookd_utf8_len(p, left), take = n ? n : 1;
-        if (*p == '"' || *p == '\\')
-            n = (size_t)snprintf(esc, sizeof esc, "\\%c", *p);
-        else if (*p < 0x20)
-            n = (size_t)snprintf(esc, sizeof esc, "\\u%04x", *p);
-        else if (n == 0)
-            n = (size_t)snprintf(esc, sizeof esc, "\\ufffd");
-        else
-            put = (const char *)p;
-        if (at + n > cap)
-            break;
-        memcpy(resp->body + at, put, n);
-        at += n;
-        p += take;
-        left -= take;
-    }
-    memcpy(resp->body + at, tail, sizeof tail);
-    resp->body_len = at + sizeof tail - 1;
-}
-
 /* An answer the connection stage gives itself; the connection then closes. */
-void hookd_conn_refuse(conn *c, int status, const char *why)
+static void conn_refuse(conn *c, int status, const char *why)
 {
     hookd_response r = {.close = 1};
     hookd_response_error(&r, status, why);
     if (status == 503)
         r.headers = "Retry-After: 1\r\n";
-    hookd_conn_answer(c, &r);
+    conn_answer(c, &r);
     c->closing = 1;
     c->linger = c->phase == PH_HEADERS || c->phase == PH_BODY;
     hookd_logctx ctx = {.peer = c->peer};
@@ -165,7 +115,7 @@ static void on_write(uv_write_t *req, int status)
     if (status < 0)
         c->closing = 1;
     if (c->closing && c->writes == 0)
-        hookd_conn_close(c);
+        conn_close(c);
     else if (c->writes == 0 && c->wblocked) {
         /* Taken: the request being read gets its full time again. */
         c->wblocked = 0;
@@ -173,7 +123,7 @@ static void on_write(uv_write_t *req, int status)
         if (c->phase == PH_WAIT) /* the answer comes from the spool, untimed */
             uv_timer_stop(&c->timer);
         else
-            hookd_conn_arm(c, c->phase == PH_HEADERS ? cfg->header_timeout_ms
+            conn_arm(c, c->phase == PH_HEADERS ? cfg->header_timeout_ms
                               : c->phase == PH_BODY  ? cfg->body_timeout_ms
                                                      : cfg->idle_timeout_ms);
         if (c->read_paused && !c->waiting && !c->closing) {
@@ -222,7 +172,7 @@ static void write_bytes(conn *c, const char *data, size_t len)
     }
 }
 
-void hookd_conn_flush(conn *c)
+static void conn_flush(conn *c)
 {
     if (c->use_tls) {
         if (c->olen > 0 && hookd_tls_write(&c->tls, c->out, c->olen) != 0)
@@ -259,8 +209,7 @@ static void on_handle_closed(uv_handle_t *h)
         return;
     hookd_server *s = c->srv;
     hookd_tls_free(&c->tls);
-    free(c->hbuf);
-    hookd_conn_body_free(c);
+    hookd_h1_free(&c->h1);
     free(c->out);
     free(c->stash);
     free(c);
@@ -286,7 +235,7 @@ static void on_linger_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 
 static void on_linger_timer(uv_timer_t *t) { conn_release(t->data); }
 
-void hookd_conn_close(conn *c)
+static void conn_close(conn *c)
 {
     if (c->handles == 0 || uv_is_closing((uv_handle_t *)&c->tcp))
         return;
@@ -348,27 +297,159 @@ static void on_timer(uv_timer_t *t)
             uv_timer_start(&c->timer, on_timer, idle - waited, 0);
         } else {
             c->abandon = 1;
-            hookd_conn_close(c);
+            conn_close(c);
         }
         return;
     }
     if (c->phase == PH_IDLE) {
         if (c->use_tls && !SSL_is_init_finished(c->tls.ssl))
             hookd_metrics_tls_handshake_failure();
-        hookd_conn_close(c);
+        conn_close(c);
         return;
     }
-    hookd_conn_refuse(c, 408, c->phase == PH_HEADERS ? "header timeout" : "body timeout");
-    hookd_conn_flush(c);
-    hookd_conn_close(c);
+    conn_refuse(c, 408, c->phase == PH_HEADERS ? "header timeout" : "body timeout");
+    conn_flush(c);
+    conn_close(c);
 }
 
-void hookd_conn_arm(conn *c, int64_t ms)
+static void conn_arm(conn *c, int64_t ms)
 {
     uv_timer_start(&c->timer, on_timer, (uint64_t)ms, 0);
 }
 
 /* ---------- reading ---------- */
+
+/* After an answer: the connection goes idle, or closes (-1). */
+static int conn_finish(conn *c, hookd_response *resp)
+{
+    hookd_server *s = c->srv;
+    if (!c->keep_alive || s->stopping)
+        resp->close = 1;
+    conn_answer(c, resp);
+    c->phase = PH_IDLE;
+    conn_arm(c, s->cfg->idle_timeout_ms);
+    if (resp->close) {
+        c->closing = 1; /* whatever was pipelined behind it is ignored */
+        return -1;
+    }
+    hookd_h1_trim(&c->h1);
+    return 0;
+}
+
+/* What the head alone decides (unknown path, method, credentials, a missing
+ * signature) is answered before the body is read: an anonymous sender makes
+ * hookd hold nothing. Returns 0 to read the body. */
+static int conn_head(conn *c)
+{
+    hookd_server *s = c->srv;
+    if (s->head_check) {
+        hookd_request req;
+        hookd_response resp = {0};
+        hookd_h1_request(&c->h1, &req);
+        req.peer = c->peer;
+        if (s->head_check(s->ud, &req, &resp) != 0) {
+            resp.close = 1;
+            conn_answer(c, &resp);
+            c->closing = 1;
+            c->linger = 1; /* read on and discard, so the close sends no reset */
+            return -1;
+        }
+    }
+    int r = hookd_h1_accept_head(&c->h1);
+    if (r < 0) {
+        conn_refuse(c, c->h1.status, c->h1.why);
+        return -1;
+    }
+    if (r > 0) {
+        static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+        if (conn_reserve(c, sizeof cont) == 0) {
+            memcpy(c->out + c->olen, cont, sizeof cont - 1);
+            c->olen += sizeof cont - 1;
+            conn_flush(c);
+        }
+    }
+    conn_arm(c, s->cfg->body_timeout_ms);
+    return 0;
+}
+
+/* Hands a whole request to the handler. Returns 0 to read on, -1 when the
+ * connection waits for the answer or closes. */
+static int conn_message(conn *c)
+{
+    hookd_server *s = c->srv;
+    hookd_request req;
+    hookd_response resp = {0};
+    hookd_h1_request(&c->h1, &req);
+    req.peer = c->peer;
+    c->keep_alive = !s->stopping && !c->h1.close_after;
+    if (s->handler(s->ud, &req, &resp, (hookd_pending *)c) == HOOKD_ANSWER_LATER) {
+        c->waiting = 1;
+        c->phase = PH_WAIT;
+        uv_timer_stop(&c->timer);
+        return -1;
+    }
+    return conn_finish(c, &resp);
+}
+
+/* Bytes that arrive while a request waits for its answer are kept for later;
+ * past this much the connection stops reading until the answer. Reading is
+ * not stopped for every wait: that would cost two epoll_ctl per request. */
+#define STASH_MAX (256 * 1024)
+
+static void stash(conn *c, const char *data, size_t len)
+{
+    if (len == 0)
+        return;
+    char *b = realloc(c->stash, c->stash_len + len);
+    if (!b) {
+        c->closing = 1;
+        return;
+    }
+    memcpy(b + c->stash_len, data, len);
+    c->stash = b;
+    c->stash_len += len;
+    if (c->stash_len > STASH_MAX && !c->read_paused) {
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        c->read_paused = 1;
+    }
+}
+
+/* Parses bytes read, acting on each event the parser records (stashing
+ * them while a request waits for its answer). */
+static void conn_feed(conn *c, const char *data, size_t len)
+{
+    if (c->closing || len == 0)
+        return;
+    if (c->waiting) {
+        stash(c, data, len);
+        return;
+    }
+    for (;;) {
+        size_t used;
+        hookd_h1_event ev = hookd_h1_execute(&c->h1, data, len, &used);
+        data += used;
+        len -= used;
+        if (c->h1.begun) { /* first, as it came first */
+            c->h1.begun = 0;
+            c->phase = PH_HEADERS;
+            c->t0_us = c->h1.t0_us;
+            conn_arm(c, c->srv->cfg->header_timeout_ms);
+        }
+        if (c->h1.in_body && c->phase == PH_HEADERS)
+            c->phase = PH_BODY;
+        if (ev == HOOKD_H1_MORE)
+            return;
+        if (ev == HOOKD_H1_REFUSE) {
+            conn_refuse(c, c->h1.status, c->h1.why);
+            return;
+        }
+        if (ev == HOOKD_H1_HEAD ? conn_head(c) != 0 : conn_message(c) != 0) {
+            if (c->waiting) /* keep what follows for when it is answered */
+                stash(c, data, len);
+            return;
+        }
+    }
+}
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
@@ -391,14 +472,14 @@ static void pump_tls(conn *c, const char *in, size_t n)
                 hookd_metrics_tls_handshake_failure();
             hookd_logctx ctx = {.peer = c->peer};
             hookd_logx(HOOKD_LOG_WARN, &ctx, "TLS failure; connection closed");
-            hookd_conn_flush(c); /* the alert, if any */
+            conn_flush(c); /* the alert, if any */
             c->olen = 0;
             c->closing = 1;
             return;
         }
         if (got == 0)
             return;
-        hookd_conn_feed(c, c->srv->plain, (size_t)got);
+        conn_feed(c, c->srv->plain, (size_t)got);
         if (c->closing)
             return;
     }
@@ -416,7 +497,7 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
     if (nread < 0) {
         if (c->use_tls && !SSL_is_init_finished(c->tls.ssl))
             hookd_metrics_tls_handshake_failure();
-        hookd_conn_close(c);
+        conn_close(c);
         return;
     }
     if (nread == 0)
@@ -424,10 +505,10 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
     if (c->use_tls)
         pump_tls(c, buf->base, (size_t)nread);
     else
-        hookd_conn_feed(c, buf->base, (size_t)nread);
-    hookd_conn_flush(c);
+        conn_feed(c, buf->base, (size_t)nread);
+    conn_flush(c);
     if (c->closing)
-        hookd_conn_close(c);
+        conn_close(c);
 }
 
 void hookd_server_answer(hookd_pending *later, const hookd_response *resp)
@@ -435,18 +516,17 @@ void hookd_server_answer(hookd_pending *later, const hookd_response *resp)
     conn *c = (conn *)later;
     c->waiting = 0;
     if (c->closing) { /* the peer went away meanwhile */
-        hookd_conn_close(c);
+        conn_close(c);
         return;
     }
     hookd_response r = *resp;
-    llhttp_resume(&c->parser);
-    if (hookd_conn_finish(c, &r) == 0) {
+    if (conn_finish(c, &r) == 0) {
         /* Parse what arrived behind it; it may wait again. */
         char *stash = c->stash;
         size_t n = c->stash_len;
         c->stash = NULL;
         c->stash_len = 0;
-        hookd_conn_feed(c, stash, n); /* if it waits again, feed stashes the tail anew */
+        conn_feed(c, stash, n); /* if it waits again, feed stashes the tail anew */
         free(stash);
         if (c->eof && !c->waiting)
             c->closing = 1;
@@ -455,9 +535,9 @@ void hookd_server_answer(hookd_pending *later, const hookd_response *resp)
             uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
         }
     }
-    hookd_conn_flush(c);
+    conn_flush(c);
     if (c->closing)
-        hookd_conn_close(c);
+        conn_close(c);
 }
 
 /* ---------- accepting ---------- */
@@ -509,6 +589,7 @@ static void on_connection(uv_stream_t *ls, int status)
     if (!c)
         return;
     c->srv = s;
+    hookd_h1_init(&c->h1, &s->h1);
     uv_tcp_init(s->loop, &c->tcp);
     uv_timer_init(s->loop, &c->timer);
     c->tcp.data = c->timer.data = c;
@@ -519,7 +600,7 @@ static void on_connection(uv_stream_t *ls, int status)
     s->conns = c;
     s->nconns++;
     if (uv_accept(ls, (uv_stream_t *)&c->tcp) != 0) {
-        hookd_conn_close(c);
+        conn_close(c);
         return;
     }
     peer_name(&c->tcp, c->peer, sizeof c->peer);
@@ -529,47 +610,35 @@ static void on_connection(uv_stream_t *ls, int status)
         accept_failed(s, "the open files limit (RLIMIT_NOFILE) is reached: connections "
                          "past it are closed unanswered");
     if (s->nconns > (size_t)s->cfg->max_connections && !s->tls) {
-        hookd_conn_refuse(c, 503, "too many connections");
-        hookd_conn_flush(c);
-        hookd_conn_close(c);
+        conn_refuse(c, 503, "too many connections");
+        conn_flush(c);
+        conn_close(c);
         return;
     }
     /* Over TLS the refusal needs the handshake first: it is answered at
      * the request's head (server_http.c), within the header timeout. */
-    c->over_limit = s->nconns > (size_t)s->cfg->max_connections;
     if (s->tls) {
         if (hookd_tls_init(&c->tls, s->tls) != 0) {
-            hookd_conn_close(c);
+            conn_close(c);
             return;
         }
         c->use_tls = 1;
     }
-    llhttp_init(&c->parser, HTTP_REQUEST, &s->settings);
-    c->parser.data = c;
-    hookd_conn_arm(c, s->cfg->header_timeout_ms);
+    c->h1.over_limit = s->nconns > (size_t)s->cfg->max_connections;
+    conn_arm(c, s->cfg->header_timeout_ms);
     uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
 }
 
 int hookd_listen_addr(const char *spec, struct sockaddr_storage *ss)
 {
     char host[256];
-    const char *colon = strrchr(spec, ':');
-    if (!colon || colon == spec || strlen(spec) >= sizeof host)
+    int port;
+    if (hookd_hostport_parse(spec, host, sizeof host, &port) != 0)
         return -1;
-    char *end;
-    long port = strtol(colon + 1, &end, 10);
-    if (*end || port < 0 || port > 65535 || end == colon + 1)
-        return -1;
-    size_t hl = (size_t)(colon - spec);
-    memcpy(host, spec, hl);
-    host[hl] = '\0';
-    if (host[0] == '[' && hl > 2 && host[hl - 1] == ']') {
-        host[hl - 1] = '\0';
-        return uv_ip6_addr(host + 1, (int)port, (struct sockaddr_in6 *)ss);
-    }
-    if (strcmp(host, "localhost") == 0)
-        strcpy(host, "127.0.0.1");
-    return uv_ip4_addr(host, (int)port, (struct sockaddr_in *)ss);
+    if (strchr(host, ':'))
+        return uv_ip6_addr(host, port, (struct sockaddr_in6 *)ss);
+    return uv_ip4_addr(strcmp(host, "localhost") == 0 ? "127.0.0.1" : host, port,
+                       (struct sockaddr_in *)ss);
 }
 
 static void on_listener_closed(uv_handle_t *h)
@@ -580,7 +649,11 @@ static void on_listener_closed(uv_handle_t *h)
     maybe_done(s);
 }
 
-void hookd_server_set_config(hookd_server *s, const hookd_config *cfg) { s->cfg = cfg; }
+void hookd_server_set_config(hookd_server *s, const hookd_config *cfg)
+{
+    s->cfg = cfg;
+    s->h1.cfg = cfg;
+}
 
 void hookd_server_set_head_check(hookd_server *s, hookd_head_fn check) { s->head_check = check; }
 
@@ -613,7 +686,7 @@ hookd_server *hookd_server_new(uv_loop_t *loop, const hookd_config *cfg,
     s->cfg = cfg;
     s->handler = handler;
     s->ud = ud;
-    hookd_http_settings(&s->settings);
+    hookd_h1_shared_init(&s->h1, cfg);
     if (cfg->tls_cert) {
         s->tls = hookd_tls_ctx_new(cfg->tls_cert, cfg->tls_key, err, errlen);
         if (!s->tls)
@@ -686,7 +759,7 @@ void hookd_server_stop(hookd_server *s, void (*done)(void *), void *arg)
     for (conn *c = s->conns, *nx; c; c = nx) {
         nx = c->next;
         if (c->phase == PH_IDLE)
-            hookd_conn_close(c);
+            conn_close(c);
     }
 }
 

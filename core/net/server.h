@@ -8,6 +8,7 @@
 #include <uv.h>
 
 #include "config/config.h"
+#include "answer.h"
 
 #define HOOKD_MAX_HEADERS 100
 
@@ -22,15 +23,6 @@ typedef struct hookd_request {
     size_t body_len;
     const char *peer;                 /* "ip:port" */
 } hookd_request;
-
-typedef struct hookd_response {
-    int status;
-    const char *headers;              /* extra lines, each ending "\r\n"; may be NULL */
-    char body[512];                   /* JSON */
-    size_t body_len;
-    int close;                        /* close the connection after this answer */
-    int source;                       /* for metrics: source index + 1; 0 = none */
-} hookd_response;
 
 /* An answer given later: the connection reads nothing more until it comes. */
 typedef struct hookd_pending hookd_pending;
@@ -82,11 +74,9 @@ size_t hookd_server_connections(const hookd_server *s);
 /* Case-insensitive header look-up in a request (names are lower case). */
 const char *hookd_request_header(const hookd_request *req, const char *name);
 
-/* "host:port", "[v6]:port" or "localhost:port" into an address; 0 or a
- * negative libuv error. The admin listener shares it. */
+/* "host:port", "[v6]:port" or "localhost:port" (base/hostport's grammar)
+ * into an address; 0, -1 when spec is not of the grammar, or a negative
+ * libuv error (a host that is not an address). The admin listener shares it. */
 int hookd_listen_addr(const char *spec, struct sockaddr_storage *ss);
-
-/* Fills resp with status and {"error": msg} (msg is JSON-escaped). */
-void hookd_response_error(hookd_response *resp, int status, const char *msg);
 
 #endif

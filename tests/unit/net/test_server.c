@@ -1,5 +1,6 @@
-/* Unit tests for core/server.c's answers: what a refusal's JSON body holds
- * whatever bytes a sender managed to put into its reason. */
+/* Unit tests for the answers of core/net (answer.c): what a refusal's JSON
+ * body holds whatever bytes a sender managed to put into its reason, and the
+ * one table of reason phrases both listeners use. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -62,11 +63,29 @@ static void test_long_error_is_cut_whole(void **state)
     }
 }
 
+/* One table serves the webhook and the admin listeners: each phrase either
+ * of them answers with is there. */
+static void test_reason_phrases(void **state)
+{
+    (void)state;
+    assert_string_equal(hookd_http_reason(100), "Continue");
+    assert_string_equal(hookd_http_reason(200), "OK");
+    assert_string_equal(hookd_http_reason(401), "Unauthorized");
+    assert_string_equal(hookd_http_reason(408), "Request Timeout");
+    assert_string_equal(hookd_http_reason(413), "Content Too Large");
+    assert_string_equal(hookd_http_reason(414), "URI Too Long");
+    assert_string_equal(hookd_http_reason(431), "Request Header Fields Too Large");
+    assert_string_equal(hookd_http_reason(503), "Service Unavailable");
+    assert_string_equal(hookd_http_reason(505), "HTTP Version Not Supported");
+    assert_string_equal(hookd_http_reason(299), "Unknown");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_error_body_is_json),
         cmocka_unit_test(test_long_error_is_cut_whole),
+        cmocka_unit_test(test_reason_phrases),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
