@@ -27,6 +27,10 @@
 #   CASES="hookd-normal nginx-http" scripts/bench.sh 5     a subset
 #   HOOKD_BIN=/path/to/old/hookd scripts/bench.sh          another build
 #
+# Everything it writes goes under build/bench/: the table in results.txt, the
+# servers' configurations and logs in work/ (kept for a look after a failure;
+# the spools and event files go after each run). docs/benchmark.md explains it.
+#
 # The server is pinned to CPU 0 and wrk to CPU 1 (taskset; PIN=0 disables).
 # wrk, nginx and webhook come from Debian: missing ones are installed here,
 # not by scripts/deps.sh, and the nginx and webhook services the packages
@@ -57,8 +61,11 @@ PATH=$PATH:/usr/sbin  # nginx
 [ -x "$BIN" ] || make build >/dev/null
 BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
 
-work=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+out=build/bench
+rm -rf "$out/work"
+mkdir -p "$out/work"
+work=$(cd "$out/work" && pwd)  # absolute: the configurations name files in it
+trap 'kill $(jobs -p) 2>/dev/null || true' EXIT
 chmod 755 "$work"  # nginx's worker (user nobody) reads the TLS files at start only, but be safe
 secret=bench-secret
 body='{"url":"https://api.constantcontact.com/v2/partner/accounts/a07e1ih151d0/plan","event_type":"tier.increase"}'
@@ -214,6 +221,7 @@ run_once() {
   # and keeps the stop out of the measurement.
   kill -KILL $pid $(pgrep -P $pid || true) 2>/dev/null || true
   wait $pid 2>/dev/null || true
+  rm -f "$work/spool-$port-"* "$work/events-$port.jsonl"  # a run's data can be GBs
   read -r _ rps p50 p99 errs <<<"$out"
   echo "$rps $p50 $p99 $errs $hwm"
 }
@@ -237,6 +245,7 @@ declare -A MED
 for c in $CASES; do MED[$c]=$(median "${RES[$c]}"); done
 rps_of() { [ -n "${MED[$1]:-}" ] && cut -d' ' -f1 <<<"${MED[$1]}" || echo ""; }
 
+{
 printf "\n%d s per run, %d connections, median of %d runs (%s)\n" "$DUR" "$CONNS" "$RUNS" "$("$BIN" --version 2>/dev/null | head -1)"
 printf "%-17s %9s %8s %8s %7s %9s %9s\n" case "req/s" "p50 ms" "p99 ms" errors "peak MB" "x nginx"
 for c in $CASES; do
@@ -250,3 +259,4 @@ if [ -n "$(rps_of hookd-normal)" ] && [ -n "$(rps_of webhook)" ]; then
   awk -v a="$(rps_of hookd-normal)" -v b="$(rps_of webhook)" \
     'BEGIN { printf "hookd-normal / webhook: %.1fx\n", a / b }'
 fi
+} | tee "$out/results.txt"
