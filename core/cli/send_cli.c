@@ -487,8 +487,7 @@ static int check_args(const hookd_send_args *a, const char **type, const char **
             return usage("--header \"%s\": want 'Name: value'", a->headers[i]);
     *timeout_ms = DEFAULT_TIMEOUT_MS;
     if (a->timeout) {
-        int64_t secs = whole_number(a->timeout);
-        *timeout_ms = secs >= 0 && secs <= 86400 ? secs * 1000 : hookd_parse_duration(a->timeout);
+        *timeout_ms = hookd_parse_duration(a->timeout); /* a unit is required */
         if (*timeout_ms <= 0 || *timeout_ms > 86400000)
             return usage("--timeout \"%s\": want a duration such as 10s or 500ms", a->timeout);
     }

@@ -230,6 +230,7 @@ class Errors(HookdCase):
             ("send", url, "--scheme", "none", "--account", "a/b"),
             ("send", url, "--scheme", "none", "--header", "no colon"),
             ("send", url, "--scheme", "none", "--timeout", "soon"),
+            ("send", url, "--scheme", "none", "--timeout", "5"),           # no unit
             ("send", url, "--scheme", "standard-webhooks", "--secret", "not-whsec"),
             ("send", url, "-c", "hookd.yaml", "--source", "nosuch"),
             ("send", url, "--scheme", "none", "--bogus"),
