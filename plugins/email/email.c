@@ -290,7 +290,7 @@ static char *parse_address(FILE *m, const char *key, const char *s, char *err,
     }
     if (!at || at == spec || at == spec_end - 1 || addr[strcspn(addr, " \t<>,;()\"\\")]) {
         hookd_say(err, errlen, "%s: \"%s\" is not an address (user@host or Name <user@host>)",
-            key, s);
+                  key, s);
         free(name);
         free(addr);
         return NULL;
