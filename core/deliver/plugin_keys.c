@@ -43,10 +43,22 @@ int hookd_plugin_keys_print(FILE *out, const hookd_plugin *p)
         const char *def = k->flags & HOOKD_CONFIG_REQUIRED ? "(required)"
                           : k->default_text              ? k->default_text
                                                          : "-";
-        char quoted[64];
-        /* A default with blanks or braces (a template) reads better quoted. */
-        if (def == k->default_text && (strpbrk(def, " {") || !*def)) {
-            snprintf(quoted, sizeof quoted, "\"%s\"", def);
+        char quoted[96];
+        /* A default with blanks, braces (a template) or line breaks is
+         * written as a YAML string would be, on one line. */
+        if (def == k->default_text && (strpbrk(def, " {\n\"") || !*def)) {
+            size_t w = 0;
+            const char *c = def;
+            quoted[w++] = '"';
+            for (; *c && w + 6 < sizeof quoted; c++) {
+                if (*c == '\n' || *c == '"' || *c == '\\')
+                    quoted[w++] = '\\';
+                quoted[w++] = *c == '\n' ? 'n' : *c;
+            }
+            quoted[w++] = '"';
+            quoted[w] = '\0';
+            if (*c)   /* cut short: say so */
+                memcpy(quoted + w, "...", 4);
             def = quoted;
         }
         fprintf(out, "  %-*s  %-9s  %-14s  %s", w, k->name, hookd_config_type_name(k), def,
