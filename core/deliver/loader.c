@@ -191,11 +191,14 @@ static int check_desc(const hookd_plugin *d, const char *path, char *err, size_t
                 (unsigned)HOOKD_ABI_MAJOR, (unsigned)HOOKD_ABI_MINOR);
         return -1;
     }
-    /* A newer minor may only grow the struct; ours must fit in theirs. */
-    if (d->struct_size < sizeof(hookd_plugin)) {
+    /* A minor only grows the struct: a 1.0 or 1.1 plugin has the struct of
+     * its day (no config_keys), a 1.2 one all of ours; members past the end
+     * are read through HOOKD_PLUGIN_HAS. */
+    size_t need = d->abi_minor >= 2 ? sizeof(hookd_plugin) : HOOKD_PLUGIN_SIZE_1_0;
+    if (d->struct_size < need) {
         hookd_say(err, errlen,
                 "%s: plugin descriptor is a short struct (struct_size %u, need at least %zu)",
-                path, (unsigned)d->struct_size, sizeof(hookd_plugin));
+                path, (unsigned)d->struct_size, need);
         return -1;
     }
     if (!d->signature || strcmp(d->signature, HOOKD_BUILD_SIGNATURE) != 0) {

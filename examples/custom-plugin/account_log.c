@@ -85,6 +85,16 @@ static int acct_deliver(void *instance, const hookd_event *ev, hookd_status *st)
     return HOOKD_OK;
 }
 
+/* ABI 1.2: the keys of config:, for `hookd check` to list. Only name, type,
+ * flags, default_text, description and choices are the core's business. */
+static const hookd_config_key acct_keys[] = {
+    {.name = "path", .type = HOOKD_CONFIG_STRING, .flags = HOOKD_CONFIG_REQUIRED,
+     .description = "the file lines are appended to"},
+    {.name = "line", .type = HOOKD_CONFIG_TEMPLATE, .default_text = "{{type}} {{ctct.account_id}}",
+     .description = "one line per event"},
+    {.name = NULL},
+};
+
 static const hookd_plugin desc = {
     HOOKD_PLUGIN_HEADER,
     .name = "account_log",
@@ -92,6 +102,7 @@ static const hookd_plugin desc = {
     .init = acct_init,
     .deliver = acct_deliver,
     .destroy = acct_destroy,
+    .config_keys = acct_keys,   /* ABI 1.2; leave it out for older daemons' headers */
 };
 
 HOOKD_EXPORT const hookd_plugin *hookd_plugin_entry(void) { return &desc; }

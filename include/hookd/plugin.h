@@ -149,6 +149,42 @@ struct hookd_api {
 #define HOOKD_API_HAS(api, m)                                                  \
     ((api)->struct_size >= offsetof(hookd_api, m) + sizeof((api)->m))
 
+/* ABI 1.2: a plugin's configuration keys, one row each, so `hookd check` can
+ * list them. The in-tree plugins read their config: block with the same
+ * table; the core reads name, type, flags, default_text, description and
+ * choices only. A table ends with a row whose name is NULL. */
+enum {
+    HOOKD_CONFIG_STRING = 0, /* a non-empty string without NUL bytes */
+    HOOKD_CONFIG_BOOL,       /* true or false */
+    HOOKD_CONFIG_INT,        /* a JSON integer */
+    HOOKD_CONFIG_DURATION,   /* digits and a unit: "500ms", "10s", "1m", "1h", "1d" */
+    HOOKD_CONFIG_SIZE,       /* "64KiB", "1MiB"; a bare number is bytes */
+    HOOKD_CONFIG_FILE,       /* a path that must exist (readable, or a directory) */
+    HOOKD_CONFIG_TEMPLATE,   /* a string the plugin compiles with template_compile */
+    HOOKD_CONFIG_LIST,       /* a list of strings */
+    HOOKD_CONFIG_ENUM,       /* one of `choices` */
+    HOOKD_CONFIG_MAP,        /* an object whose values are strings */
+    HOOKD_CONFIG_JSON        /* any value: the plugin reads it itself */
+};
+
+/* hookd_config_key.flags */
+#define HOOKD_CONFIG_REQUIRED 0x1u  /* no default: the key must be given */
+#define HOOKD_CONFIG_SECRET 0x2u    /* never echoed, wiped when freed */
+#define HOOKD_CONFIG_DIR 0x4u       /* FILE: a directory rather than a readable file */
+#define HOOKD_CONFIG_NONEMPTY 0x8u  /* LIST: at least one element */
+
+typedef struct hookd_config_key {
+    const char *name;
+    int type;                   /* HOOKD_CONFIG_* */
+    unsigned flags;             /* HOOKD_CONFIG_REQUIRED, ... */
+    const char *default_text;   /* as written in a configuration; NULL: none */
+    const char *description;    /* one line */
+    const char *const *choices; /* ENUM: NULL-terminated */
+    /* For the plugin's own reader; the core ignores them. */
+    size_t offset;              /* where the value goes in the plugin's settings */
+    int64_t min, max;           /* INT, DURATION, SIZE: bounds, both 0 for none */
+} hookd_config_key;
+
 typedef struct hookd_plugin {
     uint32_t abi_major;
     uint32_t abi_minor;
@@ -171,7 +207,18 @@ typedef struct hookd_plugin {
     int (*deliver)(void *instance, const hookd_event *ev, hookd_status *st);
     /* Main thread, after every delivery of the instance has ended. */
     void (*destroy)(void *instance);
+
+    /* ABI 1.2: check HOOKD_PLUGIN_HAS(p, config_keys) before use. The keys
+     * of the config: block, or NULL. */
+    const hookd_config_key *config_keys;
 } hookd_plugin;
+
+/* True if the plugin's descriptor is long enough to hold member m. */
+#define HOOKD_PLUGIN_HAS(p, m)                                                 \
+    ((p)->struct_size >= offsetof(hookd_plugin, m) + sizeof((p)->m))
+
+/* The descriptor of ABI 1.0 and 1.1, the least a loader accepts. */
+#define HOOKD_PLUGIN_SIZE_1_0 offsetof(hookd_plugin, config_keys)
 
 typedef const hookd_plugin *(*hookd_plugin_entry_fn)(void);
 #define HOOKD_PLUGIN_ENTRY "hookd_plugin_entry"

@@ -3,8 +3,8 @@
  */
 
 /* database: writes every event to SQLite or PostgreSQL.
- * Config: driver (sqlite | postgres, default sqlite), path (sqlite), conninfo
- * (postgres; a libpq string, the password through ${ENV}), mode
+ * Config (db_keys): driver (sqlite | postgres, default sqlite), path (sqlite),
+ * conninfo (postgres; a libpq string, the password through ${ENV}), mode
  * (ctct-accounts | sql, default ctct-accounts), statements (list, for sql).
  *
  * ctct-accounts creates, when missing, hookd_events (one row per event,
@@ -33,13 +33,13 @@
 #define _GNU_SOURCE
 #endif
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <hookd/plugin.h>
+#include "common/config_map.h"
 #include "db.h"
 
 #define MAX_PARAMS 256      /* distinct :names in one statement */
@@ -74,15 +74,8 @@ typedef struct db_inst {
 
 /* ---- small helpers ---- */
 
-static __attribute__((format(printf, 4, 5))) int bad(char *err, size_t errlen, int rc,
-                                                      const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return rc;
-}
+/* Sets err, evaluates to rc. */
+#define bad(err, errlen, rc, ...) (hookd_say(err, errlen, __VA_ARGS__), (rc))
 
 static const char *plain_string(const json_t *v)
 {
@@ -420,19 +413,16 @@ static int add_stmt(db_inst *d, size_t i, const char *src, int compile, char *er
     return rc;
 }
 
-static int parse_statements(db_inst *d, const json_t *list, char *err, size_t errlen)
+static int parse_statements(db_inst *d, const hookd_cmap_list *list, char *err,
+                            size_t errlen)
 {
-    if (!json_is_array(list) || json_array_size(list) == 0)
-        return bad(err, errlen, HOOKD_EINVAL, "statements: expected a list of SQL statements");
-    if (json_array_size(list) > MAX_STATEMENTS)
+    if (list->n > MAX_STATEMENTS)
         return bad(err, errlen, HOOKD_EINVAL, "statements: at most %d", MAX_STATEMENTS);
-    if (!(d->stmts = calloc(json_array_size(list), sizeof *d->stmts)))
+    if (!(d->stmts = calloc(list->n, sizeof *d->stmts)))
         return bad(err, errlen, HOOKD_ENOMEM, "out of memory");
-    size_t i;
-    json_t *v;
-    json_array_foreach(list, i, v) {
-        const char *sql = plain_string(v);
-        if (!sql || !sql[strspn(sql, " \t\r\n;")])
+    for (size_t i = 0; i < list->n; i++) {
+        const char *sql = list->v[i];
+        if (!sql[strspn(sql, " \t\r\n;")])
             return bad(err, errlen, HOOKD_EINVAL, "statements[%zu]: expected an SQL statement",
                        i);
         d->nstmts = i + 1;
@@ -463,57 +453,68 @@ static int ctct_statements(db_inst *d, char *err, size_t errlen)
     return rc;
 }
 
+/* The config: block as db_keys reads it. */
+typedef struct db_cfg {
+    int driver, mode;
+    char *path, *conninfo;
+    hookd_cmap_list statements;
+} db_cfg;
+
+static const char *const drivers[] = {"sqlite", "postgres", NULL};
+static const db_driver *const driver_impl[] = {&db_sqlite, &db_postgres};
+static const char *const modes[] = {"ctct-accounts", "sql", NULL};   /* enum mode */
+
+static const hookd_config_key db_keys[] = {
+    {.name = "driver", .type = HOOKD_CONFIG_ENUM, .default_text = "sqlite", .choices = drivers,
+     .offset = offsetof(db_cfg, driver), .description = "the database"},
+    {.name = "path", .type = HOOKD_CONFIG_STRING, .offset = offsetof(db_cfg, path),
+     .description = "sqlite: the database file (created if missing)"},
+    {.name = "conninfo", .type = HOOKD_CONFIG_STRING, .flags = HOOKD_CONFIG_SECRET,
+     .offset = offsetof(db_cfg, conninfo),
+     .description = "postgres: a libpq connection string (the password through ${ENV})"},
+    {.name = "mode", .type = HOOKD_CONFIG_ENUM, .default_text = "ctct-accounts",
+     .choices = modes, .offset = offsetof(db_cfg, mode),
+     .description = "the built-in Constant Contact tables, or your statements"},
+    {.name = "statements", .type = HOOKD_CONFIG_LIST, .flags = HOOKD_CONFIG_NONEMPTY,
+     .offset = offsetof(db_cfg, statements),
+     .description = "mode: sql: SQL run per event in one transaction, :name parameters"},
+    {.name = NULL},
+};
+
+/* What spans keys, and what the instance builds from them. */
+static int build(db_inst *d, db_cfg *c, char *err, size_t errlen)
+{
+    d->drv = driver_impl[c->driver];
+    char **target = d->drv == &db_sqlite ? &c->path : &c->conninfo;
+    if (d->drv == &db_sqlite && c->conninfo)
+        return bad(err, errlen, HOOKD_EINVAL, "conninfo: only with driver: postgres");
+    if (d->drv == &db_postgres && c->path)
+        return bad(err, errlen, HOOKD_EINVAL, "path: only with driver: sqlite");
+    if (!*target)
+        return bad(err, errlen, HOOKD_EINVAL, "missing required key \"%s\" (driver: %s)",
+                   d->drv == &db_sqlite ? "path" : "conninfo", drivers[c->driver]);
+    if (d->drv->describe(*target, d->desc, sizeof d->desc, err, errlen) != 0)
+        return HOOKD_EINVAL;
+    d->target = *target;   /* ours now: wiped by db_destroy */
+    *target = NULL;
+
+    d->mode = (enum mode)c->mode;
+    if (d->mode == MODE_SQL && !c->statements.v)
+        return bad(err, errlen, HOOKD_EINVAL, "mode: sql needs \"statements\"");
+    if (d->mode != MODE_SQL && c->statements.v)
+        return bad(err, errlen, HOOKD_EINVAL, "statements: only with mode: sql");
+    return d->mode == MODE_SQL ? parse_statements(d, &c->statements, err, errlen)
+                               : ctct_statements(d, err, errlen);
+}
+
 static int parse_config(db_inst *d, const json_t *config, char *err, size_t errlen)
 {
-    const char *driver = "sqlite", *mode = "ctct-accounts", *path = NULL, *conninfo = NULL;
-    const json_t *statements = NULL;
-    const char *key;
-    json_t *v;
-    json_object_foreach((json_t *)config, key, v) {
-        const char *s = plain_string(v);
-        if (!strcmp(key, "statements")) {
-            statements = v;
-        } else if (!strcmp(key, "driver") || !strcmp(key, "mode") || !strcmp(key, "path") ||
-                   !strcmp(key, "conninfo")) {
-            if (!s || !*s)
-                return bad(err, errlen, HOOKD_EINVAL, "%s: expected a non-empty string", key);
-            *(key[0] == 'd' ? &driver : key[0] == 'm' ? &mode : key[0] == 'p' ? &path
-                                                                  : &conninfo) = s;
-        } else {
-            return bad(err, errlen, HOOKD_EINVAL, "unknown key \"%s\"", key);
-        }
-    }
-    if (!strcmp(driver, "sqlite"))
-        d->drv = &db_sqlite;
-    else if (!strcmp(driver, "postgres"))
-        d->drv = &db_postgres;
-    else
-        return bad(err, errlen, HOOKD_EINVAL, "driver: expected sqlite or postgres");
-    const char *target = d->drv == &db_sqlite ? path : conninfo;
-    if (d->drv == &db_sqlite && conninfo)
-        return bad(err, errlen, HOOKD_EINVAL, "conninfo: only with driver: postgres");
-    if (d->drv == &db_postgres && path)
-        return bad(err, errlen, HOOKD_EINVAL, "path: only with driver: sqlite");
-    if (!target)
-        return bad(err, errlen, HOOKD_EINVAL, "missing required key \"%s\" (driver: %s)",
-                   d->drv == &db_sqlite ? "path" : "conninfo", driver);
-    if (d->drv->describe(target, d->desc, sizeof d->desc, err, errlen) != 0)
-        return HOOKD_EINVAL;
-    if (!(d->target = strdup(target)))
-        return bad(err, errlen, HOOKD_ENOMEM, "out of memory");
-
-    if (!strcmp(mode, "ctct-accounts"))
-        d->mode = MODE_CTCT;
-    else if (!strcmp(mode, "sql"))
-        d->mode = MODE_SQL;
-    else
-        return bad(err, errlen, HOOKD_EINVAL, "mode: expected ctct-accounts or sql");
-    if (d->mode == MODE_SQL && !statements)
-        return bad(err, errlen, HOOKD_EINVAL, "mode: sql needs \"statements\"");
-    if (d->mode != MODE_SQL && statements)
-        return bad(err, errlen, HOOKD_EINVAL, "statements: only with mode: sql");
-    return d->mode == MODE_SQL ? parse_statements(d, statements, err, errlen)
-                               : ctct_statements(d, err, errlen);
+    db_cfg c = {0};
+    int rc = hookd_cmap_read(db_keys, NULL, config, &c, err, errlen);
+    if (rc == 0)
+        rc = build(d, &c, err, errlen);
+    hookd_cmap_free(db_keys, &c);
+    return rc;
 }
 
 /* ---- connections ---- */
@@ -793,6 +794,7 @@ static const hookd_plugin desc = {
     .init = db_init,
     .deliver = db_deliver,
     .destroy = db_destroy,
+    .config_keys = db_keys,
 };
 
 HOOKD_EXPORT const hookd_plugin *hookd_plugin_entry(void) { return &desc; }

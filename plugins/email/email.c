@@ -5,7 +5,8 @@
 /* email: sends one mail per event over SMTP (libcurl).
  * Config: url (smtp:// or smtps://), starttls (required | optional | off),
  * username, password, from, to (list), cc (list), subject, body, html
- * (templates), ca_file, insecure (bool), connect_timeout (duration).
+ * (templates), ca_file, insecure (bool), connect_timeout (duration): the
+ * rows of email_keys.
  * The message is assembled here rather than with curl's MIME API so that every
  * header is ours: text parts are base64 (any bytes, any line length, nothing
  * for dot-stuffing to touch), a non-ASCII subject becomes RFC 2047 words, and
@@ -19,7 +20,6 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +30,7 @@
 #include <openssl/evp.h>
 #include <hookd/plugin.h>
 
+#include "common/config_map.h"
 #include "common/text.h"
 
 #define SUBJECT_PLAIN_MAX 900     /* longer subjects go as folded RFC 2047 words */
@@ -179,15 +180,49 @@ static void put_html_escaped(FILE *m, const char *s)
 
 /* ---- configuration ---- */
 
-static __attribute__((format(printf, 4, 5))) int bad(char *err, size_t errlen, int rc,
-                                                      const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return rc;
-}
+/* Sets err, evaluates to rc. */
+#define bad(err, errlen, rc, ...) (hookd_say(err, errlen, __VA_ARGS__), (rc))
+
+/* The config: block as email_keys reads it; parse_config builds the instance
+ * from it. */
+typedef struct email_cfg {
+    char *url, *username, *password, *ca_file, *from, *subject, *body, *html;
+    int starttls;             /* index in tls_modes; -1 when not given */
+    int insecure;
+    int64_t connect_ms;       /* 0: curl's own */
+    hookd_cmap_list to, cc;
+} email_cfg;
+
+static const char *const tls_modes[] = {"required", "optional", "off", NULL};
+static const long tls_curl[] = {CURLUSESSL_ALL, CURLUSESSL_TRY, CURLUSESSL_NONE};
+
+#define KEY(n, t, f, d, field, desc)                                                          \
+    {.name = n, .type = HOOKD_CONFIG_##t, .flags = f, .default_text = d,                      \
+     .offset = offsetof(email_cfg, field), .description = desc}
+static const hookd_config_key email_keys[] = {
+    KEY("url", STRING, HOOKD_CONFIG_REQUIRED, NULL, url, "smtp://host[:port] or smtps://..."),
+    KEY("from", STRING, HOOKD_CONFIG_REQUIRED, NULL, from,
+        "the sender: user@host or Name <user@host>"),
+    KEY("to", LIST, HOOKD_CONFIG_REQUIRED | HOOKD_CONFIG_NONEMPTY, NULL, to, "recipients"),
+    KEY("cc", LIST, 0, NULL, cc, "more recipients, shown in Cc:"),
+    {.name = "starttls", .type = HOOKD_CONFIG_ENUM, .choices = tls_modes,
+     .offset = offsetof(email_cfg, starttls),
+     .description = "upgrade smtp:// with STARTTLS (default: required with a username, "
+                    "else optional)"},
+    KEY("username", STRING, 0, NULL, username, "SMTP AUTH user"),
+    KEY("password", STRING, HOOKD_CONFIG_SECRET, NULL, password, "SMTP AUTH password"),
+    KEY("ca_file", FILE, 0, NULL, ca_file, "CA certificates (PEM) to trust instead of the system's"),
+    KEY("insecure", BOOL, 0, "false", insecure, "do not verify TLS certificates"),
+    {.name = "connect_timeout", .type = HOOKD_CONFIG_DURATION, .min = 1,
+     .max = CONNECT_TIMEOUT_MAX, .offset = offsetof(email_cfg, connect_ms),
+     .description = "how long connecting may take (default: libcurl's)"},
+    KEY("subject", TEMPLATE, 0, DEFAULT_SUBJECT, subject, "one line"),
+    KEY("body", TEMPLATE, 0, DEFAULT_BODY, body, "the text/plain part"),
+    KEY("html", TEMPLATE, 0, NULL, html,
+        "a text/html alternative; placeholders are HTML-escaped"),
+    {.name = NULL},
+};
+#undef KEY
 
 static void email_destroy(void *instance)
 {
@@ -218,13 +253,6 @@ static void email_destroy(void *instance)
     free(x);
 }
 
-/* A JSON string without NUL bytes, or NULL. */
-static const char *plain_string(const json_t *v)
-{
-    const char *s = json_string_value(v);
-    return s && strlen(s) == json_string_length(v) ? s : NULL;
-}
-
 /* "addr@host" or "Display Name <addr@host>". Writes the header form to m and
  * returns the malloc'd addr-spec, or NULL with err set. */
 static char *parse_address(FILE *m, const char *key, const char *s, char *err,
@@ -232,7 +260,7 @@ static char *parse_address(FILE *m, const char *key, const char *s, char *err,
 {
     static const char ws[] = " \t";
     if (!*s || has_ctl(s)) {
-        bad(err, errlen, 0, "%s: expected a non-empty address on one line", key);
+        hookd_say(err, errlen, "%s: expected a non-empty address on one line", key);
         return NULL;
     }
     const char *b = s + strspn(s, ws), *e = s + strlen(s);
@@ -248,7 +276,7 @@ static char *parse_address(FILE *m, const char *key, const char *s, char *err,
         while (ne > b && strchr(ws, ne[-1]))
             ne--;
         if (ne > b && !(name = strndup(b, (size_t)(ne - b)))) {
-            bad(err, errlen, 0, "out of memory");
+            hookd_say(err, errlen, "out of memory");
             return NULL;
         }
     }
@@ -257,12 +285,12 @@ static char *parse_address(FILE *m, const char *key, const char *s, char *err,
     char *addr = strndup(spec, sl);
     if (!addr) {
         free(name);
-        bad(err, errlen, 0, "out of memory");
+        hookd_say(err, errlen, "out of memory");
         return NULL;
     }
     if (!at || at == spec || at == spec_end - 1 || addr[strcspn(addr, " \t<>,;()\"\\")]) {
-        bad(err, errlen, 0, "%s: \"%s\" is not an address (user@host or Name <user@host>)",
-            key, s);
+        hookd_say(err, errlen, "%s: \"%s\" is not an address (user@host or Name <user@host>)",
+                  key, s);
         free(name);
         free(addr);
         return NULL;
@@ -296,36 +324,25 @@ static char *parse_address(FILE *m, const char *key, const char *s, char *err,
 }
 
 /* "Name: a,\r\n b\r\n" and the envelope recipients; 0 or an error code. */
-static int address_list(email_inst *x, FILE *m, const char *key, const json_t *v,
-                        int required, char *err, size_t errlen)
+static int address_list(email_inst *x, FILE *m, const char *key, const hookd_cmap_list *l,
+                        char *err, size_t errlen)
 {
-    if (!v) {
-        return required ? bad(err, errlen, HOOKD_EINVAL, "missing required key \"%s\"", key)
-                        : 0;
-    }
-    size_t n = json_array_size(v);
-    if (!json_is_array(v) || (required && n == 0))
-        return bad(err, errlen, HOOKD_EINVAL, "%s: expected a %slist of addresses", key,
-                   required ? "non-empty " : "");
-    if (n == 0)
+    if (l->n == 0)
         return 0;
     fprintf(m, "%c%s: ", key[0] - 'a' + 'A', key + 1);
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < l->n; i++) {
         char where[32];
         snprintf(where, sizeof where, "%s[%zu]", key, i);
-        const char *s = plain_string(json_array_get(v, i));
-        if (!s)
-            return bad(err, errlen, HOOKD_EINVAL, "%s: expected a string", where);
         if (i > 0)
             fputs(",\r\n ", m);
-        char *addr = parse_address(m, where, s, err, errlen);
+        char *addr = parse_address(m, where, l->v[i], err, errlen);
         if (!addr)
             return HOOKD_EINVAL;
-        struct curl_slist *l = curl_slist_append(x->rcpt, addr);
+        struct curl_slist *sl = curl_slist_append(x->rcpt, addr);
         free(addr);
-        if (!l)
+        if (!sl)
             return bad(err, errlen, HOOKD_ENOMEM, "out of memory");
-        x->rcpt = l;
+        x->rcpt = sl;
         x->nrcpt++;
     }
     fputs("\r\n", m);
@@ -386,92 +403,28 @@ static int compile_html(email_inst *x, const char *src, char *err, size_t errlen
     return 0;
 }
 
-/* A duration: seconds as a number, or "500ms", "10s", "1m". */
-static int parse_duration_ms(const json_t *v, long *out)
+/* What spans keys, and what the instance builds from them. */
+static int build(email_inst *x, email_cfg *c, char *err, size_t errlen)
 {
-    if (json_is_integer(v)) {
-        json_int_t s = json_integer_value(v);
-        if (s <= 0 || s > CONNECT_TIMEOUT_MAX / 1000)
-            return -1;
-        *out = (long)s * 1000;
-        return 0;
-    }
-    const char *s = plain_string(v);
-    char *end;
-    if (!s || *s < '0' || *s > '9')
-        return -1;
-    long n = strtol(s, &end, 10);
-    long mul = !strcmp(end, "ms") ? 1 : !strcmp(end, "s") || !*end ? 1000
-             : !strcmp(end, "m") ? 60000 : 0;
-    if (!mul || n <= 0 || n > CONNECT_TIMEOUT_MAX / mul)
-        return -1;
-    *out = n * mul;
-    return 0;
-}
-
-static int parse_config(email_inst *x, const json_t *config, char *err, size_t errlen)
-{
-    const json_t *to = NULL, *cc = NULL;
-    const char *from = NULL, *subject = DEFAULT_SUBJECT, *body = DEFAULT_BODY, *html = NULL;
-    long tls = TLS_UNSET;
-    const char *key;
-    json_t *v;
-    json_object_foreach((json_t *)config, key, v) {
-        const char *s = plain_string(v);
-        char **dst = !strcmp(key, "url") ? &x->url : !strcmp(key, "username") ? &x->username
-                   : !strcmp(key, "password") ? &x->password
-                   : !strcmp(key, "ca_file") ? &x->ca_file : NULL;
-        if (dst) {
-            if (!s || !*s)
-                return bad(err, errlen, HOOKD_EINVAL, "%s: expected a non-empty string", key);
-            if (!(*dst = strdup(s)))
-                return bad(err, errlen, HOOKD_ENOMEM, "out of memory");
-        } else if (!strcmp(key, "starttls")) {
-            tls = !s ? TLS_UNSET : !strcmp(s, "required") ? (long)CURLUSESSL_ALL
-                : !strcmp(s, "optional") ? (long)CURLUSESSL_TRY
-                : !strcmp(s, "off") ? (long)CURLUSESSL_NONE : TLS_UNSET;
-            if (tls == TLS_UNSET)
-                return bad(err, errlen, HOOKD_EINVAL,
-                           "starttls: expected required, optional or off");
-        } else if (!strcmp(key, "insecure")) {
-            if (!json_is_boolean(v))
-                return bad(err, errlen, HOOKD_EINVAL, "insecure: expected true or false");
-            x->insecure = json_is_true(v);
-        } else if (!strcmp(key, "connect_timeout")) {
-            if (parse_duration_ms(v, &x->connect_timeout_ms) != 0)
-                return bad(err, errlen, HOOKD_EINVAL,
-                           "connect_timeout: expected a duration like 10s or 500ms, up to 1h");
-        } else if (!strcmp(key, "from")) {
-            if (!(from = s))
-                return bad(err, errlen, HOOKD_EINVAL, "from: expected a string");
-        } else if (!strcmp(key, "to") || !strcmp(key, "cc")) {
-            *(key[0] == 't' ? &to : &cc) = v;
-        } else if (!strcmp(key, "subject") || !strcmp(key, "body") || !strcmp(key, "html")) {
-            if (!s)
-                return bad(err, errlen, HOOKD_EINVAL, "%s: expected a template string", key);
-            *(key[0] == 's' ? &subject : key[0] == 'b' ? &body : &html) = s;
-        } else {
-            return bad(err, errlen, HOOKD_EINVAL, "unknown key \"%s\"", key);
-        }
-    }
-
-    if (!x->url)
-        return bad(err, errlen, HOOKD_EINVAL, "missing required key \"url\"");
+    /* Ours now: freed (the password wiped) by email_destroy. */
+    x->url = c->url, x->username = c->username, x->password = c->password;
+    x->ca_file = c->ca_file;
+    c->url = c->username = c->password = c->ca_file = NULL;
+    x->insecure = c->insecure;
+    x->connect_timeout_ms = (long)c->connect_ms;
     if (strncasecmp(x->url, "smtp://", 7) && strncasecmp(x->url, "smtps://", 8))
         return bad(err, errlen, HOOKD_EINVAL, "url: expected smtp://host[:port] or smtps://...");
     if (has_ctl(x->url) || strchr(x->url, ' '))
         return bad(err, errlen, HOOKD_EINVAL, "url: no spaces or control characters");
     if (x->password && !x->username)
         return bad(err, errlen, HOOKD_EINVAL, "password: needs a username");
-    if (x->ca_file && access(x->ca_file, R_OK) != 0)
-        return bad(err, errlen, HOOKD_EINVAL, "ca_file: %s: not a readable file", x->ca_file);
     /* Credentials never cross the network in the clear unless asked to. */
-    x->use_ssl = tls != TLS_UNSET ? tls : x->username ? (long)CURLUSESSL_ALL
-                                                       : (long)CURLUSESSL_TRY;
-    if (!from)
-        return bad(err, errlen, HOOKD_EINVAL, "missing required key \"from\"");
-    if (has_ctl(subject))
+    x->use_ssl = c->starttls >= 0 ? tls_curl[c->starttls]
+                 : x->username    ? (long)CURLUSESSL_ALL
+                                  : (long)CURLUSESSL_TRY;
+    if (has_ctl(c->subject))
         return bad(err, errlen, HOOKD_EINVAL, "subject: must be a single line");
+    const char *from = c->from, *subject = c->subject, *body = c->body, *html = c->html;
 
     size_t hlen = 0;
     FILE *m = open_memstream(&x->addr_headers, &hlen);
@@ -483,9 +436,9 @@ static int parse_config(email_inst *x, const json_t *config, char *err, size_t e
         fputs("\r\n", m);
     /* From, To and Cc headers are rendered once: they hold no template. */
     if (!rc)
-        rc = address_list(x, m, "to", to, 1, err, errlen);
+        rc = address_list(x, m, "to", &c->to, err, errlen);
     if (!rc)
-        rc = address_list(x, m, "cc", cc, 0, err, errlen);
+        rc = address_list(x, m, "cc", &c->cc, err, errlen);
     if (fclose(m) != 0 && !rc)
         rc = bad(err, errlen, HOOKD_ENOMEM, "out of memory");
     if (rc)
@@ -506,6 +459,16 @@ static int parse_config(email_inst *x, const json_t *config, char *err, size_t e
         (rc = compile(x, &x->body, "body", body, err, errlen)))
         return rc;
     return html ? compile_html(x, html, err, errlen) : 0;
+}
+
+static int parse_config(email_inst *x, const json_t *config, char *err, size_t errlen)
+{
+    email_cfg c = {.starttls = -1};
+    int rc = hookd_cmap_read(email_keys, NULL, config, &c, err, errlen);
+    if (rc == 0)
+        rc = build(x, &c, err, errlen);
+    hookd_cmap_free(email_keys, &c);
+    return rc;
 }
 
 static int email_init(const hookd_api *api, const json_t *config, void **instance,
@@ -655,7 +618,7 @@ static int email_deliver(void *instance, const hookd_event *ev, hookd_status *st
     email_inst *x = instance;
     int64_t left = ev->deadline_ms - x->api->monotonic_ms();
     if (left <= 0) {
-        snprintf(st->reason, sizeof st->reason, "deadline passed before sending");
+        hookd_say(st->reason, sizeof st->reason, "deadline passed before sending");
         return HOOKD_RETRY;
     }
     size_t len = 0;
@@ -663,7 +626,7 @@ static int email_deliver(void *instance, const hookd_event *ev, hookd_status *st
     CURL *c = msg ? curl_easy_init() : NULL;
     if (!c) {
         free(msg);
-        snprintf(st->reason, sizeof st->reason, "out of memory");
+        hookd_say(st->reason, sizeof st->reason, "out of memory");
         return HOOKD_RETRY;
     }
     upload up = {msg, len};
@@ -712,11 +675,11 @@ static int email_deliver(void *instance, const hookd_event *ev, hookd_status *st
         snprintf(digits, sizeof digits, "%ld", code);
         if (strncmp(reply, digits, 3) != 0)
             snprintf(reply, sizeof reply, "%ld", code);
-        snprintf(st->reason, sizeof st->reason, "SMTP %.150s (%.90s)", reply, why);
+        hookd_say(st->reason, sizeof st->reason, "SMTP %.150s (%.90s)", reply, why);
         clean_line(st->reason);
         return code >= 500 ? HOOKD_FAIL : HOOKD_RETRY;
     }
-    snprintf(st->reason, sizeof st->reason, "%s", why);
+    hookd_say(st->reason, sizeof st->reason, "%s", why);
     clean_line(st->reason);
     /* What the configuration got wrong does not fix itself. */
     return rc == CURLE_URL_MALFORMAT || rc == CURLE_UNSUPPORTED_PROTOCOL ? HOOKD_FAIL
@@ -730,6 +693,7 @@ static const hookd_plugin desc = {
     .init = email_init,
     .deliver = email_deliver,
     .destroy = email_destroy,
+    .config_keys = email_keys,
 };
 
 HOOKD_EXPORT const hookd_plugin *hookd_plugin_entry(void) { return &desc; }

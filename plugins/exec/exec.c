@@ -1,8 +1,8 @@
 /* exec: runs a command per event, the event as one JSON line on its stdin
  *   {"id","source","type","received_at","attempt","body"}.
- * Config: command (argv list, required), shell (bool: command[0] is a script
- * for /bin/sh -c, the rest its $0, $1, ...), env (map), inherit_env (bool),
- * workdir. The command runs in its own process group with HOOKD_EVENT_ID,
+ * Config (exec_keys): command (argv list, required), shell (bool: command[0]
+ * is a script for /bin/sh -c, the rest its $0, $1, ...), env (map),
+ * inherit_env (bool), workdir. The command runs in its own process group with HOOKD_EVENT_ID,
  * HOOKD_EVENT_TYPE, HOOKD_SOURCE, what `env` names, and of the daemon's own
  * environment only PATH and LANG (all of it with inherit_env: true). Exit 0 is success,
  * 75 (EX_TEMPFAIL) asks for a retry, anything else fails; past the event's
@@ -17,16 +17,17 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <hookd/plugin.h>
+
+#include "common/config_map.h"
+#include "common/text.h"
 
 extern char **environ;
 
@@ -36,11 +37,34 @@ extern char **environ;
 
 typedef struct exec_inst {
     const hookd_api *api;
+    /* Read by exec_keys. */
+    hookd_cmap_list command;
+    int shell, inherit;
+    const json_t *envmap;  /* during init only */
+    char *workdir;
+    /* Built from them. */
     char **argv;       /* NULL-terminated */
     char **env;        /* inherited + configured, NULL-terminated */
     size_t nenv;
-    char *workdir;
 } exec_inst;
+
+static const hookd_config_key exec_keys[] = {
+    {.name = "command", .type = HOOKD_CONFIG_LIST,
+     .flags = HOOKD_CONFIG_REQUIRED | HOOKD_CONFIG_NONEMPTY, .offset = offsetof(exec_inst, command),
+     .description = "the program and its arguments (no shell unless shell: true)"},
+    {.name = "shell", .type = HOOKD_CONFIG_BOOL, .default_text = "false",
+     .offset = offsetof(exec_inst, shell),
+     .description = "command[0] is a script for /bin/sh -c, the rest its $0, $1, ..."},
+    {.name = "env", .type = HOOKD_CONFIG_MAP, .offset = offsetof(exec_inst, envmap),
+     .description = "variables set for the command"},
+    {.name = "inherit_env", .type = HOOKD_CONFIG_BOOL, .default_text = "false",
+     .offset = offsetof(exec_inst, inherit),
+     .description = "pass all of hookd's environment, not only PATH and LANG"},
+    {.name = "workdir", .type = HOOKD_CONFIG_FILE, .flags = HOOKD_CONFIG_DIR,
+     .offset = offsetof(exec_inst, workdir),
+     .description = "the directory the command runs in"},
+    {.name = NULL},
+};
 
 /* ---- the event as JSON (the same object as the file plugin's line) ---- */
 
@@ -68,15 +92,8 @@ static void exec_destroy(void *instance)
         return;
     free_strv(x->argv);
     free_strv(x->env);
-    free(x->workdir);
+    hookd_cmap_free(exec_keys, x);
     free(x);
-}
-
-/* A JSON string without NUL bytes, or NULL. */
-static const char *plain_string(const json_t *v)
-{
-    const char *s = json_string_value(v);
-    return s && strlen(s) == json_string_length(v) ? s : NULL;
 }
 
 /* "NAME=value", malloc'd; NULL on no memory. */
@@ -143,86 +160,44 @@ nomem:
     return NULL;
 }
 
-/* Sets err, returns rc. */
-static __attribute__((format(printf, 4, 5))) int bad(char *err, size_t errlen, int rc,
-                                                      const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return rc;
-}
-
 static int parse_config(exec_inst *x, const json_t *config, char *err, size_t errlen)
 {
-    const json_t *command = NULL, *env = NULL;
-    int shell = 0, inherit = 0;
+    int rc = hookd_cmap_read(exec_keys, NULL, config, x, err, errlen);
+    if (rc != 0)
+        return rc;
+    if (!*x->command.v[0]) {
+        hookd_say(err, errlen, "command[0]: expected a non-empty string");
+        return HOOKD_EINVAL;
+    }
     const char *key;
     json_t *v;
-    json_object_foreach((json_t *)config, key, v) {
-        if (strcmp(key, "command") == 0) {
-            command = v;
-        } else if (strcmp(key, "shell") == 0) {
-            if (!json_is_boolean(v))
-                return bad(err, errlen, HOOKD_EINVAL, "shell: expected true or false");
-            shell = json_is_true(v);
-        } else if (strcmp(key, "env") == 0) {
-            env = v;
-        } else if (strcmp(key, "inherit_env") == 0) {
-            if (!json_is_boolean(v))
-                return bad(err, errlen, HOOKD_EINVAL, "inherit_env: expected true or false");
-            inherit = json_is_true(v);
-        } else if (strcmp(key, "workdir") == 0) {
-            const char *s = plain_string(v);
-            struct stat st;
-            if (!s || !*s)
-                return bad(err, errlen, HOOKD_EINVAL, "workdir: expected a non-empty string");
-            if (stat(s, &st) != 0 || !S_ISDIR(st.st_mode))
-                return bad(err, errlen, HOOKD_EINVAL, "workdir: %s: not a directory", s);
-            if (!(x->workdir = strdup(s)))
-                return bad(err, errlen, HOOKD_ENOMEM, "out of memory");
-        } else {
-            return bad(err, errlen, HOOKD_EINVAL, "unknown key \"%s\"", key);
-        }
-    }
-
-    if (!command)
-        return bad(err, errlen, HOOKD_EINVAL, "missing required key \"command\"");
-    size_t argc = json_array_size(command);
-    if (!json_is_array(command) || argc == 0)
-        return bad(err, errlen, HOOKD_EINVAL, "command: expected a non-empty list of strings");
-    for (size_t i = 0; i < argc; i++) {
-        const char *s = plain_string(json_array_get(command, i));
-        if (!s || (i == 0 && !*s))
-            return bad(err, errlen, HOOKD_EINVAL, "command[%zu]: expected a %sstring", i,
-                       i == 0 ? "non-empty " : "");
-    }
-    if (env) {
-        if (!json_is_object(env))
-            return bad(err, errlen, HOOKD_EINVAL, "env: expected a map of strings");
-        json_object_foreach((json_t *)env, key, v) {
-            if (!*key || strchr(key, '=') || !plain_string(v))
-                return bad(err, errlen, HOOKD_EINVAL,
-                           "env.%s: expected a name without '=' and a string", key);
+    json_object_foreach((json_t *)x->envmap, key, v) {
+        if (!*key || strchr(key, '=')) {
+            hookd_say(err, errlen, "env.%s: expected a name without '='", key);
+            return HOOKD_EINVAL;
         }
     }
 
     /* shell: /bin/sh -c command[0] command[1] ... (these are $0, $1, ...). */
-    size_t pre = shell ? 2 : 0;
+    size_t pre = x->shell ? 2 : 0, argc = x->command.n;
     if (!(x->argv = calloc(pre + argc + 1, sizeof *x->argv)))
-        return bad(err, errlen, HOOKD_ENOMEM, "out of memory");
-    if (shell && (!(x->argv[0] = strdup("/bin/sh")) || !(x->argv[1] = strdup("-c"))))
-        return bad(err, errlen, HOOKD_ENOMEM, "out of memory");
+        goto nomem;
+    if (x->shell && (!(x->argv[0] = strdup("/bin/sh")) || !(x->argv[1] = strdup("-c"))))
+        goto nomem;
     for (size_t i = 0; i < argc; i++)
-        if (!(x->argv[pre + i] = strdup(json_string_value(json_array_get(command, i)))))
-            return bad(err, errlen, HOOKD_ENOMEM, "out of memory");
-    if (x->argv[0][0] == '/' && access(x->argv[0], X_OK) != 0)
-        return bad(err, errlen, HOOKD_EINVAL, "command[0]: %s: not an executable file",
-                   x->argv[0]);
-    if (!(x->env = build_env(env, inherit, &x->nenv)))
-        return bad(err, errlen, HOOKD_ENOMEM, "out of memory");
+        if (!(x->argv[pre + i] = strdup(x->command.v[i])))
+            goto nomem;
+    if (x->argv[0][0] == '/' && access(x->argv[0], X_OK) != 0) {
+        hookd_say(err, errlen, "command[0]: %s: not an executable file", x->argv[0]);
+        return HOOKD_EINVAL;
+    }
+    if (!(x->env = build_env(x->envmap, x->inherit, &x->nenv)))
+        goto nomem;
+    x->envmap = NULL;   /* the config is not ours past init */
     return 0;
+nomem:
+    hookd_say(err, errlen, "out of memory");
+    return HOOKD_ENOMEM;
 }
 
 static int exec_init(const hookd_api *api, const json_t *config, void **instance,
@@ -230,7 +205,7 @@ static int exec_init(const hookd_api *api, const json_t *config, void **instance
 {
     exec_inst *x = calloc(1, sizeof *x);
     if (!x) {
-        snprintf(err, errlen, "out of memory");
+        hookd_say(err, errlen, "out of memory");
         return HOOKD_ENOMEM;
     }
     x->api = api;
@@ -420,121 +395,154 @@ static int supervise(const exec_inst *x, pid_t pid, int64_t deadline, const char
     return exited;
 }
 
-static int exec_deliver(void *instance, const hookd_event *ev, hookd_status *st)
+/* One delivery's resources; run_free releases whatever was made. */
+typedef struct run {
+    int in[2], out[2], err[2];   /* the child's stdin, stdout, stderr pipes */
+    char **envp;                 /* x->env's strings, then mine, then NULL */
+    char *mine[NOURS];
+    char *line;                  /* the event, one JSON line */
+    size_t len;
+} run;
+
+static void run_free(run *r)
 {
-    exec_inst *x = instance;
-    int result = HOOKD_RETRY;
-    int in[2] = {-1, -1}, outp[2] = {-1, -1}, errp[2] = {-1, -1};
-    char **envp = NULL;
-    char *mine[NOURS] = {NULL};
-    size_t len = 0;
-    char *line = event_line(x, ev, &len);
-    char ebuf[128];
-
-    int64_t start = now_ms(x);
-    int64_t deadline = ev->deadline_ms > 0 ? ev->deadline_ms : INT64_MAX;
-    if (!line)
-        goto nomem;
-    if (start >= deadline) {
-        snprintf(st->reason, sizeof st->reason, "timed out after 0 ms (deadline passed)");
-        goto done;
+    for (int i = 0; i < 2; i++) {
+        if (r->in[i] >= 0) close(r->in[i]);
+        if (r->out[i] >= 0) close(r->out[i]);
+        if (r->err[i] >= 0) close(r->err[i]);
     }
-    const char *vals[NOURS] = {ev->id, ev->type, ev->source};
-    if (!(envp = calloc(x->nenv + NOURS + 1, sizeof *envp)))
-        goto nomem;
-    memcpy(envp, x->env, x->nenv * sizeof *envp);
+    free(r->envp);
     for (size_t i = 0; i < NOURS; i++)
-        if (!(envp[x->nenv + i] = mine[i] = kv(ours[i], vals[i])))
-            goto nomem;
+        free(r->mine[i]);
+    free(r->line);
+}
 
-    if (pipe2(in, O_CLOEXEC) != 0 || pipe2(outp, O_CLOEXEC) != 0 ||
-        pipe2(errp, O_CLOEXEC) != 0) {
-        snprintf(st->reason, sizeof st->reason, "pipe: %s",
-                 strerror_r(errno, ebuf, sizeof ebuf));
-        goto done;
+/* The event line and the child's environment; -1 on no memory. */
+static int run_prepare(const exec_inst *x, const hookd_event *ev, run *r)
+{
+    const char *vals[NOURS] = {ev->id, ev->type, ev->source};
+    if (!(r->line = event_line(x, ev, &r->len)))
+        return -1;
+    if (!(r->envp = calloc(x->nenv + NOURS + 1, sizeof *r->envp)))
+        return -1;
+    memcpy(r->envp, x->env, x->nenv * sizeof *r->envp);
+    for (size_t i = 0; i < NOURS; i++)
+        if (!(r->envp[x->nenv + i] = r->mine[i] = kv(ours[i], vals[i])))
+            return -1;
+    return 0;
+}
+
+/* The pipes and the child: HOOKD_OK with *pid set, or the delivery's result
+ * with the reason in st. */
+static int run_start(const exec_inst *x, run *r, pid_t *pid, hookd_status *st)
+{
+    char ebuf[128];
+    if (pipe2(r->in, O_CLOEXEC) != 0 || pipe2(r->out, O_CLOEXEC) != 0 ||
+        pipe2(r->err, O_CLOEXEC) != 0) {
+        hookd_say(st->reason, sizeof st->reason, "pipe: %s",
+                  strerror_r(errno, ebuf, sizeof ebuf));
+        return HOOKD_RETRY;
     }
-    pid_t pid;
-    int rc = spawn(x, envp, in, outp, errp, &pid);
-    close(in[0]);
-    close(outp[1]);
-    close(errp[1]);
-    in[0] = outp[1] = errp[1] = -1;
+    int rc = spawn(x, r->envp, r->in, r->out, r->err, pid);
+    close(r->in[0]);
+    close(r->out[1]);
+    close(r->err[1]);
+    r->in[0] = r->out[1] = r->err[1] = -1;
     if (rc != 0) {
         /* A missing or unusable command fails like its exit 127 would. */
         int permanent = rc == ENOENT || rc == EACCES || rc == ENOEXEC || rc == ENOTDIR ||
                         rc == ELOOP || rc == ENAMETOOLONG;
-        result = permanent ? HOOKD_FAIL : HOOKD_RETRY;
-        snprintf(st->reason, sizeof st->reason, "cannot run %s%s%s: %s", x->argv[0],
-                 x->workdir ? " in " : "", x->workdir ? x->workdir : "",
-                 strerror_r(rc, ebuf, sizeof ebuf));
-        goto done;
+        hookd_say(st->reason, sizeof st->reason, "cannot run %s%s%s: %s", x->argv[0],
+                  x->workdir ? " in " : "", x->workdir ? x->workdir : "",
+                  strerror_r(rc, ebuf, sizeof ebuf));
+        return permanent ? HOOKD_FAIL : HOOKD_RETRY;
     }
     /* Our ends only: the child's stay blocking. No other status flags are set. */
-    fcntl(in[1], F_SETFL, O_NONBLOCK);
-    fcntl(outp[0], F_SETFL, O_NONBLOCK);
-    fcntl(errp[0], F_SETFL, O_NONBLOCK);
+    fcntl(r->in[1], F_SETFL, O_NONBLOCK);
+    fcntl(r->out[0], F_SETFL, O_NONBLOCK);
+    fcntl(r->err[0], F_SETFL, O_NONBLOCK);
+    return HOOKD_OK;
+}
 
+/* Feeds and watches the child until it ends or the deadline; the first line
+ * of its output into first. Returns what supervise() does. */
+static int run_wait(const exec_inst *x, run *r, pid_t pid, int64_t deadline, int *status,
+                    char *first, size_t firstlen)
+{
     /* EPIPE rather than SIGPIPE for this thread, whatever the process does. */
     sigset_t pipeset, old;
     sigemptyset(&pipeset);
     sigaddset(&pipeset, SIGPIPE);
     pthread_sigmask(SIG_BLOCK, &pipeset, &old);
-    capture out = {.fd = outp[0]}, err = {.fd = errp[0]};
-    outp[0] = errp[0] = -1;
-    int status = 0;
-    int finished = supervise(x, pid, deadline, line, len, &in[1], &out, &err, &status);
+    capture out = {.fd = r->out[0]}, err = {.fd = r->err[0]};
+    r->out[0] = r->err[0] = -1;
+    int finished = supervise(x, pid, deadline, r->line, r->len, &r->in[1], &out, &err, status);
     if (!sigismember(&old, SIGPIPE)) {
         struct timespec zero = {0, 0};
         while (sigtimedwait(&pipeset, NULL, &zero) > 0)
             ;
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (in[1] >= 0)
-        close(in[1]);
-    in[1] = -1;
+    if (r->in[1] >= 0)
+        close(r->in[1]);
+    r->in[1] = -1;
     if (out.fd >= 0)
         close(out.fd);
     if (err.fd >= 0)
         close(err.fd);
+    first_line(&err, &out, first, firstlen);
+    return finished;
+}
 
-    char first[160];
-    first_line(&err, &out, first, sizeof first);
+/* What the child's end means: exit 0 succeeds, 75 retries, the rest fails. */
+static int judge(int finished, int status, const char *first, int64_t waited_ms,
+                 hookd_status *st)
+{
     const char *sep = first[0] ? ": " : "";
     if (finished < 0) {
-        result = HOOKD_RETRY;
-        snprintf(st->reason, sizeof st->reason, "exit status lost (reaped elsewhere)%s%s",
-                 sep, first);
-    } else if (!finished) {
-        result = HOOKD_RETRY;
-        snprintf(st->reason, sizeof st->reason, "timed out after %lld ms",
-                 (long long)(deadline - start));
-    } else if (WIFEXITED(status)) {
+        hookd_say(st->reason, sizeof st->reason, "exit status lost (reaped elsewhere)%s%s",
+                  sep, first);
+        return HOOKD_RETRY;
+    }
+    if (!finished) {
+        hookd_say(st->reason, sizeof st->reason, "timed out after %lld ms",
+                  (long long)waited_ms);
+        return HOOKD_RETRY;
+    }
+    if (WIFEXITED(status)) {
         int code = WEXITSTATUS(status);
-        result = code == 0 ? HOOKD_OK : code == EXEC_TEMPFAIL ? HOOKD_RETRY : HOOKD_FAIL;
         if (code != 0)
-            snprintf(st->reason, sizeof st->reason, "exit status %d%s%s", code, sep, first);
-    } else {
-        int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
-        const char *abbr = sig ? sigabbrev_np(sig) : NULL;
-        result = HOOKD_FAIL;
-        snprintf(st->reason, sizeof st->reason, "killed by signal %d (SIG%s)%s%s", sig,
-                 abbr ? abbr : "?", sep, first);
+            hookd_say(st->reason, sizeof st->reason, "exit status %d%s%s", code, sep, first);
+        return code == 0 ? HOOKD_OK : code == EXEC_TEMPFAIL ? HOOKD_RETRY : HOOKD_FAIL;
     }
-    goto done;
+    int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+    const char *abbr = sig ? sigabbrev_np(sig) : NULL;
+    hookd_say(st->reason, sizeof st->reason, "killed by signal %d (SIG%s)%s%s", sig,
+              abbr ? abbr : "?", sep, first);
+    return HOOKD_FAIL;
+}
 
-nomem:
-    snprintf(st->reason, sizeof st->reason, "out of memory");
-    result = HOOKD_RETRY;
-done:
-    for (int i = 0; i < 2; i++) {
-        if (in[i] >= 0) close(in[i]);
-        if (outp[i] >= 0) close(outp[i]);
-        if (errp[i] >= 0) close(errp[i]);
+static int exec_deliver(void *instance, const hookd_event *ev, hookd_status *st)
+{
+    exec_inst *x = instance;
+    run r = {.in = {-1, -1}, .out = {-1, -1}, .err = {-1, -1}};
+    int64_t start = now_ms(x);
+    int64_t deadline = ev->deadline_ms > 0 ? ev->deadline_ms : INT64_MAX;
+    int result;
+    pid_t pid;
+    if (start >= deadline) {
+        hookd_say(st->reason, sizeof st->reason, "timed out after 0 ms (deadline passed)");
+        result = HOOKD_RETRY;
+    } else if (run_prepare(x, ev, &r) != 0) {
+        hookd_say(st->reason, sizeof st->reason, "out of memory");
+        result = HOOKD_RETRY;
+    } else if ((result = run_start(x, &r, &pid, st)) == HOOKD_OK) {
+        char first[160];
+        int status = 0;
+        int finished = run_wait(x, &r, pid, deadline, &status, first, sizeof first);
+        result = judge(finished, status, first, deadline - start, st);
     }
-    free(envp);
-    for (size_t i = 0; i < NOURS; i++)
-        free(mine[i]);
-    free(line);
+    run_free(&r);
     return result;
 }
 
@@ -545,6 +553,7 @@ static const hookd_plugin desc = {
     .init = exec_init,
     .deliver = exec_deliver,
     .destroy = exec_destroy,
+    .config_keys = exec_keys,
 };
 
 HOOKD_EXPORT const hookd_plugin *hookd_plugin_entry(void) { return &desc; }

@@ -6,7 +6,7 @@
 
 /* file: appends every event to a file as one JSON line,
  *   {"id","source","type","received_at","attempt","body"}.
- * Config: path (required), fsync (bool, default false). The file is reopened
+ * Config (file_keys): path (required), fsync. The file is reopened
  * when it was renamed or removed (log rotation). */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -22,6 +22,9 @@
 #include <unistd.h>
 #include <hookd/plugin.h>
 
+#include "common/config_map.h"
+#include "common/text.h"
+
 typedef struct file_inst {
     const hookd_api *api;
     char *path;
@@ -30,6 +33,17 @@ typedef struct file_inst {
     int fd;                 /* -1: reopen before the next write */
     int64_t checked_at;     /* monotonic ms of the last rotation check */
 } file_inst;
+
+/* The config: block, read by common/config_map into file_inst. */
+static const hookd_config_key file_keys[] = {
+    {.name = "path", .type = HOOKD_CONFIG_STRING, .flags = HOOKD_CONFIG_REQUIRED,
+     .offset = offsetof(file_inst, path),
+     .description = "the file each event is appended to as one JSON line (created 0640)"},
+    {.name = "fsync", .type = HOOKD_CONFIG_BOOL, .default_text = "false",
+     .offset = offsetof(file_inst, fsync),
+     .description = "fsync(2) after every line: slower, survives a power cut"},
+    {.name = NULL},
+};
 
 /* The event as one JSON object; the core builds it (ABI 1.0 has event_json). */
 static json_t *event_object(const hookd_api *api, const hookd_event *ev)
@@ -45,7 +59,7 @@ static void file_destroy(void *instance)
     if (f->fd >= 0)
         close(f->fd);
     pthread_mutex_destroy(&f->lock);
-    free(f->path);
+    hookd_cmap_free(file_keys, f);
     free(f);
 }
 
@@ -59,48 +73,21 @@ static int file_init(const hookd_api *api, const json_t *config, void **instance
 {
     file_inst *f = calloc(1, sizeof *f);
     if (!f) {
-        snprintf(err, errlen, "out of memory");
+        hookd_say(err, errlen, "out of memory");
         return HOOKD_ENOMEM;
     }
     f->api = api;
     f->fd = -1;
     pthread_mutex_init(&f->lock, NULL);
 
-    int rc = HOOKD_EINVAL;
-    const char *key;
-    json_t *v;
-    json_object_foreach((json_t *)config, key, v) {
-        if (strcmp(key, "path") == 0) {
-            const char *s = json_string_value(v);
-            if (!s || !*s || strlen(s) != json_string_length(v)) {
-                snprintf(err, errlen, "path: expected a non-empty string");
-                goto fail;
-            }
-            if (!(f->path = strdup(s))) {
-                snprintf(err, errlen, "out of memory");
-                rc = HOOKD_ENOMEM;
-                goto fail;
-            }
-        } else if (strcmp(key, "fsync") == 0) {
-            if (!json_is_boolean(v)) {
-                snprintf(err, errlen, "fsync: expected true or false");
-                goto fail;
-            }
-            f->fsync = json_is_true(v);
-        } else {
-            snprintf(err, errlen, "unknown key \"%s\"", key);
-            goto fail;
-        }
-    }
-    if (!f->path) {
-        snprintf(err, errlen, "missing required key \"path\"");
+    int rc = hookd_cmap_read(file_keys, NULL, config, f, err, errlen);
+    if (rc != 0)
         goto fail;
-    }
     /* A path that cannot be opened is a start-up error, not a first-event one. */
     f->fd = open_file(f->path);
     if (f->fd < 0) {
         char buf[128];
-        snprintf(err, errlen, "%s: %s", f->path, strerror_r(errno, buf, sizeof buf));
+        hookd_say(err, errlen, "%s: %s", f->path, strerror_r(errno, buf, sizeof buf));
         rc = HOOKD_EIO;
         goto fail;
     }
@@ -169,7 +156,7 @@ static int file_deliver(void *instance, const hookd_event *ev, hookd_status *st)
     char *line = s ? realloc(s, len + 2) : NULL;
     if (!line) {
         free(s);
-        snprintf(st->reason, sizeof st->reason, "out of memory");
+        hookd_say(st->reason, sizeof st->reason, "out of memory");
         return HOOKD_RETRY;
     }
     line[len++] = '\n';
@@ -178,7 +165,7 @@ static int file_deliver(void *instance, const hookd_event *ev, hookd_status *st)
     int result = HOOKD_OK;
     pthread_mutex_lock(&f->lock);
     if (ensure_open(f) != 0) {
-        snprintf(st->reason, sizeof st->reason, "%s: open: %s", f->path,
+        hookd_say(st->reason, sizeof st->reason, "%s: open: %s", f->path,
                  strerror_r(errno, buf, sizeof buf));
         result = HOOKD_RETRY;
     } else {
@@ -189,7 +176,7 @@ static int file_deliver(void *instance, const hookd_event *ev, hookd_status *st)
             what = "fsync";
         }
         if (e != 0) {
-            snprintf(st->reason, sizeof st->reason, "%s: %s: %s", f->path, what,
+            hookd_say(st->reason, sizeof st->reason, "%s: %s: %s", f->path, what,
                      strerror_r(e, buf, sizeof buf));
             close(f->fd);   /* reopened by the next delivery */
             f->fd = -1;
@@ -208,6 +195,7 @@ static const hookd_plugin desc = {
     .init = file_init,
     .deliver = file_deliver,
     .destroy = file_destroy,
+    .config_keys = file_keys,
 };
 
 HOOKD_EXPORT const hookd_plugin *hookd_plugin_entry(void) { return &desc; }

@@ -8,7 +8,7 @@
  * Content-Type) | json (`template`: a JSON text rendered with JSON escaping,
  * or a JSON value whose strings are templates; default the event object) |
  * slack (`text`, optional `blocks`), sign {scheme, secret}, ca_file, insecure,
- * follow_redirects, connect_timeout.
+ * follow_redirects, connect_timeout; every key is a row of fwd_keys.
  * 2xx succeeds; 408, 429, 5xx and transport errors are retried (honouring
  * Retry-After); any other answer fails with its status and first bytes.
  * Thread-safe: each delivery borrows a curl handle from the instance's pool,
@@ -16,10 +16,8 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
-#include <errno.h>
 #include <limits.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +27,7 @@
 #include <curl/curl.h>
 #include <hookd/plugin.h>
 
+#include "common/config_map.h"
 #include "common/http_answer.h"
 #include "common/text.h"
 #include "common/curl_answer.h"
@@ -37,7 +36,6 @@
 
 #define SNIPPET_MAX 200                 /* bytes of an answer kept for the reason */
 #define SIGN_MAX 1024                   /* room for the signature header lines */
-#define DEFAULT_CONNECT_MS 10000
 #define MAX_CONNECT_MS 3600000
 #define MAX_REDIRS 5
 #define TCHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789" \
@@ -71,25 +69,11 @@ typedef struct fwd_inst {
 
 /* ---- small helpers ---- */
 
-/* Sets err, returns rc. */
-static __attribute__((format(printf, 4, 5))) int bad(char *err, size_t errlen, int rc,
-                                                      const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return rc;
-}
+/* Sets err, evaluates to rc. */
+#define bad(err, errlen, rc, ...) (hookd_say(err, errlen, __VA_ARGS__), (rc))
 
 /* Sets the reason, cut to its size. */
-static __attribute__((format(printf, 2, 3))) void say(hookd_status *st, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(st->reason, sizeof st->reason, fmt, ap);
-    va_end(ap);
-}
+#define say(st, ...) hookd_say((st)->reason, sizeof (st)->reason, __VA_ARGS__)
 
 /* A JSON string without NUL bytes, or NULL. */
 static const char *plain_string(const json_t *v)
@@ -98,35 +82,66 @@ static const char *plain_string(const json_t *v)
     return s && strlen(s) == json_string_length(v) ? s : NULL;
 }
 
-/* s's index in list, or -1. */
-static int one_of(const char *s, const char *const *list, int n)
-{
-    for (int i = 0; s && i < n; i++)
-        if (!strcmp(s, list[i]))
-            return i;
-    return -1;
-}
-#define ONE_OF(s, list) one_of(s, list, (int)(sizeof list / sizeof list[0]))
-
-/* "500ms", "5s", "1m", or a number of milliseconds; -1 if none of these. */
-static long parse_ms(const json_t *v)
-{
-    const char *s = plain_string(v);
-    const char *unit = "";
-    long long x = json_is_integer(v) ? json_integer_value(v) : -1;
-    if (s && *s >= '0' && *s <= '9') {
-        char *end;
-        errno = 0;
-        x = strtoll(s, &end, 10);
-        x = errno ? -1 : x;
-        unit = end;
-    }
-    long long mult = !*unit || !strcmp(unit, "ms") ? 1 : !strcmp(unit, "s") ? 1000
-                   : !strcmp(unit, "m") ? 60000 : 0;
-    return mult && x > 0 && x <= MAX_CONNECT_MS / mult ? (long)(x * mult) : -1;
-}
-
 /* ---- configuration ---- */
+
+/* The config: block as fwd_keys reads it; parse_config builds fwd_inst from it. */
+typedef struct fwd_cfg {
+    char *url, *text, *ca_file;
+    int method, body, insecure, follow;
+    int64_t connect_ms;
+    const json_t *headers, *tmpl, *blocks, *sign;   /* during init only */
+} fwd_cfg;
+
+static const char *const methods[] = {"POST", "PUT", "PATCH", "DELETE", "GET", NULL};
+static const char *const kinds[] = {"raw", "json", "slack", NULL};   /* enum body_kind */
+
+static const hookd_config_key fwd_keys[] = {
+    {.name = "url", .type = HOOKD_CONFIG_TEMPLATE, .flags = HOOKD_CONFIG_REQUIRED,
+     .offset = offsetof(fwd_cfg, url),
+     .description = "where each event goes; http:// or https://, the rest may be templated"},
+    {.name = "method", .type = HOOKD_CONFIG_ENUM, .default_text = "POST", .choices = methods,
+     .offset = offsetof(fwd_cfg, method), .description = "the request's method"},
+    {.name = "headers", .type = HOOKD_CONFIG_MAP, .offset = offsetof(fwd_cfg, headers),
+     .description = "request headers, their values templates"},
+    {.name = "body", .type = HOOKD_CONFIG_ENUM, .default_text = "raw", .choices = kinds,
+     .offset = offsetof(fwd_cfg, body),
+     .description = "the bytes received, a JSON document, or a Slack message"},
+    {.name = "template", .type = HOOKD_CONFIG_JSON, .offset = offsetof(fwd_cfg, tmpl),
+     .description = "body: json: a JSON text, or a JSON value whose strings are templates"},
+    {.name = "text", .type = HOOKD_CONFIG_TEMPLATE, .offset = offsetof(fwd_cfg, text),
+     .description = "body: slack: the message text"},
+    {.name = "blocks", .type = HOOKD_CONFIG_JSON, .offset = offsetof(fwd_cfg, blocks),
+     .description = "body: slack: Block Kit blocks, a list (strings are templates)"},
+    {.name = "sign", .type = HOOKD_CONFIG_JSON, .offset = offsetof(fwd_cfg, sign),
+     .description = "{ scheme, secret }: sign each request as that sender would"},
+    {.name = "ca_file", .type = HOOKD_CONFIG_FILE, .offset = offsetof(fwd_cfg, ca_file),
+     .description = "CA certificates (PEM) to trust instead of the system's"},
+    {.name = "insecure", .type = HOOKD_CONFIG_BOOL, .default_text = "false",
+     .offset = offsetof(fwd_cfg, insecure), .description = "do not verify TLS certificates"},
+    {.name = "follow_redirects", .type = HOOKD_CONFIG_BOOL, .default_text = "false",
+     .offset = offsetof(fwd_cfg, follow), .description = "follow 3xx answers (at most 5)"},
+    {.name = "connect_timeout", .type = HOOKD_CONFIG_DURATION, .default_text = "10s",
+     .min = 1, .max = MAX_CONNECT_MS, .offset = offsetof(fwd_cfg, connect_ms),
+     .description = "how long connecting may take (within the event's deadline)"},
+    {.name = NULL},
+};
+
+typedef struct sign_cfg {
+    int scheme;
+    char *secret;
+} sign_cfg;
+
+static const char *const schemes[] = {"standard-webhooks", "hmac", "github", "stripe",
+                                      "ctct-hmac-sha256", NULL};
+
+static const hookd_config_key sign_keys[] = {
+    {.name = "scheme", .type = HOOKD_CONFIG_ENUM, .flags = HOOKD_CONFIG_REQUIRED,
+     .choices = schemes, .offset = offsetof(sign_cfg, scheme), .description = "how to sign"},
+    {.name = "secret", .type = HOOKD_CONFIG_STRING,
+     .flags = HOOKD_CONFIG_REQUIRED | HOOKD_CONFIG_SECRET, .offset = offsetof(sign_cfg, secret),
+     .description = "the shared secret (whsec_ and base64 for standard-webhooks)"},
+    {.name = NULL},
+};
 
 static void tfree(const hookd_api *api, hookd_template *t)
 {
@@ -229,36 +244,21 @@ static int parse_headers(fwd_inst *f, const json_t *h, char *err, size_t errlen)
 
 static int parse_sign(fwd_inst *f, const json_t *s, char *err, size_t errlen)
 {
-    static const char *const schemes[] = {"standard-webhooks", "hmac", "github", "stripe",
-                                          "ctct-hmac-sha256"};
     if (!json_is_object(s))
         return bad(err, errlen, HOOKD_EINVAL, "sign: expected { scheme, secret }");
     if (!HOOKD_API_HAS(f->api, sign) || !f->api->sign)
         return bad(err, errlen, HOOKD_EINVAL, "sign: this hookd cannot sign (ABI 1.1 needed)");
-    const char *key;
-    json_t *v;
-    json_object_foreach((json_t *)s, key, v) {
-        if (!strcmp(key, "scheme")) {
-            const char *sc = plain_string(v);
-            if (ONE_OF(sc, schemes) < 0)
-                return bad(err, errlen, HOOKD_EINVAL,
-                           "sign.scheme: expected standard-webhooks, hmac, github, stripe "
-                           "or ctct-hmac-sha256");
-            if (!(f->scheme = strdup(sc)))
-                return bad(err, errlen, HOOKD_ENOMEM, "out of memory");
-        } else if (!strcmp(key, "secret")) {
-            /* Never echo the value: it is a secret even when it is wrong. */
-            const char *sec = plain_string(v);
-            if (!sec || !*sec)
-                return bad(err, errlen, HOOKD_EINVAL, "sign.secret: expected a non-empty string");
-            if (!(f->secret = strdup(sec)))
-                return bad(err, errlen, HOOKD_ENOMEM, "out of memory");
-        } else {
-            return bad(err, errlen, HOOKD_EINVAL, "unknown key \"sign.%s\"", key);
-        }
+    sign_cfg c = {0};
+    int rc = hookd_cmap_read(sign_keys, "sign", s, &c, err, errlen);
+    if (rc == 0 && !(f->scheme = strdup(schemes[c.scheme])))
+        rc = bad(err, errlen, HOOKD_ENOMEM, "out of memory");
+    if (rc == 0) {
+        f->secret = c.secret;   /* ours now: wiped by fwd_destroy */
+        c.secret = NULL;
     }
-    if (!f->scheme || !f->secret)
-        return bad(err, errlen, HOOKD_EINVAL, "sign: needs both scheme and secret");
+    hookd_cmap_free(sign_keys, &c);
+    if (rc != 0)
+        return rc;
     /* A secret the scheme cannot use fails now, not at the first event. */
     char out[SIGN_MAX];
     int n = f->api->sign(f->scheme, f->secret, "{}", 2, "msg_check", (int64_t)time(NULL),
@@ -271,90 +271,53 @@ static int parse_sign(fwd_inst *f, const json_t *s, char *err, size_t errlen)
     return 0;
 }
 
-static int parse_config(fwd_inst *f, const json_t *config, char *err, size_t errlen)
+/* What spans keys, and what the instance builds from them. */
+static int build(fwd_inst *f, fwd_cfg *c, char *err, size_t errlen)
 {
-    /* Read after the loop, once every key is known. */
-    static const char *const later[] = {"url", "headers", "template", "text", "blocks", "sign"};
-    const json_t *got[sizeof later / sizeof later[0]] = {NULL};
-    static const char *const kinds[] = {"raw", "json", "slack"};  /* enum body_kind */
-    const char *body = "raw", *key;
-    json_t *v;
     int rc;
-    f->connect_ms = DEFAULT_CONNECT_MS;
-    json_object_foreach((json_t *)config, key, v) {
-        if (ONE_OF(key, later) >= 0) {
-            got[ONE_OF(key, later)] = v;
-        } else if (!strcmp(key, "method")) {
-            static const char *const ok[] = {"POST", "PUT", "PATCH", "DELETE", "GET"};
-            const char *m = plain_string(v);
-            if (ONE_OF(m, ok) < 0)
-                return bad(err, errlen, HOOKD_EINVAL,
-                           "method: expected POST, PUT, PATCH, DELETE or GET");
-            if (!(f->method = strdup(m)))
-                return bad(err, errlen, HOOKD_ENOMEM, "out of memory");
-        } else if (!strcmp(key, "body")) {
-            body = plain_string(v);
-        } else if (!strcmp(key, "ca_file")) {
-            const char *s = plain_string(v);
-            char ebuf[128];
-            if (!s || !*s)
-                return bad(err, errlen, HOOKD_EINVAL, "ca_file: expected a non-empty string");
-            if (access(s, R_OK) != 0)
-                return bad(err, errlen, HOOKD_EINVAL, "ca_file: %s: %s", s,
-                           strerror_r(errno, ebuf, sizeof ebuf));
-            if (!(f->ca_file = strdup(s)))
-                return bad(err, errlen, HOOKD_ENOMEM, "out of memory");
-        } else if (!strcmp(key, "insecure") || !strcmp(key, "follow_redirects")) {
-            if (!json_is_boolean(v))
-                return bad(err, errlen, HOOKD_EINVAL, "%s: expected true or false", key);
-            *(key[0] == 'i' ? &f->insecure : &f->follow) = json_is_true(v);
-        } else if (!strcmp(key, "connect_timeout")) {
-            if ((f->connect_ms = parse_ms(v)) < 0)
-                return bad(err, errlen, HOOKD_EINVAL,
-                           "connect_timeout: expected a duration (\"500ms\", \"5s\") or a "
-                           "number of ms, at most 1h");
-        } else {
-            return bad(err, errlen, HOOKD_EINVAL, "unknown key \"%s\"", key);
-        }
-    }
-
-    const json_t *url = got[0], *headers = got[1], *tmpl = got[2], *text = got[3],
-                 *blocks = got[4], *sign = got[5];
-    if (!url)
-        return bad(err, errlen, HOOKD_EINVAL, "missing required key \"url\"");
     /* The scheme is literal so that a template can never pick another one. */
-    const char *u = plain_string(url);
-    if (u && strncasecmp(u, "http://", 7) && strncasecmp(u, "https://", 8))
+    if (strncasecmp(c->url, "http://", 7) && strncasecmp(c->url, "https://", 8))
         return bad(err, errlen, HOOKD_EINVAL, "url: must start with http:// or https://");
-    if ((rc = compile(f, "url", url, &f->url, err, errlen)) != 0)
+    if ((rc = compile_src(f, "url", c->url, &f->url, err, errlen)) != 0)
         return rc;
-    if (!f->method && !(f->method = strdup("POST")))
+    if (!(f->method = strdup(methods[c->method])))
         return bad(err, errlen, HOOKD_ENOMEM, "out of memory");
-    if (headers && (rc = parse_headers(f, headers, err, errlen)) != 0)
+    if (c->headers && (rc = parse_headers(f, c->headers, err, errlen)) != 0)
         return rc;
-
-    int kind = ONE_OF(body, kinds);
-    if (kind < 0)
-        return bad(err, errlen, HOOKD_EINVAL, "body: expected raw, json or slack");
-    f->body = (enum body_kind)kind;
-    if (tmpl && f->body != BODY_JSON)
+    f->body = (enum body_kind)c->body;
+    if (c->tmpl && f->body != BODY_JSON)
         return bad(err, errlen, HOOKD_EINVAL, "template: only with body: json");
-    if ((text || blocks) && f->body != BODY_SLACK)
+    if ((c->text || c->blocks) && f->body != BODY_SLACK)
         return bad(err, errlen, HOOKD_EINVAL, "%s: only with body: slack",
-                   text ? "text" : "blocks");
-    if (f->body == BODY_SLACK && !text)
+                   c->text ? "text" : "blocks");
+    if (f->body == BODY_SLACK && !c->text)
         return bad(err, errlen, HOOKD_EINVAL, "body: slack needs \"text\"");
-    if (tmpl && (rc = jt_compile(f, "template", tmpl, 0, &f->tmpl, err, errlen)) != 0)
+    if (c->tmpl && (rc = jt_compile(f, "template", c->tmpl, 0, &f->tmpl, err, errlen)) != 0)
         return rc;
-    if (text && (rc = compile(f, "text", text, &f->text, err, errlen)) != 0)
+    if (c->text && (rc = compile_src(f, "text", c->text, &f->text, err, errlen)) != 0)
         return rc;
-    if (blocks && (rc = jt_compile(f, "blocks", blocks, 1, &f->blocks, err, errlen)) != 0)
+    if (c->blocks && (rc = jt_compile(f, "blocks", c->blocks, 1, &f->blocks, err, errlen)) != 0)
         return rc;
-    if (sign && (rc = parse_sign(f, sign, err, errlen)) != 0)
+    if (c->sign && (rc = parse_sign(f, c->sign, err, errlen)) != 0)
         return rc;
+    f->ca_file = c->ca_file;   /* ours now */
+    c->ca_file = NULL;
+    f->insecure = c->insecure;
+    f->follow = c->follow;
+    f->connect_ms = (long)c->connect_ms;
     if (f->insecure && f->api->log)
         f->api->log(f->api, HOOKD_LOG_WARN, "insecure: true: TLS certificates are not verified");
     return 0;
+}
+
+static int parse_config(fwd_inst *f, const json_t *config, char *err, size_t errlen)
+{
+    fwd_cfg c = {0};
+    int rc = hookd_cmap_read(fwd_keys, NULL, config, &c, err, errlen);
+    if (rc == 0)
+        rc = build(f, &c, err, errlen);
+    hookd_cmap_free(fwd_keys, &c);
+    return rc;
 }
 
 static int fwd_init(const hookd_api *api, const json_t *config, void **instance, char *err,
@@ -646,6 +609,7 @@ static const hookd_plugin desc = {
     .init = fwd_init,
     .deliver = fwd_deliver,
     .destroy = fwd_destroy,
+    .config_keys = fwd_keys,
 };
 
 HOOKD_EXPORT const hookd_plugin *hookd_plugin_entry(void) { return &desc; }

@@ -299,6 +299,14 @@ class StartUp(EmailCase):
         self.assertIn("url", self.refused(url="http://127.0.0.1/"))
         self.assertIn('missing required key "to"', self.refused(to=None))
 
+    def test_bare_number_timeout_is_refused(self):
+        # One duration grammar: 5 is neither 5 ms nor 5 s, it is an error
+        # that names the file, the place and the key.
+        for bare in (5, "5"):
+            self.assertRegex(self.refused(connect_timeout=bare),
+                             r"bad\.yaml:\d+:\d+: plugins\[0\]\.config: mail: "
+                             r"connect_timeout: ")
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -173,7 +173,7 @@ class Requests(ForwardCase):
                             "headers": {"X-Event-Id": "{{id}}", "X-Note": "{{json./note}}"},
                             "sign": {"scheme": "standard-webhooks", "secret": WH_SECRET},
                             "connect_timeout": "2s"}) +
-            instance("gh", {"url": sink.url("/raw"), "connect_timeout": 3000,
+            instance("gh", {"url": sink.url("/raw"), "connect_timeout": "3000ms",
                             "sign": {"scheme": "github", "secret": GH_SECRET}}))
         h = self.start(plugins, ["wh", "gh"])
         note = 'say "hi"\n\\ & ünïcode / ?x=1'
@@ -345,6 +345,15 @@ class Config(ForwardCase):
         self.assertNotIn("not-b64", err, "a secret is never echoed")
         self.check({"url": "ftp://127.0.0.1/"}, "http:// or https://")
         self.check({"url": "http://127.0.0.1:9/", "body": "slack"}, "text")
+
+    def test_bare_number_timeout_is_refused(self):
+        # One duration grammar: 5 is neither 5 ms nor 5 s, it is an error
+        # that names the file, the place and the key.
+        for bare in (5, "5"):
+            err = self.check({"url": "http://127.0.0.1:9/", "connect_timeout": bare},
+                             "connect_timeout")
+            self.assertRegex(err, r"bad\.yaml:\d+:\d+: plugins\[0\]\.config: fw: "
+                                  r"connect_timeout: ")
 
 
 if __name__ == "__main__":
