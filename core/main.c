@@ -80,10 +80,15 @@ static const hookd_cli_opt ctct_opts[] = {
     {0},
 };
 
+static const hookd_cli_opt check_opts[] = {
+    {"keys", 0, NULL, "also each plugin instance's configuration keys: type, default, what"},
+    {0},
+};
+
 static const hookd_cli_cmd commands[] = {
     {"run", hookd_cmd_run, run_opts, 0,
      "  run                 run the daemon (the default: hookd -c FILE is hookd run -c FILE)\n"},
-    {"check", hookd_cmd_check, NULL, 0,
+    {"check", hookd_cmd_check, check_opts, 0,
      "  check               load the configuration and every plugin, print what would run\n"},
     {"sign", hookd_cmd_sign, sign_opts, 0,
      "  sign                print the header(s) a sender would add to a body\n"},

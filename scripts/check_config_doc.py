@@ -11,6 +11,8 @@ docs/configuration.md. A section's heading names its path in backticks
 (### `server.timeouts`); the text under it runs to the next heading of any
 level. Prints each missing key on one line and exits 1 if any is missing,
 or if an array has no section in SECTIONS below (a new array needs one).
+The plugins' key tables (plugins/*/*.c) are checked the same way, each
+under its plugin's heading.
 """
 import glob
 import os
@@ -39,7 +41,20 @@ SECTIONS = {
     'retry_keys': 'plugins[].retry',
     'route_keys': 'routes',
     'ctct_keys': 'ctct',
+    'hmac_keys': 'sources[].verify',
+    'jws_keys': 'sources[].verify',
 }
+
+# The in-tree plugins' key tables (`static const hookd_config_key NAME[]`,
+# what `hookd check --keys` prints): each row's .name under the plugin's
+# heading (### `forward`); a nested table (forward's sign:) under its own.
+PLUGIN_SECTIONS = {
+    'file_keys': 'file', 'exec_keys': 'exec', 'fwd_keys': 'forward',
+    'sign_keys': 'forward', 'email_keys': 'email', 'db_keys': 'database',
+}
+TABLE = re.compile(r'static\s+const\s+hookd_config_key\s+(\w+)\s*\[\s*\]\s*=\s*\{(.*?)\n\}\s*;',
+                   re.S)
+ROW_NAME = re.compile(r'\.name\s*=\s*"((?:[^"\\]|\\.)*)"')
 
 ARRAY = re.compile(r'static\s+const\s+char\s*\*\s*const\s+(\w+_keys)\s*\[\s*\]\s*=\s*\{(.*?)\}\s*;',
                    re.S)
@@ -59,6 +74,15 @@ def key_arrays():
             for m in ARRAY.finditer(text_nc):
                 where = '%s:%d' % (os.path.relpath(path, ROOT), text_nc.count('\n', 0, m.start()) + 1)
                 out.append((m.group(1), where, STRING.findall(m.group(2))))
+    for path in sorted(glob.glob(os.path.join(ROOT, 'plugins', '*', '*.c'))):
+        with open(path, encoding='utf-8') as f:
+            text = f.read()
+        for m in TABLE.finditer(text):
+            where = '%s:%d' % (os.path.relpath(path, ROOT), text.count('\n', 0, m.start()) + 1)
+            keys = ROW_NAME.findall(m.group(2))
+            if m.group(1) == 'sign_keys':  # forward's sign: block, written sign.KEY
+                keys = ['sign.' + k for k in keys]
+            out.append((m.group(1), where, keys))
     return out
 
 
@@ -106,7 +130,7 @@ def main(argv):
     if not arrays:
         problems.append('no *_keys[] arrays found in %s: has the loader moved?' % ', '.join(SOURCES))
     for name, where, keys in arrays:
-        section = SECTIONS.get(name)
+        section = SECTIONS.get(name) or PLUGIN_SECTIONS.get(name)
         if section is None:
             problems.append('%s: %s has no section in SECTIONS of scripts/check_config_doc.py'
                             % (where, name))

@@ -2,6 +2,7 @@
  * (every plugin instance initialised, the TLS pair read), then what would
  * run printed: listeners, sources and their schemes, instances, routes. */
 #include "cli.h"
+#include "deliver/plugin_keys.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -47,6 +48,7 @@ int hookd_cmd_check(const hookd_cmdline *cl)
     if (!rt)
         return code;
     const hookd_config *c = rt->cfg;
+    int keys = hookd_cli_get(cl, "keys") != NULL;
     /* The pair as `run` loads it: a certificate and key that do not load
      * or do not match stop the start, so they fail the check too. */
     char tls[512] = "off (plain HTTP)";
@@ -93,6 +95,9 @@ int hookd_cmd_check(const hookd_cmdline *cl)
         printf("  %s  %s %s  concurrency %d  timeout %lld ms  retry %d\n", in->cfg->name,
                in->plugin->name, in->plugin->version ? in->plugin->version : "",
                in->cfg->concurrency, (long long)in->cfg->timeout_ms, in->cfg->retry_attempts);
+        /* From the plugin's own table, so this cannot drift from what it reads. */
+        if (keys)
+            hookd_plugin_keys_print(stdout, in->plugin, "    ");
     }
     printf("routes:\n");
     for (size_t i = 0; i < c->nroutes; i++) {

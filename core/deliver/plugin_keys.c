@@ -23,12 +23,12 @@ const char *hookd_config_type_name(const hookd_config_key *k)
     return "?";
 }
 
-int hookd_plugin_keys_print(FILE *out, const hookd_plugin *p)
+int hookd_plugin_keys_print(FILE *out, const hookd_plugin *p, const char *indent)
 {
     /* Read config_keys only if the plugin's descriptor has it. */
     const hookd_config_key *t = HOOKD_PLUGIN_HAS(p, config_keys) ? p->config_keys : NULL;
     if (!t) {
-        fprintf(out, "%s %s: no list of configuration keys (plugin ABI %u.%u)\n", p->name,
+        fprintf(out, "%s%s %s: no list of configuration keys (plugin ABI %u.%u)\n", indent, p->name,
                 p->version ? p->version : "", (unsigned)p->abi_major, (unsigned)p->abi_minor);
         return -1;
     }
@@ -36,9 +36,9 @@ int hookd_plugin_keys_print(FILE *out, const hookd_plugin *p)
     for (const hookd_config_key *k = t; k->name; k++, n++)
         if ((int)strlen(k->name) > w)
             w = (int)strlen(k->name);
-    fprintf(out, "%s %s: %d configuration key%s\n", p->name, p->version ? p->version : "", n,
+    fprintf(out, "%s%s %s: %d configuration key%s\n", indent, p->name, p->version ? p->version : "", n,
             n == 1 ? "" : "s");
-    fprintf(out, "  %-*s  %-9s  %-14s  %s\n", w, "key", "type", "default", "description");
+    fprintf(out, "%s  %-*s  %-9s  %-14s  %s\n", indent, w, "key", "type", "default", "description");
     for (const hookd_config_key *k = t; k->name; k++) {
         const char *def = k->flags & HOOKD_CONFIG_REQUIRED ? "(required)"
                           : k->default_text              ? k->default_text
@@ -47,21 +47,21 @@ int hookd_plugin_keys_print(FILE *out, const hookd_plugin *p)
         /* A default with blanks, braces (a template) or line breaks is
          * written as a YAML string would be, on one line. */
         if (def == k->default_text && (strpbrk(def, " {\n\"") || !*def)) {
-            size_t w = 0;
+            size_t q = 0;
             const char *c = def;
-            quoted[w++] = '"';
-            for (; *c && w + 6 < sizeof quoted; c++) {
+            quoted[q++] = '"';
+            for (; *c && q + 6 < sizeof quoted; c++) {
                 if (*c == '\n' || *c == '"' || *c == '\\')
-                    quoted[w++] = '\\';
-                quoted[w++] = *c == '\n' ? 'n' : *c;
+                    quoted[q++] = '\\';
+                quoted[q++] = *c == '\n' ? 'n' : *c;
             }
-            quoted[w++] = '"';
-            quoted[w] = '\0';
+            quoted[q++] = '"';
+            quoted[q] = '\0';
             if (*c)   /* cut short: say so */
-                memcpy(quoted + w, "...", 4);
+                memcpy(quoted + q, "...", 4);
             def = quoted;
         }
-        fprintf(out, "  %-*s  %-9s  %-14s  %s", w, k->name, hookd_config_type_name(k), def,
+        fprintf(out, "%s  %-*s  %-9s  %-14s  %s", indent, w, k->name, hookd_config_type_name(k), def,
                 k->description ? k->description : "");
         if (k->type == HOOKD_CONFIG_ENUM && k->choices) {
             char list[256];

@@ -9,10 +9,10 @@
 /* The name of a HOOKD_CONFIG_* type as a configuration writes it. */
 const char *hookd_config_type_name(const hookd_config_key *k);
 
-/* One line per key: name, type, default (or "required"), description;
+/* One line per key, each line after indent: name, type, default (or "required"), description;
  * an ENUM's choices after its description. Returns the number of keys, or
  * -1 when the plugin has no table (built for ABI 1.1 or earlier, or none
  * given), after a line saying so. */
-int hookd_plugin_keys_print(FILE *out, const hookd_plugin *p);
+int hookd_plugin_keys_print(FILE *out, const hookd_plugin *p, const char *indent);
 
 #endif

@@ -27,6 +27,22 @@ class Check(HookdCase):
         self.assertIn("on-account-change", out)
         self.assertRegex(out, r"account\.cancel, account\.disable -> on-account-change audit")
 
+    def test_keys_from_the_plugins_tables(self):
+        example = os.path.join(SOURCE_DIR, "examples/hookd.yaml")
+        text = open(example).read().replace("./build/plugins", PLUGIN_DIR)
+        path = os.path.join(self.dir, "example.yaml")
+        open(path, "w").write(text)
+        plain = self.run_cli("check", "-c", path).stdout.decode()
+        self.assertNotIn("configuration keys", plain)
+        r = self.run_cli("check", "--keys", "-c", path)
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        out = r.stdout.decode()
+        # Under each instance, its plugin's table: key, type, default, what.
+        self.assertRegex(out, r"  audit  file .*\n    file \S+: 2 configuration keys\n")
+        self.assertRegex(out, r"\n      path +string +\(required\) +the file each event")
+        self.assertRegex(out, r"\n      inherit_env +bool +false ")
+        self.assertRegex(out, r"\n      command +list +\(required\) ")
+
     def test_options_after_the_command(self):
         open(os.path.join(self.dir, "c.yaml"), "w").write(base_config(self.dir))
         r = self.run_cli("check", "-c", "c.yaml")

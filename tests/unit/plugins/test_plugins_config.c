@@ -322,7 +322,7 @@ static char *printed(const hookd_plugin *p, int *n)
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
     assert_non_null(f);
-    *n = hookd_plugin_keys_print(f, p);
+    *n = hookd_plugin_keys_print(f, p, "");
     fclose(f);
     return buf;
 }
