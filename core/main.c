@@ -1,4 +1,4 @@
-/* main: the command table (DESIGN §3): each command with its own options and
+/* main: the command table (docs/DESIGN.md §3): each command with its own options and
  * its lines of `hookd --help`. Parsing, help and exit codes: cli/cli.c; each
  * command: its cli/ file. -c FILE and -h are every command's. */
 #include "cli/cli.h"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The receive-path benchmark of issue 7, side by side in one run on loopback,
+# The receive-path benchmark (docs/benchmark.md), side by side in one run on loopback,
 # every server given the same signed Constant Contact notification by wrk
 # (keep-alive, CONNS connections, one thread):
 #   nginx-http    nginx, one worker, `return 204` (the near-limit of an HTTP

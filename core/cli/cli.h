@@ -1,4 +1,4 @@
-/* cli: what every command shares (DESIGN §3): the exit codes, the row of the
+/* cli: what every command shares (docs/DESIGN.md §3): the exit codes, the row of the
  * command table main.c holds, the parse of a command line against its row
  * (each command accepts only its own options), and loading the
  * configuration. The commands' entry points are declared here for the table;
@@ -75,7 +75,7 @@ int hookd_cmd_run(const hookd_cmdline *cl);     /* run_cli.c */
 int hookd_cmd_version(const hookd_cmdline *cl); /* run_cli.c */
 int hookd_cmd_check(const hookd_cmdline *cl);   /* check_cli.c */
 int hookd_cmd_sign(const hookd_cmdline *cl);    /* sign_cli.c */
-int hookd_cmd_send(const hookd_cmdline *cl);    /* send_cmd.c */
+int hookd_cmd_send(const hookd_cmdline *cl);    /* send_cli.c */
 int hookd_cmd_events(const hookd_cmdline *cl);  /* spool_cli.c */
 int hookd_cmd_dead(const hookd_cmdline *cl);    /* spool_cli.c */
 int hookd_cmd_replay(const hookd_cmdline *cl);  /* spool_cli.c */

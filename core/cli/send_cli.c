@@ -4,8 +4,8 @@
  * printed. Secrets stay in memory only: neither the signing key nor the
  * password is written anywhere, and the signature headers only with
  * --verbose. */
-#include "common/units.h"
 #include "send_cli.h"
+#include "cli.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -21,14 +21,13 @@
 
 #include "common/curl_answer.h"
 #include "common/curl_opts.h"
+#include "common/units.h"
 #include "ctct/ctct.h"
 #include "deliver/event.h"
 #include "verify/jws.h"
 #include "deliver/template.h"
 #include "verify/verify.h"
 
-#define EXIT_RUNTIME 1
-#define EXIT_USAGE 2
 #define DEFAULT_TIMEOUT_MS 10000
 #define MAX_BODY (64u << 20)    /* a body read from a file */
 #define MAX_ANSWER (4u << 20)   /* an answer kept for printing */
@@ -173,7 +172,7 @@ static int usage(const char *fmt, const char *arg)
     fputs("hookd send: ", stderr);
     fprintf(stderr, fmt, arg);
     fputc('\n', stderr);
-    return EXIT_USAGE;
+    return HOOKD_EXIT_USAGE;
 }
 
 /* ---- the answer ------------------------------------------------------------------- */
@@ -317,7 +316,7 @@ static int make_body(const hookd_send_args *a, int jws, const char *account, con
         if (read_body(a->file, body) < 0) {
             fprintf(stderr, "hookd send: cannot read %s: %s\n",
                     strcmp(a->file, "-") ? a->file : "standard input", strerror(errno));
-            return EXIT_RUNTIME;
+            return HOOKD_EXIT_RUNTIME;
         }
         return 0;
     }
@@ -333,7 +332,7 @@ static int make_body(const hookd_send_args *a, int jws, const char *account, con
                            account, type);
     if (buf_add(body, sample, (size_t)n, MAX_BODY) < 0) {
         fprintf(stderr, "hookd send: out of memory\n");
-        return EXIT_RUNTIME;
+        return HOOKD_EXIT_RUNTIME;
     }
     return 0;
 }
@@ -390,7 +389,7 @@ static int request_headers(const hookd_send_args *a, char *sig, struct curl_slis
 }
 
 /* POSTs the body to a->url; 0 when an answer came (in an, and how long it
- * took in *ms), else EXIT_RUNTIME with the reason said. */
+ * took in *ms), else HOOKD_EXIT_RUNTIME with the reason said. */
 static int post(CURL *h, const hookd_send_args *a, const char *shown, struct curl_slist *hl,
                 const char *user, const char *pass, int64_t timeout_ms, const buf *body,
                 hookd_curl_answer *an, long *ms)
@@ -403,7 +402,7 @@ static int post(CURL *h, const hookd_send_args *a, const char *shown, struct cur
     CURLcode cc = hookd_curl_setup(h, &o);
     if (cc != CURLE_OK) {
         fprintf(stderr, "hookd send: %s: %s\n", shown, curl_easy_strerror(cc));
-        return EXIT_RUNTIME;
+        return HOOKD_EXIT_RUNTIME;
     }
     cc = hookd_curl_perform(h, an);
     if (cc != CURLE_OK) {
@@ -413,7 +412,7 @@ static int post(CURL *h, const hookd_send_args *a, const char *shown, struct cur
         else
             fprintf(stderr, "hookd send: %s: %s (curl %d)\n", shown,
                     hookd_curl_answer_error(an, cc), (int)cc);
-        return EXIT_RUNTIME;
+        return HOOKD_EXIT_RUNTIME;
     }
     curl_off_t us = 0;
     curl_easy_getinfo(h, CURLINFO_TOTAL_TIME_T, &us);
@@ -430,9 +429,9 @@ static int send_signed(const hookd_send_args *a, const char *user, const char *p
     url_for_messages(a->url, shown, sizeof shown);
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         fprintf(stderr, "hookd send: cannot initialise libcurl\n");
-        return EXIT_RUNTIME;
+        return HOOKD_EXIT_RUNTIME;
     }
-    int code = EXIT_RUNTIME;
+    int code = HOOKD_EXIT_RUNTIME;
     struct curl_slist *hl = NULL;
     hookd_curl_answer an = {.max_body = MAX_ANSWER, .max_head = MAX_ANSWER};
     CURL *h = curl_easy_init();
@@ -463,7 +462,7 @@ done:
 }
 
 /* The arguments but the scheme's: the topic's event type, the account,
- * the timeout and the timestamp. 0, or EXIT_USAGE with the reason said. */
+ * the timeout and the timestamp. 0, or HOOKD_EXIT_USAGE with the reason said. */
 static int check_args(const hookd_send_args *a, const char **type, const char **account,
                       int64_t *timeout_ms, int64_t *ts)
 {
@@ -562,5 +561,60 @@ int hookd_send_cli(const hookd_send_args *a, FILE *out)
         code = send_signed(a, user, pass, timeout_ms, &body, sig, sizeof sig, out);
     explicit_bzero(sig, sizeof sig);
     buf_free(&body);
+    return code;
+}
+
+/* `hookd send URL` from the command table: its options into hookd_send_args,
+ * the --source looked up in -c FILE. */
+int hookd_cmd_send(const hookd_cmdline *cl)
+{
+    if (cl->npos != 1) {
+        fprintf(stderr, cl->npos ? "hookd send: unexpected argument \"%s\"\n"
+                                 : "hookd send: give the receiver's URL%s\n",
+                cl->npos ? cl->pos[1] : "");
+        return HOOKD_EXIT_USAGE;
+    }
+    hookd_send_args a = {
+        .url = cl->pos[0],
+        .scheme = hookd_cli_get(cl, "scheme"),
+        .secret = hookd_cli_get(cl, "secret"),
+        .key = hookd_cli_get(cl, "key"),
+        .kid = hookd_cli_get(cl, "kid"),
+        .algorithm = hookd_cli_get(cl, "algorithm"),
+        .encoding = hookd_cli_get(cl, "encoding"),
+        .prefix = hookd_cli_get(cl, "prefix"),
+        .user = hookd_cli_get(cl, "user"),
+        .password = hookd_cli_get(cl, "password"),
+        .file = hookd_cli_get(cl, "file"),
+        .topic = hookd_cli_get(cl, "topic"),
+        .account = hookd_cli_get(cl, "account"),
+        .id = hookd_cli_get(cl, "id"),
+        .timestamp = hookd_cli_get(cl, "timestamp"),
+        .ca_file = hookd_cli_get(cl, "ca-file"),
+        .timeout = hookd_cli_get(cl, "timeout"),
+        .insecure = hookd_cli_get(cl, "insecure") != NULL,
+        .json = hookd_cli_get(cl, "json") != NULL,
+        .verbose = hookd_cli_get(cl, "verbose") != NULL,
+    };
+    a.nheaders = hookd_cli_get_all(cl, "header", a.headers, HOOKD_SEND_MAX_HEADERS);
+    if (a.nheaders > HOOKD_SEND_MAX_HEADERS) {
+        fprintf(stderr, "hookd send: at most %d --header options\n", HOOKD_SEND_MAX_HEADERS);
+        return HOOKD_EXIT_USAGE;
+    }
+    const char *source = hookd_cli_get(cl, "source");
+    hookd_config *cfg = NULL;
+    if (source) {
+        int code = HOOKD_EXIT_OK;
+        if (!(cfg = hookd_cli_config(cl, &code)))
+            return code;
+        a.source = hookd_config_source(cfg, source);
+        if (!a.source) {
+            fprintf(stderr, "hookd send: no source \"%s\" in %s\n", source, cfg->file);
+            hookd_config_free(cfg);
+            return HOOKD_EXIT_USAGE;
+        }
+    }
+    int code = hookd_send_cli(&a, stdout);
+    hookd_config_free(cfg);
     return code;
 }

@@ -28,9 +28,9 @@ int hookd_cmd_sign(const hookd_cmdline *cl)
         cfg = hookd_cli_config(cl, &code);
         if (!cfg)
             return code;
-        for (size_t i = 0; i < cfg->nsources; i++)
-            if (strcmp(cfg->sources[i].name, source) == 0)
-                v = cfg->sources[i].verify[0];
+        const hookd_source_cfg *src = hookd_config_source(cfg, source);
+        if (src)
+            v = src->verify[0];
         if (!v.nsecrets && !(v.scheme == HOOKD_SCHEME_JWS && key)) {
             fprintf(stderr, "hookd sign: no source \"%s\" with a secret in %s%s\n", source,
                     cfg->file, v.scheme == HOOKD_SCHEME_JWS ? " (ctct-jws: give --key)" : "");

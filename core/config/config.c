@@ -1,4 +1,4 @@
-/* Configuration: the YAML file of DESIGN §4, loaded with libyaml's document
+/* Configuration: the YAML file of docs/DESIGN.md §4, loaded with libyaml's document
  * API so every value keeps its line and column for error messages. The
  * generic node helpers are in config_yaml.c, the sources in config_sources.c,
  * the plugins and routes in config_routes.c. */

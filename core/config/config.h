@@ -1,4 +1,4 @@
-/* Configuration: the YAML file of DESIGN §4, loaded with libyaml. */
+/* Configuration: the YAML file of docs/DESIGN.md §4, loaded with libyaml. */
 #ifndef HOOKD_CONFIG_H
 #define HOOKD_CONFIG_H
 
@@ -16,7 +16,7 @@ typedef enum {
     HOOKD_SCHEME_STRIPE,    /* stripe */
     HOOKD_SCHEME_STDWH,     /* standard-webhooks */
     HOOKD_SCHEME_HMAC,      /* hmac (generic) */
-    HOOKD_SCHEME_JWS        /* ctct-jws: Constant Contact v3 (DESIGN §10) */
+    HOOKD_SCHEME_JWS        /* ctct-jws: Constant Contact v3 (docs/DESIGN.md §10) */
 } hookd_scheme;
 
 struct hookd_keyset; /* jwks_fetch.h: the key set a ctct-jws scheme verifies with */

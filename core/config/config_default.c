@@ -1,4 +1,4 @@
-/* The configuration used when no file exists (DESIGN §4): plain HTTP on
+/* The configuration used when no file exists (docs/DESIGN.md §4): plain HTTP on
  * 127.0.0.1:8080, the Constant Contact source, every event appended to a
  * JSON-lines file. Set CTCT_CLIENT_SECRET before exposing it to anything. */
 #include "config.h"

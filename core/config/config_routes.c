@@ -1,6 +1,6 @@
 /* Configuration, the `plugins:` instances (their retry policy, timeout,
  * concurrency and opaque `config:` block) and the `routes:` that send event
- * types to them (DESIGN §4). Part of the loader in config.c. */
+ * types to them (docs/DESIGN.md §4). Part of the loader in config.c. */
 #include "config_yaml.h"
 
 #include <stdio.h>

@@ -1,4 +1,4 @@
-/* Configuration, the `sources:` list (DESIGN §4): each source's path,
+/* Configuration, the `sources:` list (docs/DESIGN.md §4): each source's path,
  * Basic credentials, verification scheme and secrets, event type, dedup and
  * enrichment. Part of the loader in config.c. */
 #include "config_yaml.h"
@@ -94,7 +94,7 @@ static int load_hmac(hookd_cy *cy, hookd_verify_cfg *vc, yaml_node_t *vn)
     return 0;
 }
 
-/* ctct-jws (DESIGN §10): where the key set comes from and how often. */
+/* ctct-jws (docs/DESIGN.md §10): where the key set comes from and how often. */
 static int load_jws(hookd_cy *cy, hookd_verify_cfg *vc, yaml_node_t *vn)
 {
     char why[160];
@@ -117,7 +117,7 @@ static int load_jws(hookd_cy *cy, hookd_verify_cfg *vc, yaml_node_t *vn)
                : 0;
 }
 
-/* Each scheme's rules, in one place (DESIGN §4 and §10). The order is the
+/* Each scheme's rules, in one place (docs/DESIGN.md §4 and §10). The order is the
  * one the unknown-scheme message lists. */
 typedef struct scheme_def {
     const char *name;
@@ -271,7 +271,7 @@ static int load_one_verify(hookd_cy *cy, hookd_verify_cfg *vc, yaml_node_t *vn)
 }
 
 /* verify: one mapping, or a list of them for a source migrating between
- * schemes (DESIGN §10): no scheme twice, and none stands alone. */
+ * schemes (docs/DESIGN.md §10): no scheme twice, and none stands alone. */
 static int load_verify(hookd_cy *cy, hookd_source_cfg *sc, yaml_node_t *src)
 {
     yaml_node_t *vn = hookd_cy_get(cy, src, "verify");

@@ -1,5 +1,5 @@
-/* ctct: a client of the Constant Contact partner API (shared/ctct/PROTOCOL.md)
- * over libcurl: the plan of an account (enrichment, DESIGN §8) and the partner
+/* ctct: a client of the Constant Contact partner API (docs/DESIGN.md §8)
+ * over libcurl: the plan of an account (enrichment, docs/DESIGN.md §8) and the partner
  * webhook subscriptions (`hookd ctct`), for API v2 (Basic auth with the
  * partner username and password, plus ?api_key=KEY) and v3 (x-api-key and a
  * partner token from the OAuth2 client-credentials endpoint, cached and
@@ -26,7 +26,7 @@ enum { HOOKD_CTCT_OK = 0, HOOKD_CTCT_RETRY = 1, HOOKD_CTCT_FAIL = 2 };
 #define HOOKD_CTCT_MAX_ANSWER (256 * 1024) /* bytes of an answer body */
 #define HOOKD_CTCT_MAX_CALLBACK 512        /* characters of a callback URL */
 
-/* DESIGN §8, checked before any credential is sent: https, host
+/* docs/DESIGN.md §8, checked before any credential is sent: https, host
  * api.constantcontact.com or api.cc.email (port absent or 443) -- or exactly
  * the configured base_url's scheme, host and port -- no userinfo, no query or
  * fragment, path /v2|v3/partner/accounts/{id}/plan with id
@@ -68,7 +68,7 @@ typedef struct hookd_ctct_result {
 /* Releases r->json. */
 void hookd_ctct_result_clear(hookd_ctct_result *r);
 
-/* Topics 1..4 (PROTOCOL.md): the event type ("tier.increase", ...) and name
+/* Topics 1..4 (docs/DESIGN.md §8): the event type ("tier.increase", ...) and name
  * ("Billing Tier Upgrade", ...) of an id, NULL for another id. */
 const char *hookd_ctct_topic_event(long id);
 const char *hookd_ctct_topic_name(long id);

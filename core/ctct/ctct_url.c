@@ -1,5 +1,5 @@
 /* ctct_url: the URL rules of the ctct module -- the plan URL checked before
- * any credential is sent (DESIGN §8), the API base and token endpoint of the
+ * any credential is sent (docs/DESIGN.md §8), the API base and token endpoint of the
  * configuration, a subscription callback -- and the names of the webhook
  * topics. Apart from the client (ctct.c) because it is string work only, no
  * I/O, and is what the configuration loader and the CLI check input with. */

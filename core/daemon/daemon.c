@@ -177,7 +177,7 @@ static void watch(daemon_state *d)
 }
 
 /* The one way out, for a clean stop (rc 0) and for a start that failed
- * half-way (whatever is open is closed, in reverse order). Returns rc. */
+ * half-way (rc -1) (whatever is open is closed, in reverse order). Returns rc. */
 static int teardown(daemon_state *d, int rc)
 {
     if (rc != 0 && d->spool) {
@@ -197,7 +197,7 @@ static int teardown(daemon_state *d, int rc)
         /* A plugin ignores its deadline: it cannot be unloaded under it. */
         hookd_log(HOOKD_LOG_WARN, "stopped with a delivery still running past its timeout; "
                                   "it stays pending and runs again at the next start");
-        _exit(rc);
+        _exit(rc == 0 ? 0 : 1); /* no way back to main(): its status for a failed start */
     }
     hookd_dispatch_free(d->disp);  /* queued jobs drop their references */
     hookd_enricher_free(d->enricher);
@@ -225,11 +225,11 @@ int hookd_daemon_run(hookd_runtime *rt, const char *config_path)
     hookd_config_metrics(rt->cfg, 0);
     if (hookd_runtime_start(rt) < 0) {
         fprintf(stderr, "hookd: cannot start the key set threads\n");
-        return teardown(&d, HOOKD_EXIT_RUNTIME);
+        return teardown(&d, -1);
     }
     process_limits(rt->cfg);
     if (open_core(&d) < 0 || open_listeners(&d) < 0)
-        return teardown(&d, HOOKD_EXIT_RUNTIME);
+        return teardown(&d, -1);
     watch(&d);
     hookd_log(HOOKD_LOG_INFO, "hookd %s ready: %zu sources, %zu plugin instances, %zu routes",
               HOOKD_VERSION_STRING, rt->cfg->nsources, rt->cfg->nplugins, rt->cfg->nroutes);

@@ -5,11 +5,9 @@
 #include "config/config.h"
 #include "deliver/runtime.h"
 
-#define HOOKD_EXIT_RUNTIME 1
-
 /* Runs the daemon on rt (taken over) until SIGTERM or SIGINT; SIGHUP reloads
- * from config_path (NULL: searched as hookd_config_find does). Returns the
- * exit code: 0 after a clean stop, HOOKD_EXIT_RUNTIME when it cannot start. */
+ * from config_path (NULL: searched as hookd_config_find does). Returns 0
+ * after a clean stop, -1 when it cannot start (said on stderr or in the log). */
 int hookd_daemon_run(hookd_runtime *rt, const char *config_path);
 
 #endif

@@ -28,7 +28,7 @@ typedef struct hookd_ev {
     atomic_int enrich;      /* HOOKD_ENRICH_*: whether the source wants it and where it stands */
 } hookd_ev;
 
-/* Enrichment of an event (DESIGN §8): not wanted, wanted and not fetched
+/* Enrichment of an event (docs/DESIGN.md §8): not wanted, wanted and not fetched
  * yet, being fetched by one worker, or settled (a plan, or a failure noted
  * in the enrichment object; either way deliveries run). */
 enum { HOOKD_ENRICH_OFF = 0, HOOKD_ENRICH_NEEDED, HOOKD_ENRICH_FETCHING, HOOKD_ENRICH_DONE };

@@ -1,5 +1,5 @@
 /* enrich: Constant Contact plan details attached to an event before its
- * deliveries run (DESIGN §8). Runs on a worker thread through the
+ * deliveries run (docs/DESIGN.md §8). Runs on a worker thread through the
  * dispatcher's enricher hook; the result is kept in the spool with the event,
  * so a retry or a restart does not fetch it again. */
 #include "enrich.h"

@@ -1,4 +1,4 @@
-/* receive: the checks of DESIGN §5 in order, each refusal answered with its
+/* receive: the checks of docs/DESIGN.md §5 in order, each refusal answered with its
  * status and logged with the check that failed (never a secret or a MAC). */
 #include "receive.h"
 
@@ -137,7 +137,7 @@ static int dedup_key(const hookd_source_cfg *src, const hookd_request *req, cons
     return 1;
 }
 
-/* The checks the head alone decides, in DESIGN §5's order: the source by
+/* The checks the head alone decides, in docs/DESIGN.md §5's order: the source by
  * path, the method, the Basic credentials. The source, or NULL with resp
  * filled. */
 static const hookd_source_cfg *head_checks(const hookd_runtime *rt, const hookd_request *req,

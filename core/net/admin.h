@@ -1,4 +1,4 @@
-/* admin: the admin listener (DESIGN §4 `admin: { listen: ... }`): GET
+/* admin: the admin listener (docs/DESIGN.md §4 `admin: { listen: ... }`): GET
  * /healthz, /readyz and /metrics over plain HTTP/1.1, on the loop thread.
  * One request per connection; small requests only; idle connections close
  * after a few seconds. */

@@ -1,4 +1,4 @@
-/* jwks_fetch: the key set of a ctct-jws source (DESIGN §10), kept current
+/* jwks_fetch: the key set of a ctct-jws source (docs/DESIGN.md §10), kept current
  * by a thread of its own: read at start and every `refresh`, early (at most
  * once a minute) when a notification names a kid the set lacks; the last
  * good set is kept on disk beside the spool so that a restart without

@@ -1,4 +1,4 @@
-/* jws: Constant Contact v3 signatures (DESIGN §10) — a compact JWS with a
+/* jws: Constant Contact v3 signatures (docs/DESIGN.md §10) — a compact JWS with a
  * detached, unencoded payload (RFC 7515 + RFC 7797) in X-CTCT-WEBHOOK-SIG,
  * checked against a JSON Web Key Set. Pure functions: no I/O, no threads;
  * the key set's fetching and keeping live in jwks_fetch.c.
@@ -62,7 +62,7 @@ void hookd_jwks_unref(hookd_jwks *ks); /* NULL is ignored */
 
 /* Results: the HOOKD_VERIFY_* codes of verify.h (0 ok, -1 missing, -2
  * malformed, -3 mismatch, -4 expired). *check names the failed check in
- * the words of DESIGN §10: "X-CTCT-WEBHOOK-SIG header missing",
+ * the words of docs/DESIGN.md §10: "X-CTCT-WEBHOOK-SIG header missing",
  * "malformed JWS", "unsupported alg", "b64 must be false", "unknown crit",
  * "keys in the header are refused", "timestamp outside tolerance",
  * "unknown key", "signature mismatch".

@@ -1,4 +1,4 @@
-/* verify: webhook signature schemes (DESIGN §4) and the Basic credential check. */
+/* verify: webhook signature schemes (docs/DESIGN.md §4) and the Basic credential check. */
 #include "verify.h"
 
 #include "base/base64.h"

@@ -1,4 +1,4 @@
-/* Signature verification (DESIGN §4 "Verification schemes") and the
+/* Signature verification (docs/DESIGN.md §4 "Verification schemes") and the
  * constant-time Basic credential check. Every MAC comparison is constant-time;
  * nothing here logs or returns an expected value. */
 #ifndef HOOKD_VERIFY_H
@@ -32,7 +32,7 @@ int hookd_verify(const hookd_verify_cfg *v, const char *body, size_t body_len,
                  const char **check);
 
 /* A source's verification: its one scheme, or, for a source listing
- * several (a migration, DESIGN §10), every scheme whose signature header
+ * several (a migration, docs/DESIGN.md §10), every scheme whose signature header
  * the request carries must pass, and it must carry at least one. */
 int hookd_verify_source(const hookd_source_cfg *src, const char *body, size_t body_len,
                         hookd_header_fn header, void *ctx, int64_t now_s,

@@ -1,4 +1,4 @@
-"""The receive path as a sender sees it: every answer of DESIGN §5 this stage
+"""The receive path as a sender sees it: every answer of docs/DESIGN.md §5 this stage
 gives, over real sockets, against the real binary."""
 import base64
 import json

@@ -1,4 +1,4 @@
-"""SIGHUP reload (DESIGN §6): the new configuration is built beside the running
+"""SIGHUP reload (docs/DESIGN.md §6): the new configuration is built beside the running
 one, on a thread of its own, and then replaces it; a bad file keeps the
 running one; the listeners stay open, so a reload under load refuses nothing,
 and a plugin whose init() blocks holds no request."""

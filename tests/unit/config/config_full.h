@@ -1,4 +1,4 @@
-/* The full example of DESIGN §4, shared by the tests of each part of it
+/* The full example of docs/DESIGN.md §4, shared by the tests of each part of it
  * (test_config.c, test_config_sources.c, test_config_routes.c): the marks
  * they check are lines of this one document. */
 #ifndef HOOKD_CONFIG_FULL_H

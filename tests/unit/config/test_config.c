@@ -1,4 +1,4 @@
-/* Unit tests for core/config/config.c: the YAML configuration of DESIGN §4,
+/* Unit tests for core/config/config.c: the YAML configuration of docs/DESIGN.md §4,
  * its server, admin, spool, log and dispatch blocks, the defaults, loading
  * a file; and the sizes and durations of common/units.c it reads. */
 #include <setjmp.h>
@@ -20,7 +20,7 @@
 #include "config_full.h"
 #include "config_test.h"
 
-/* ---- the full example of DESIGN §4: the top-level blocks --------------- */
+/* ---- the full example of docs/DESIGN.md §4: the top-level blocks --------------- */
 
 static void test_full_server(void **state)
 {

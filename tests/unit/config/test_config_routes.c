@@ -13,7 +13,7 @@
 #include "config_full.h"
 #include "config_test.h"
 
-/* ---- the full example of DESIGN §4: its plugins and routes -------------- */
+/* ---- the full example of docs/DESIGN.md §4: its plugins and routes -------------- */
 
 static void test_full_plugins_routes(void **state)
 {

@@ -14,7 +14,7 @@
 #include "config_full.h"
 #include "config_test.h"
 
-/* ---- the full example of DESIGN §4: its sources ------------------------- */
+/* ---- the full example of docs/DESIGN.md §4: its sources ------------------------- */
 
 static void test_full_sources(void **state)
 {

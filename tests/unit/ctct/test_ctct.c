@@ -1,5 +1,5 @@
 /* Unit tests for core/ctct.c and the ctct: block of core/config.c: the url
- * rule of DESIGN §8 (which plan urls may receive the partner's credentials),
+ * rule of docs/DESIGN.md §8 (which plan urls may receive the partner's credentials),
  * the configuration errors, topics and callback checks, and the outcomes of
  * hookd_ctct_fetch_plan that need no server (a refused url, a closed port, a
  * passed deadline). */
