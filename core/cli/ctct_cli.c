@@ -2,6 +2,7 @@
  * rows normalised over v2 and v3; --json dumps them and the table is drawn
  * from the same rows. */
 #include "ctct_cli.h"
+#include "table.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -11,7 +12,6 @@
 #include "cli.h"
 #include "ctct/ctct.h"
 
-#define CELL_MAX 600
 
 static const char topics_help[] =
     "1-4, or tier.increase, tier.decrease, account.cancel, account.disable";
@@ -37,71 +37,16 @@ static int emit_json(const json_t *doc, FILE *out)
     return finish(out);
 }
 
-/* A value as text for a terminal: control characters become '?' (the text
- * comes from the network). */
-static const char *cell(const json_t *v, char buf[CELL_MAX])
-{
-    snprintf(buf, CELL_MAX, "-");
-    if (json_is_string(v) && json_string_length(v))
-        snprintf(buf, CELL_MAX, "%s", json_string_value(v));
-    else if (json_is_integer(v))
-        snprintf(buf, CELL_MAX, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-    else if (json_is_boolean(v))
-        snprintf(buf, CELL_MAX, "%s", json_is_true(v) ? "yes" : "no");
-    for (char *p = buf; *p; p++)
-        if ((unsigned char)*p < 0x20 || *p == 0x7f)
-            *p = '?';
-    return buf;
-}
-
-static size_t width(const char *s)
-{
-    size_t w = 0;
-    for (; *s; s++)
-        w += ((unsigned char)*s & 0xc0) != 0x80;
-    return w;
-}
-
-static const struct {
-    const char *title, *key;
-} cols[] = {{"ID", "id"},
-            {"EVENT TYPE", "event_type"},
-            {"NAME", "name"},
-            {"SUBSCRIBED", "subscribed"},
-            {"CALLBACK", "callback"}};
-#define NCOLS (sizeof cols / sizeof cols[0])
-
-static void table_line(FILE *out, const json_t *row, const size_t *w)
-{
-    char buf[CELL_MAX];
-    for (size_t c = 0; c < NCOLS; c++) {
-        const char *t = row ? cell(json_object_get(row, cols[c].key), buf) : cols[c].title;
-        fputs(t, out);
-        if (c + 1 < NCOLS)
-            fprintf(out, "%*s", (int)(w[c] - width(t) + 2), "");
-    }
-    fputc('\n', out);
-}
+static const hookd_cli_column cols[] = {{"ID", "id"},
+                                        {"EVENT TYPE", "event_type"},
+                                        {"NAME", "name"},
+                                        {"SUBSCRIBED", "subscribed"},
+                                        {"CALLBACK", "callback"},
+                                        {NULL, NULL}};
 
 static int emit_table(const json_t *rows, FILE *out)
 {
-    size_t w[NCOLS], i;
-    json_t *row;
-    char buf[CELL_MAX];
-    if (json_array_size(rows) == 0) {
-        fputs("no topics\n", out);
-        return finish(out);
-    }
-    for (size_t c = 0; c < NCOLS; c++)
-        w[c] = strlen(cols[c].title);
-    json_array_foreach(rows, i, row)
-        for (size_t c = 0; c < NCOLS; c++) {
-            size_t cw = width(cell(json_object_get(row, cols[c].key), buf));
-            w[c] = cw > w[c] ? cw : w[c];
-        }
-    table_line(out, NULL, w);
-    json_array_foreach(rows, i, row)
-        table_line(out, row, w);
+    hookd_cli_table(out, rows, cols, "no topics");
     return finish(out);
 }
 
@@ -181,20 +126,20 @@ static int usage(const char *msg)
 
 static void say_topic(FILE *out, const json_t *row)
 {
-    char buf[CELL_MAX];
-    fprintf(out, "topic %s", cell(json_object_get(row, "id"), buf));
-    fprintf(out, " (%s)", cell(json_object_get(row, "event_type"), buf));
+    char buf[HOOKD_CLI_CELL_MAX];
+    fprintf(out, "topic %s", hookd_cli_cell(json_object_get(row, "id"), buf));
+    fprintf(out, " (%s)", hookd_cli_cell(json_object_get(row, "event_type"), buf));
 }
 
 static int print_result(const char *sub, const json_t *doc, FILE *out)
 {
-    char buf[CELL_MAX];
+    char buf[HOOKD_CLI_CELL_MAX];
     if (!strcmp(sub, "topics"))
         return emit_table(doc, out);
     if (!strcmp(sub, "subscribe")) {
         fputs("subscribed ", out);
         say_topic(out, doc);
-        fprintf(out, " to %s\n", cell(json_object_get(doc, "callback"), buf));
+        fprintf(out, " to %s\n", hookd_cli_cell(json_object_get(doc, "callback"), buf));
     } else if (!strcmp(sub, "unsubscribe")) {
         fputs("unsubscribed ", out);
         say_topic(out, doc);

@@ -20,6 +20,7 @@
 #include <jansson.h>
 
 #include "common/curl_answer.h"
+#include "common/buf.h"
 #include "common/curl_opts.h"
 #include "common/units.h"
 #include "ctct/ctct.h"
@@ -33,39 +34,8 @@
 #define MAX_ANSWER (4u << 20)   /* an answer kept for printing */
 #define DEFAULT_ACCOUNT "a07e1ih151d0"
 
-typedef struct buf {
-    char *p;
-    size_t len, cap;
-    int too_big;
-} buf;
-
-static int buf_add(buf *b, const char *s, size_t n, size_t limit)
-{
-    if (b->len + n > limit) {
-        b->too_big = 1;
-        return -1;
-    }
-    if (b->len + n + 1 > b->cap) {
-        size_t nc = b->cap ? b->cap : 1024;
-        while (nc < b->len + n + 1)
-            nc *= 2;
-        char *np = realloc(b->p, nc);
-        if (!np)
-            return -1;
-        b->p = np;
-        b->cap = nc;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-    return 0;
-}
-
-static void buf_free(buf *b)
-{
-    free(b->p);
-    *b = (buf){0};
-}
+/* Bodies are read into one growing buffer, bounded by MAX_BODY. */
+typedef hookd_buf buf;
 
 /* ---- the request's parts ------------------------------------------------------ */
 
@@ -79,9 +49,9 @@ static int read_body(const char *path, buf *b)
     size_t n;
     int rc = 0;
     while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        if (buf_add(b, chunk, n, MAX_BODY) < 0) {
+        if (!hookd_buf_add(b, chunk, n)) {
             rc = -1;
-            errno = b->too_big ? EFBIG : ENOMEM;
+            errno = b->over ? EFBIG : ENOMEM;
             break;
         }
     if (rc == 0 && ferror(f)) {
@@ -90,17 +60,17 @@ static int read_body(const char *path, buf *b)
     }
     if (!in)
         fclose(f);
-    if (rc == 0 && !b->p && buf_add(b, "", 0, MAX_BODY) < 0)
+    if (rc == 0 && !b->p && !hookd_buf_add(b, "", 0))
         rc = -1;
     return rc;
 }
 
 char *hookd_read_input(const char *path, size_t *len)
 {
-    buf b = {0};
+    buf b = {.max = MAX_BODY};
     if (read_body(path, &b) < 0) {
         int e = errno;
-        buf_free(&b);
+        hookd_buf_free(&b);
         errno = e;
         return NULL;
     }
@@ -330,7 +300,7 @@ static int make_body(const hookd_send_args *a, int jws, const char *account, con
                            "{\"url\":\"https://api.constantcontact.com/v2/partner/"
                            "accounts/%s/plan\",\"event_type\":\"%s\"}",
                            account, type);
-    if (buf_add(body, sample, (size_t)n, MAX_BODY) < 0) {
+    if (!hookd_buf_add(body, sample, (size_t)n)) {
         fprintf(stderr, "hookd send: out of memory\n");
         return HOOKD_EXIT_RUNTIME;
     }
@@ -552,7 +522,7 @@ int hookd_send_cli(const hookd_send_args *a, FILE *out)
                        : a->source   ? a->source->basic_pass
                                      : NULL;
 
-    buf body = {0};
+    buf body = {.max = MAX_BODY};
     char sig[4096];
     int code = make_body(a, jws, account, type, &body);
     if (code == 0)
@@ -560,7 +530,7 @@ int hookd_send_cli(const hookd_send_args *a, FILE *out)
     if (code == 0)
         code = send_signed(a, user, pass, timeout_ms, &body, sig, sizeof sig, out);
     explicit_bzero(sig, sizeof sig);
-    buf_free(&body);
+    hookd_buf_free(&body);
     return code;
 }
 

@@ -5,6 +5,7 @@
  * transaction; a running daemon notices the commit (PRAGMA data_version) on
  * its next housekeeping pass and takes the rows whose claim is not its own. */
 #include "spool_cli.h"
+#include "table.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -25,8 +26,6 @@
 #define DEFAULT_LIMIT 50
 #define MAX_LIMIT 100000
 #define BUSY_TIMEOUT_MS 5000
-#define CELL_MAX 512 /* a text cell longer than this is cut */
-#define MAX_COLS 8
 
 /* ---------- SQL (every value is a bound parameter) ---------- */
 
@@ -326,47 +325,11 @@ static int emit_json(const json_t *doc, FILE *out)
     return finish(out);
 }
 
-/* One value as text: a string with control characters replaced (the type
- * and headers come from the sender, the terminal must not act on them), an
- * integer, "-" for null or missing, an object of counts as "key n ...". */
-static const char *cell(const json_t *v, char buf[CELL_MAX])
-{
-    const char *k;
-    json_t *x;
-    size_t n = 0;
-    snprintf(buf, CELL_MAX, "-");
-    if (json_is_string(v)) {
-        snprintf(buf, CELL_MAX, "%s", json_string_value(v));
-    } else if (json_is_integer(v)) {
-        snprintf(buf, CELL_MAX, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-    } else if (json_is_object(v)) {
-        json_object_foreach((json_t *)v, k, x) {
-            if (n >= CELL_MAX)
-                break;
-            n += (size_t)snprintf(buf + n, CELL_MAX - n, "%s%s %" JSON_INTEGER_FORMAT,
-                                  n ? " " : "", k, json_integer_value(x));
-        }
-    }
-    for (char *p = buf; *p; p++)
-        if ((unsigned char)*p < 0x20 || *p == 0x7f)
-            *p = '?';
-    return buf;
-}
-
-/* Columns on a terminal: UTF-8 continuation bytes take no room. */
-static size_t width(const char *s)
-{
-    size_t w = 0;
-    for (; *s; s++)
-        w += ((unsigned char)*s & 0xc0) != 0x80;
-    return w;
-}
-
 /* obj[key] as text, then sep. */
 static void field(FILE *out, const json_t *obj, const char *key, const char *sep)
 {
-    char buf[CELL_MAX];
-    fputs(cell(json_object_get(obj, key), buf), out);
+    char buf[HOOKD_CLI_CELL_MAX];
+    fputs(hookd_cli_cell(json_object_get(obj, key), buf), out);
     fputs(sep, out);
 }
 
@@ -380,51 +343,18 @@ static void optional(FILE *out, const json_t *obj, const char *key, const char *
     }
 }
 
-typedef struct column {
-    const char *title, *key;
-} column;
+static const hookd_cli_column EVENT_COLS[] = {
+    {"ID", "id"},     {"RECEIVED", "received_at"},     {"SOURCE", "source"},
+    {"TYPE", "type"}, {"DELIVERIES", "deliveries"},    {NULL, NULL}};
+static const hookd_cli_column DEAD_COLS[] = {
+    {"DELIVERY", "delivery"}, {"EVENT", "event"},       {"SOURCE", "source"},
+    {"TYPE", "type"},         {"PLUGIN", "plugin"},     {"ATTEMPTS", "attempts"},
+    {"AT", "at"},             {"REASON", "reason"},     {NULL, NULL}};
 
-static const column EVENT_COLS[] = {{"ID", "id"},         {"RECEIVED", "received_at"},
-                                    {"SOURCE", "source"}, {"TYPE", "type"},
-                                    {"DELIVERIES", "deliveries"}, {NULL, NULL}};
-static const column DEAD_COLS[] = {{"DELIVERY", "delivery"}, {"EVENT", "event"},
-                                   {"SOURCE", "source"},     {"TYPE", "type"},
-                                   {"PLUGIN", "plugin"},     {"ATTEMPTS", "attempts"},
-                                   {"AT", "at"},             {"REASON", "reason"},
-                                   {NULL, NULL}};
-
-/* One line; row NULL: the header. The last column is not padded. */
-static void table_line(FILE *out, const json_t *row, const column *cols, const size_t *w)
+static int emit_table(const json_t *rows, const hookd_cli_column *cols, const char *empty,
+                      FILE *out)
 {
-    char buf[CELL_MAX];
-    for (size_t c = 0; cols[c].title; c++) {
-        const char *t = row ? cell(json_object_get(row, cols[c].key), buf) : cols[c].title;
-        fputs(t, out);
-        if (cols[c + 1].title)
-            fprintf(out, "%*s", (int)(w[c] - width(t) + 2), "");
-    }
-    fputc('\n', out);
-}
-
-static int emit_table(const json_t *rows, const column *cols, const char *empty, FILE *out)
-{
-    size_t w[MAX_COLS], i;
-    json_t *row;
-    char buf[CELL_MAX];
-    if (json_array_size(rows) == 0) {
-        fprintf(out, "%s\n", empty);
-        return finish(out);
-    }
-    for (size_t c = 0; cols[c].title; c++)
-        w[c] = strlen(cols[c].title);
-    json_array_foreach(rows, i, row)
-        for (size_t c = 0; cols[c].title; c++) {
-            size_t cw = width(cell(json_object_get(row, cols[c].key), buf));
-            w[c] = cw > w[c] ? cw : w[c];
-        }
-    table_line(out, NULL, cols, w);
-    json_array_foreach(rows, i, row)
-        table_line(out, row, cols, w);
+    hookd_cli_table(out, rows, cols, empty);
     return finish(out);
 }
 
@@ -497,7 +427,7 @@ static int fetch(const spool *sp, const char *sql, const filters *f, row_fn fn, 
     return code;
 }
 
-static int list(const hookd_spool_cmd_args *a, const char *sql, row_fn fn, const column *cols,
+static int list(const hookd_spool_cmd_args *a, const char *sql, row_fn fn, const hookd_cli_column *cols,
                 const char *empty, FILE *out)
 {
     filters f;

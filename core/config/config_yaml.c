@@ -1,6 +1,7 @@
 /* Generic helpers over a libyaml document for config.c: see config_yaml.h. */
-#include "common/units.h"
 #include "config_yaml.h"
+#include "common/buf.h"
+#include "common/units.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -192,29 +193,10 @@ yaml_node_t *hookd_cy_get(hookd_cy *cy, yaml_node_t *map, const char *key)
 
 /* ---- ${ENV} expansion ---------------------------------------------------- */
 
-typedef struct buf {
-    char *p;
-    size_t len, cap;
-} buf;
-
-static int buf_add(buf *b, const char *s, size_t n)
+/* Returns 0, -2 past HOOKD_CY_MAX_SCALAR, -1 out of memory. */
+static int buf_add(hookd_buf *b, const char *s, size_t n)
 {
-    if (n > HOOKD_CY_MAX_SCALAR || b->len + n > HOOKD_CY_MAX_SCALAR)
-        return -2;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 64;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *np = realloc(b->p, cap);
-        if (!np)
-            return -1;
-        b->p = np;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-    return 0;
+    return hookd_buf_add(b, s, n) ? 0 : b->over ? -2 : -1;
 }
 
 static int is_name_start(char c)
@@ -235,7 +217,7 @@ char *hookd_cy_expand(hookd_cy *cy, yaml_node_t *n)
     }
     const char *s = (const char *)n->data.scalar.value;
     size_t len = n->data.scalar.length;
-    buf b = {0};
+    hookd_buf b = {.max = HOOKD_CY_MAX_SCALAR};
     int rc = 0;
     if (memchr(s, 0, len)) {
         hookd_cy_fail(cy, n, "contains a NUL character");
@@ -320,9 +302,9 @@ char *hookd_cy_expand(hookd_cy *cy, yaml_node_t *n)
         goto fail;
     }
     cy->total_left -= b.len;
-    return b.p;
+    return hookd_buf_take(&b, NULL);
 fail:
-    free(b.p);
+    hookd_buf_free(&b);
     return NULL;
 }
 
