@@ -50,17 +50,7 @@ static const char *http_date(hookd_server *s)
 
 static int conn_reserve(conn *c, size_t more)
 {
-    if (c->olen + more <= c->ocap)
-        return 0;
-    size_t cap = c->ocap ? c->ocap : 1024;
-    while (cap < c->olen + more)
-        cap *= 2;
-    char *p = realloc(c->out, cap);
-    if (!p)
-        return -1;
-    c->out = p;
-    c->ocap = cap;
-    return 0;
+    return hookd_buf_room(&c->out, more) ? 0 : -1;
 }
 
 static void conn_answer(conn *c, const hookd_response *r)
@@ -71,14 +61,14 @@ static void conn_answer(conn *c, const hookd_response *r)
         c->closing = 1;
         return;
     }
-    int n = snprintf(c->out + c->olen, c->ocap - c->olen,
+    int n = snprintf(c->out.p + c->out.len, c->out.cap - c->out.len,
                      "HTTP/1.1 %d %s\r\nDate: %s\r\nContent-Type: application/json\r\n"
                      "Content-Length: %zu\r\n%s%s\r\n",
                      r->status, hookd_http_reason(r->status), http_date(c->srv), r->body_len,
                      extra, r->close ? "Connection: close\r\n" : "");
-    c->olen += (size_t)n;
-    memcpy(c->out + c->olen, r->body, r->body_len);
-    c->olen += r->body_len;
+    c->out.len += (size_t)n;
+    memcpy(c->out.p + c->out.len, r->body, r->body_len);
+    c->out.len += r->body_len;
     hookd_metrics_request(r->source - 1, r->status,
                           c->t0_us ? hookd_metrics_now_us() - c->t0_us : -1);
     c->t0_us = 0;
@@ -175,18 +165,18 @@ static void write_bytes(conn *c, const char *data, size_t len)
 static void conn_flush(conn *c)
 {
     if (c->use_tls) {
-        if (c->olen > 0 && hookd_tls_write(&c->tls, c->out, c->olen) != 0)
+        if (c->out.len > 0 && hookd_tls_write(&c->tls, c->out.p, c->out.len) != 0)
             c->closing = 1;
-        c->olen = 0;
+        c->out.len = 0;
         char *ct = NULL;
         size_t n = hookd_tls_take(&c->tls, &ct);
         if (n > 0) {
             write_bytes(c, ct, n);
             free(ct);
         }
-    } else if (c->olen > 0) {
-        write_bytes(c, c->out, c->olen);
-        c->olen = 0;
+    } else if (c->out.len > 0) {
+        write_bytes(c, c->out.p, c->out.len);
+        c->out.len = 0;
     }
 }
 
@@ -210,7 +200,7 @@ static void on_handle_closed(uv_handle_t *h)
     hookd_server *s = c->srv;
     hookd_tls_free(&c->tls);
     hookd_h1_free(&c->h1);
-    free(c->out);
+    hookd_buf_free(&c->out);
     free(c->stash);
     free(c);
     maybe_done(s);
@@ -363,8 +353,8 @@ static int conn_head(conn *c)
     if (r > 0) {
         static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
         if (conn_reserve(c, sizeof cont) == 0) {
-            memcpy(c->out + c->olen, cont, sizeof cont - 1);
-            c->olen += sizeof cont - 1;
+            memcpy(c->out.p + c->out.len, cont, sizeof cont - 1);
+            c->out.len += sizeof cont - 1;
             conn_flush(c);
         }
     }
@@ -473,7 +463,7 @@ static void pump_tls(conn *c, const char *in, size_t n)
             hookd_logctx ctx = {.peer = c->peer};
             hookd_logx(HOOKD_LOG_WARN, &ctx, "TLS failure; connection closed");
             conn_flush(c); /* the alert, if any */
-            c->olen = 0;
+            c->out.len = 0;
             c->closing = 1;
             return;
         }

@@ -6,6 +6,7 @@
 
 #include <time.h>
 
+#include "common/buf.h"
 #include "server.h"
 #include "server_http.h"
 #include "tls.h"
@@ -38,8 +39,7 @@ typedef struct conn {
     char *stash;        /* bytes read behind a request that waits */
     size_t stash_len;
     /* answers not yet written */
-    char *out;
-    size_t olen, ocap;
+    hookd_buf out;  /* answers not yet written */
     char peer[64];
     int64_t t0_us;          /* the request's first byte (metrics); 0: none */
 } conn;

@@ -29,18 +29,8 @@ static int hput(hookd_h1 *h, const char *at, size_t len, int count)
         if (h->hbytes > h->sh->cfg->max_header)
             return refuse(h, 431, "headers larger than max_header");
     }
-    if (h->hlen + len + 1 > h->hcap) {
-        size_t cap = h->hcap ? h->hcap : 1024;
-        while (cap < h->hlen + len + 1)
-            cap *= 2;
-        char *p = realloc(h->hbuf, cap);
-        if (!p)
-            return refuse(h, 503, "out of memory");
-        h->hbuf = p;
-        h->hcap = cap;
-    }
-    memcpy(h->hbuf + h->hlen, at, len);
-    h->hlen += len;
+    if (!hookd_buf_add(&h->hb, at, len))
+        return refuse(h, 503, "out of memory");
     return 0;
 }
 
@@ -52,7 +42,7 @@ static int on_message_begin(llhttp_t *p)
     h->begun = 1;
     h->in_body = 0;
     h->t0_us = hookd_metrics_now_us();
-    h->hlen = h->hbytes = 0;
+    h->hb.len = h->hbytes = 0;
     h->nh = 0;
     h->hstate = 0;
     h->blen = 0;
@@ -81,7 +71,7 @@ static int on_header_field(llhttp_t *p, const char *at, size_t len)
     if (h->hstate != 1) {
         if (h->nh == HOOKD_MAX_HEADERS)
             return refuse(h, 431, "too many header fields");
-        h->hdrs[h->nh].name_off = h->hlen;
+        h->hdrs[h->nh].name_off = h->hb.len;
         h->hstate = 1;
     }
     return hput(h, at, len, 1);
@@ -94,8 +84,8 @@ static int on_header_field_complete(llhttp_t *p)
         return 0;
     if (h->hstate != 1) /* an empty name: llhttp refuses it, but be safe */
         return refuse(h, 400, "empty header name");
-    for (size_t i = h->hdrs[h->nh].name_off; i < h->hlen; i++)
-        h->hbuf[i] = (char)tolower((unsigned char)h->hbuf[i]);
+    for (size_t i = h->hdrs[h->nh].name_off; i < h->hb.len; i++)
+        h->hb.p[i] = (char)tolower((unsigned char)h->hb.p[i]);
     return hend(h);
 }
 
@@ -111,7 +101,7 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len)
     if (h->hstate == 2 && (before == '\n' || before == '\r'))
         return refuse(h, 400, "folded header line (obs-fold)");
     if (h->hstate != 2) {
-        h->hdrs[h->nh].val_off = h->hlen;
+        h->hdrs[h->nh].val_off = h->hb.len;
         h->hstate = 2;
     }
     return hput(h, at, len, 1);
@@ -123,7 +113,7 @@ static int on_header_value_complete(llhttp_t *p)
     if (h->in_body)
         return 0;
     if (h->hstate != 2)
-        h->hdrs[h->nh].val_off = h->hlen; /* empty value */
+        h->hdrs[h->nh].val_off = h->hb.len; /* empty value */
     h->hstate = 0;
     h->nh++;
     return hend(h);
@@ -132,8 +122,8 @@ static int on_header_value_complete(llhttp_t *p)
 static const char *h1_header(const hookd_h1 *h, const char *name)
 {
     for (size_t i = 0; i < h->nh; i++)
-        if (strcmp(h->hbuf + h->hdrs[i].name_off, name) == 0)
-            return h->hbuf + h->hdrs[i].val_off;
+        if (strcmp(h->hb.p + h->hdrs[i].name_off, name) == 0)
+            return h->hb.p + h->hdrs[i].val_off;
     return NULL;
 }
 
@@ -144,9 +134,9 @@ static int host_ok(const hookd_h1 *h, const llhttp_t *p)
     size_t n = 0;
     const char *v = NULL;
     for (size_t i = 0; i < h->nh; i++)
-        if (strcmp(h->hbuf + h->hdrs[i].name_off, "host") == 0) {
+        if (strcmp(h->hb.p + h->hdrs[i].name_off, "host") == 0) {
             n++;
-            v = h->hbuf + h->hdrs[i].val_off;
+            v = h->hb.p + h->hdrs[i].val_off;
         }
     if (n > 1 || (n == 0 && p->http_major == 1 && p->http_minor >= 1))
         return 0;
@@ -202,15 +192,15 @@ static const char *origin_form(const char *url)
 void hookd_h1_request(const hookd_h1 *h, hookd_request *req)
 {
     /* The URL is the first thing in the buffer. */
-    const char *url = origin_form(h->hbuf);
+    const char *url = origin_form(h->hb.p);
     const char *q = strchr(url, '?');
     memset(req, 0, sizeof *req);
     req->method = h->parser.method;
     req->path = url;
     req->path_len = q ? (size_t)(q - url) : strlen(url);
     for (size_t i = 0; i < h->nh; i++) {
-        req->names[i] = h->hbuf + h->hdrs[i].name_off;
-        req->values[i] = h->hbuf + h->hdrs[i].val_off;
+        req->names[i] = h->hb.p + h->hdrs[i].name_off;
+        req->values[i] = h->hb.p + h->hdrs[i].val_off;
     }
     req->nheaders = h->nh;
     if (h->event == HOOKD_H1_MESSAGE) {
@@ -349,8 +339,6 @@ void hookd_h1_init(hookd_h1 *h, hookd_h1_shared *sh)
 
 void hookd_h1_free(hookd_h1 *h)
 {
-    free(h->hbuf);
-    h->hbuf = NULL;
-    h->hlen = h->hcap = 0;
+    hookd_buf_free(&h->hb);
     body_free(h);
 }

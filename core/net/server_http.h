@@ -8,6 +8,8 @@
 #ifndef HOOKD_SERVER_HTTP_H
 #define HOOKD_SERVER_HTTP_H
 
+#include "common/buf.h"
+
 #include <llhttp.h>
 #include <stdint.h>
 
@@ -38,8 +40,8 @@ typedef struct hookd_h1 {
     int64_t t0_us;      /* when the request's first byte was read (metrics) */
     int event;          /* the pause's event */
     /* the request being read */
-    char *hbuf;
-    size_t hlen, hcap, hbytes;
+    hookd_buf hb;       /* the head: the URL, then each name and value, NUL-separated */
+    size_t hbytes;
     hookd_h1_hdr hdrs[HOOKD_MAX_HEADERS];
     size_t nh;
     int hstate;         /* 0 between headers, 1 in a name, 2 in a value */
