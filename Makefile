@@ -4,7 +4,7 @@ ASAN_BUILD ?= build-asan
 JOBS ?= $(shell nproc)
 CONFIG ?=
 
-.PHONY: all build run test test-asan test-valgrind check clean
+.PHONY: all build run test test-asan test-valgrind layers check clean
 
 all: build
 
@@ -36,9 +36,14 @@ test-valgrind: build
 	    --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect" \
 	  python3 -m unittest $(VALGRIND_TESTS)
 
-# Everything CI runs: the suite in a normal build, under ASan+UBSan, and the
-# main scenarios under valgrind.
-check: test test-asan test-valgrind
+# The tree's shape (docs/DESIGN.md §2): includes and calls point down the
+# layers, no two files call each other, no file over 800 lines.
+layers: build
+	python3 scripts/layers.py $(BUILD)
+
+# Everything CI runs: the suite in a normal build, under ASan+UBSan, the
+# main scenarios under valgrind, and the shape of the tree.
+check: test test-asan test-valgrind layers
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

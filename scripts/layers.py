@@ -10,9 +10,9 @@
    plugin includes only common/ and include/hookd; only cli/ and main.c
    include a cli/ header.
 2. No two files include each other (no include cycle of any length).
-3. With BUILD_DIR (a configured and built tree): no two files of the core
-   call each other, read from the symbols of the object files (nm), and no
-   cycle of calls between folders.
+3. With BUILD_DIR (a configured and built tree): no files of the core call
+   each other in a loop (two or more), read from the symbols of the object
+   files (nm), and no cycle of calls between folders.
 Prints each breach on one line and exits 1 if there is any; prints the
 folder graph with the line counts of each folder either way.
 """
@@ -156,10 +156,8 @@ def check_calls(build, files, bad):
                     if them != 'common' and (rank(me) is None or rank(them) is None
                                              or rank(them) < rank(me)):
                         bad.append('%s calls %s of %s, a layer above it' % (rel, s, d))
-    for a in sorted(calls):
-        for b in sorted(calls[a]):
-            if a < b and a in calls.get(b, ()):
-                bad.append('files call each other: %s <-> %s' % (a, b))
+    for comp in cycles(calls):
+        bad.append('files call each other: ' + ' -> '.join(comp))
     for comp in cycles(fcalls):
         bad.append('folder call cycle: ' + ' <-> '.join(comp))
 

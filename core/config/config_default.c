@@ -1,7 +1,11 @@
-/* The configuration used when no file exists (docs/DESIGN.md §4): plain HTTP on
- * 127.0.0.1:8080, the Constant Contact source, every event appended to a
- * JSON-lines file. Set CTCT_CLIENT_SECRET before exposing it to anything. */
+/* Which configuration to read: -c FILE, ./hookd.yaml, /etc/hookd/hookd.yaml,
+ * else the one built in (docs/DESIGN.md §4): plain HTTP on 127.0.0.1:8080,
+ * the Constant Contact source, every event appended to a JSON-lines file.
+ * Set CTCT_CLIENT_SECRET before exposing it to anything. */
 #include "config.h"
+
+#include <string.h>
+#include <sys/stat.h>
 
 const char hookd_default_config[] =
     "# hookd built-in default configuration\n"
@@ -23,3 +27,18 @@ const char hookd_default_config[] =
     "    config: { path: hookd-events.jsonl }\n"
     "routes:\n"
     "  - { match: \"*\", to: [audit] }\n";
+
+hookd_config *hookd_config_find(const char *path, int *embedded, char *err, size_t errlen)
+{
+    struct stat st;
+    *embedded = 0;
+    if (path)
+        return hookd_config_load(path, err, errlen);
+    if (stat("hookd.yaml", &st) == 0)
+        return hookd_config_load("hookd.yaml", err, errlen);
+    if (stat("/etc/hookd/hookd.yaml", &st) == 0)
+        return hookd_config_load("/etc/hookd/hookd.yaml", err, errlen);
+    *embedded = 1;
+    return hookd_config_parse("(embedded default)", hookd_default_config,
+                              strlen(hookd_default_config), err, errlen);
+}

@@ -20,7 +20,7 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "spool_file.h"
-#include "spool_priv.h"
+#include "spool_state.h"
 #include "spool_schema.h"
 #include "spool_vfs.h"
 

@@ -1,7 +1,7 @@
 /* spool_housekeep: what the spool's writer does between commits, once a
  * second: takes pending deliveries nobody holds (a previous run's, or
  * replayed ones) into the dispatcher, and purges events past retention. */
-#include "spool_priv.h"
+#include "spool_state.h"
 
 #include <jansson.h>
 #include <stdio.h>

@@ -1,4 +1,4 @@
-/* Unit tests for core/config/config_find.c: which file a command reads
+/* Unit tests for core/config/config_default.c and config_source.c: which file a command reads
  * (-c, ./hookd.yaml, /etc/hookd/hookd.yaml, the embedded default) and the
  * lookup of a source by name. */
 #include <stdio.h>

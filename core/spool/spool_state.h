@@ -1,8 +1,8 @@
-/* spool_priv: what spool.c (the writer, the group commit, open and close)
+/* spool_state: the state and SQL helpers that spool.c (the writer, the group commit, open and close)
  * and spool_housekeep.c (recovery and retention, run by the writer between
  * commits) share. Not for anyone else: the spool's interface is spool.h. */
-#ifndef HOOKD_SPOOL_PRIV_H
-#define HOOKD_SPOOL_PRIV_H
+#ifndef HOOKD_SPOOL_STATE_H
+#define HOOKD_SPOOL_STATE_H
 
 #include <pthread.h>
 #include <sqlite3.h>
