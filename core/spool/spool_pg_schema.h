@@ -1,0 +1,25 @@
+/* spool_pg_schema: the PostgreSQL spool's tables (docs/DESIGN.md §11),
+ * created and migrated by whichever node starts first, under an advisory
+ * lock, with a version number in hookd_meta. */
+#ifndef HOOKD_SPOOL_PG_SCHEMA_H
+#define HOOKD_SPOOL_PG_SCHEMA_H
+
+#include <stddef.h>
+#include <libpq-fe.h>
+
+#define HOOKD_PG_SCHEMA 1
+
+/* The session-level advisory lock that serialises schema changes between
+ * nodes (a constant: "hookd" in ASCII). */
+#define HOOKD_PG_LOCK_SCHEMA 0x686f6f6b64LL
+
+/* Creates the tables if there are none, migrates an older version, refuses
+ * a newer one. Waits for another node doing the same. 0, or -1 with one
+ * line in err (never the conninfo). */
+int hookd_pg_schema_ensure(PGconn *c, char *err, size_t errlen);
+
+/* The version in the database: 0 when there are no tables, -1 with err when
+ * it cannot be read. For `hookd check`. */
+int hookd_pg_schema_version(PGconn *c, char *err, size_t errlen);
+
+#endif
