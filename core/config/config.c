@@ -347,6 +347,7 @@ static hookd_config *new_config(const char *name)
     cfg->header_timeout_ms = 10000;
     cfg->body_timeout_ms = 30000;
     cfg->idle_timeout_ms = 60000;
+    cfg->spool_driver = "sqlite";
     cfg->spool_sync_full = 1;
     cfg->spool_retention_ms = 7 * HOOKD_CY_DAY_MS;
     cfg->log_level = HOOKD_LOG_INFO;

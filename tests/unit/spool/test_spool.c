@@ -1,7 +1,8 @@
-/* Unit tests for core/spool/spool.c and spool_housekeep.c: a spool opened in
- * a temporary directory; appends committed and read back from the database,
- * dedup, one daemon per spool, the pending deliveries of a run that stopped
- * before delivering taken by the next, and the retention purge.
+/* Unit tests for core/spool/spool.c, spool_sqlite.c and
+ * spool_sqlite_housekeep.c: a spool opened in a temporary directory;
+ * appends committed and read back from the database, dedup, one daemon per
+ * spool, the pending deliveries of a run that stopped before delivering
+ * taken by the next, and the retention purge.
  * Env: HOOKD_PLUGIN_DIR (build/plugins, for the file plugin). */
 #include <jansson.h>
 
