@@ -259,7 +259,8 @@ static int open_db(hookd_sqlite *sq, const hookd_config *cfg, char *err, size_t 
              "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s; PRAGMA cache_size=-4000;"
              " PRAGMA temp_store=MEMORY;",
              cfg->spool_sync_full ? "FULL" : "NORMAL");
-    if ((rc = exec(sq, pragmas)) != SQLITE_OK || (rc = exec(sq, HOOKD_SPOOL_SCHEMA_SQL)) != SQLITE_OK)
+    if ((rc = exec(sq, pragmas)) != SQLITE_OK ||
+        (rc = exec(sq, HOOKD_SPOOL_SCHEMA_SQL)) != SQLITE_OK)
         goto fail;
     /* Read back: a 200 under sync: full promises an fsync per commit. */
     sqlite3_stmt *q;
