@@ -138,7 +138,7 @@ static int load_server(hookd_cy *cy, hookd_config *cfg, yaml_node_t *root)
 }
 
 static const char *const admin_keys[] = {"listen", NULL};
-static const char *const spool_keys[] = {"path", "sync", "retention", NULL};
+static const char *const spool_keys[] = {"driver", "path", "sync", "retention", NULL};
 static const char *const log_keys[] = {"level", "format", NULL};
 static const char *const dispatch_keys[] = {"workers", "queue", NULL};
 
@@ -169,7 +169,15 @@ static int load_misc(hookd_cy *cy, hookd_config *cfg, yaml_node_t *root)
         return -1;
     if (m) {
         static const char *const syncs[] = {"normal", "full", NULL};
+        static const char *const drivers[] = {"sqlite", "postgres", NULL};
         size_t old = hookd_cy_push_key(cy, "spool");
+        if ((r = hookd_cy_enum(cy, m, "driver", drivers, &e)) < 0)
+            return -1;
+        if (r && e == 1) /* docs/DESIGN.md §11: not written yet */
+            return hookd_cy_fail_key(cy, m, "driver",
+                                     "postgres is not built into this hookd yet");
+        if (r)
+            cfg->spool_driver = drivers[e];
         if (hookd_cy_str(cy, m, "path", &cfg->spool_path, 0) < 0)
             return -1;
         if ((r = hookd_cy_enum(cy, m, "sync", syncs, &e)) < 0)
@@ -347,6 +355,7 @@ static hookd_config *new_config(const char *name)
     cfg->header_timeout_ms = 10000;
     cfg->body_timeout_ms = 30000;
     cfg->idle_timeout_ms = 60000;
+    cfg->spool_driver = "sqlite";
     cfg->spool_sync_full = 1;
     cfg->spool_retention_ms = 7 * HOOKD_CY_DAY_MS;
     cfg->log_level = HOOKD_LOG_INFO;

@@ -109,6 +109,7 @@ typedef struct hookd_config {
 
     char *admin_listen;     /* NULL: no admin listener */
 
+    const char *spool_driver; /* spool.driver: "sqlite" (default); a literal, never freed */
     char *spool_path;       /* default "hookd-spool.db" */
     int spool_sync_full;    /* sync: full (1, default) | normal (0) */
     int64_t spool_retention_ms; /* default 7 d */

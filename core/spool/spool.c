@@ -1,264 +1,106 @@
-/* spool: SQLite in WAL mode, owned by one writer thread. The loop thread
- * queues appends and gets them back through a uv_async once their
- * transaction committed; workers queue attempt records. Both kinds ride in
- * the same group commit. Between commits the writer takes pending deliveries
- * nobody holds (a previous run's, or replayed ones) and purges old events
- * (spool_housekeep.c). */
+/* spool: the generic part of the spool, whatever store its driver writes
+ * to (spool_driver.h; SQLite in spool_sqlite.c). One writer thread owns the
+ * driver's handle. The loop thread queues appends and gets them back
+ * through a uv_async once their transaction committed; workers queue
+ * attempt records. Both kinds ride in the same group commit. Between
+ * commits the writer lets the driver hand pending deliveries nobody holds
+ * to the dispatcher and purge old events. */
 #include "spool.h"
 
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
-#include <sqlite3.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "base/clock.h"
 #include "base/log.h"
-#include "spool_file.h"
-#include "spool_state.h"
-#include "spool_schema.h"
-#include "spool_vfs.h"
+#include "spool_driver.h"
 
 #define RETRY_FAILED_MS 200   /* after a failed commit, before records retry */
 #define RECORD_DELAY_MS 20    /* the longest a record waits for company */
 
-/* Every statement, the housekeeping's too: prepared once at open. */
-static const char *const sql_text[S_COUNT] = {
-    [S_DEDUP_GET] = "SELECT event, at FROM dedup WHERE source = ?1 AND key = ?2",
-    [S_DEDUP_PUT] = "INSERT OR REPLACE INTO dedup(source, key, event, at) VALUES(?1,?2,?3,?4)",
-    [S_EVENT] = "INSERT INTO events(id, source, type, received_at, body, headers)"
-                " VALUES(?1,?2,?3,?4,?5,?6)",
-    [S_DELIVERY] = "INSERT INTO deliveries(event, plugin, state, next_at, updated_at, claim)"
-                   " VALUES(?1,?2,'pending',?3,?4,?5)",
-    [S_UPDATE] = "UPDATE deliveries SET state=?1, attempts=?2, next_at=?3, updated_at=?4,"
-                 " reason=?5, claim = CASE WHEN ?7 THEN NULL ELSE claim END"
-                 " WHERE id=?6 AND attempts <= ?2",
-    [S_ATTEMPT] = "INSERT OR REPLACE INTO attempts(delivery, n, started_at, duration_ms,"
-                  " result, reason, retry_at) VALUES(?1,?2,?3,?4,?5,?6,?7)",
-    [S_POLL] = "SELECT d.id, d.plugin, d.attempts, d.round_start, d.next_at, e.seq, e.id,"
-               " e.source, e.type, e.received_at, e.body, e.headers, e.enrichment"
-               " FROM deliveries d JOIN events e ON e.seq = d.event"
-               " WHERE d.state = 'pending' AND (d.claim IS NULL OR d.claim <> ?1)"
-               " AND d.next_at <= ?3 ORDER BY d.id LIMIT ?2",
-    [S_NEXT_DUE] = "SELECT min(next_at) FROM deliveries"
-                   " WHERE state = 'pending' AND (claim IS NULL OR claim <> ?1)",
-    [S_CLAIM] = "UPDATE deliveries SET claim = ?1 WHERE id = ?2",
-    [S_ORPHAN] = "UPDATE deliveries SET state='dead', updated_at=?1, reason=?2, claim=NULL"
-                 " WHERE id=?3",
-    [S_OLD] = "SELECT e.seq FROM events e WHERE e.received_at < ?1 AND NOT EXISTS"
-              " (SELECT 1 FROM deliveries d WHERE d.event = e.seq AND d.state <> 'delivered')"
-              " ORDER BY e.received_at LIMIT ?2",
-    [S_DEL_ATTEMPTS] = "DELETE FROM attempts WHERE delivery IN"
-                       " (SELECT id FROM deliveries WHERE event = ?1)",
-    [S_DEL_DELIVERIES] = "DELETE FROM deliveries WHERE event = ?1",
-    [S_DEL_EVENT] = "DELETE FROM events WHERE seq = ?1",
-    [S_DEDUP_OLD] = "DELETE FROM dedup WHERE (source, key) IN"
-                    " (SELECT source, key FROM dedup WHERE at < ?1 LIMIT ?2)",
-    [S_VERSION] = "PRAGMA data_version",
-    [S_ENRICH] = "UPDATE events SET enrichment = ?2 WHERE id = ?1",
+typedef hookd_spool_rec rec;
+
+struct hookd_spool {
+    const hookd_spool_driver *drv;
+    void *db;                 /* the driver's handle: writer thread only, after open */
+    hookd_runtime *rt;        /* under lock (a reload swaps it); holds a reference */
+    hookd_dispatch *dispatch;
+
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    hookd_append *in_head, *in_tail;  /* appends to commit */
+    rec *recs, *recs_tail;            /* attempts to record, in order */
+    hookd_append *done_head, *done_tail; /* committed or failed, for the loop */
+    int stopping, detached;
+    int64_t recs_since;               /* monotonic ms of the oldest record waiting */
+    atomic_size_t waiting;
+    atomic_int failing_pub;           /* `failing`, for other threads */
+
+    uv_async_t async;
+    uv_check_t check;         /* hands staged appends to the writer */
+    uv_prepare_t prepare;     /* the same, for appends made outside I/O callbacks */
+    hookd_append *st_head, *st_tail;  /* loop only: appended this iteration */
+    /* writer only */
+    int failing;              /* the last commit failed: logged once */
+    int lost;                 /* the driver lost its store: failing until a restart */
+    int64_t retry_recs_at;    /* monotonic ms; records wait after a failure */
+    uint64_t commits, appended;   /* for the log line at close */
 };
 
-/* ---------- small helpers ---------- */
+/* The drivers built in, by the name spool.driver gives. */
+static const hookd_spool_driver *const drivers[] = {&hookd_spool_sqlite};
 
-static const char *describe(int rc)
+/* ---------- the failing state ---------- */
+
+static void note_failure(hookd_spool *sp, const char *why, int status)
 {
-    switch (rc & 0xff) {
-    case SQLITE_FULL: return "disk full";
-    case SQLITE_IOERR: return "I/O error";
-    case SQLITE_READONLY: return "read-only";
-    case SQLITE_CANTOPEN: return "cannot open the file";
-    case SQLITE_BUSY:
-    case SQLITE_LOCKED: return "busy (another writer holds it)";
-    case SQLITE_CORRUPT: return "file is damaged";
-    case SQLITE_NOMEM: return "out of memory";
-    default: return "write failed";
-    }
-}
-
-/* ---------- the group commit ---------- */
-
-static int store(hookd_spool *sp, hookd_append *a, int64_t now)
-{
-    hookd_ev *ev = a->ev;
-    sqlite3_stmt *s;
-    int rc;
-    if (a->has_key) {
-        s = sp->st[S_DEDUP_GET];
-        bind_text(s, 1, ev->source);
-        bind_text(s, 2, a->key);
-        rc = sqlite3_step(s);
-        if (rc == SQLITE_ROW &&
-            sqlite3_column_int64(s, 1) >= ev->pub.received_at_ms - a->window_ms) {
-            snprintf(a->first_id, sizeof a->first_id, "%s",
-                     (const char *)sqlite3_column_text(s, 0));
-            sqlite3_reset(s);
-            a->result = HOOKD_SPOOL_DUPLICATE;
-            return SQLITE_OK;
-        }
-        sqlite3_reset(s);
-        if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-            return rc;
-        s = sp->st[S_DEDUP_PUT];
-        bind_text(s, 1, ev->source);
-        bind_text(s, 2, a->key);
-        bind_text(s, 3, ev->id);
-        sqlite3_bind_int64(s, 4, ev->pub.received_at_ms);
-        if ((rc = step_done(s)) != SQLITE_OK)
-            return rc;
-    }
-    s = sp->st[S_EVENT];
-    bind_text(s, 1, ev->id);
-    bind_text(s, 2, ev->source);
-    bind_text(s, 3, ev->type);
-    sqlite3_bind_int64(s, 4, ev->pub.received_at_ms);
-    sqlite3_bind_blob(s, 5, ev->body, (int)ev->pub.body_len, SQLITE_STATIC);
-    sqlite3_bind_blob(s, 6, ev->hstore, (int)ev->hsize, SQLITE_STATIC);
-    if ((rc = step_done(s)) != SQLITE_OK)
-        return rc;
-    int64_t seq = sqlite3_last_insert_rowid(sp->db);
-    s = sp->st[S_DELIVERY];
-    for (size_t i = 0; i < a->nto; i++) {
-        sqlite3_bind_int64(s, 1, seq);
-        bind_text(s, 2, a->to[i]->cfg->name);
-        sqlite3_bind_int64(s, 3, ev->pub.received_at_ms);
-        sqlite3_bind_int64(s, 4, now);
-        sqlite3_bind_int64(s, 5, sp->run);
-        if ((rc = step_done(s)) != SQLITE_OK)
-            return rc;
-        a->delivery[i] = sqlite3_last_insert_rowid(sp->db);
-    }
-    a->result = HOOKD_SPOOL_STORED;
-    return SQLITE_OK;
-}
-
-static const char *result_text(int r)
-{
-    return r == HOOKD_OK ? "ok" : r == HOOKD_RETRY ? "retry" : "fail";
-}
-
-static int record(hookd_spool *sp, const rec *r, int64_t now)
-{
-    const hookd_attempt *a = &r->a;
-    if (r->json) {
-        sqlite3_stmt *s = sp->st[S_ENRICH];
-        bind_text(s, 1, r->id);
-        sqlite3_bind_blob(s, 2, r->json, (int)strlen(r->json), SQLITE_STATIC);
-        return step_done(s);
-    }
-    int pending = strcmp(a->state, "pending") == 0;
-    sqlite3_stmt *s = sp->st[S_UPDATE];
-    bind_text(s, 1, a->state);
-    sqlite3_bind_int(s, 2, a->n);
-    sqlite3_bind_int64(s, 3, pending ? a->next_at : now);
-    sqlite3_bind_int64(s, 4, now);
-    bind_text(s, 5, r->reason[0] ? r->reason : NULL);
-    sqlite3_bind_int64(s, 6, a->delivery);
-    sqlite3_bind_int(s, 7, a->released);
-    if (a->released && a->next_at < sp->next_due)
-        sp->next_due = a->next_at; /* poll_pending takes it back then */
-    int rc = step_done(s);
-    if (rc != SQLITE_OK)
-        return rc;
-    s = sp->st[S_ATTEMPT];
-    sqlite3_bind_int64(s, 1, a->delivery);
-    sqlite3_bind_int(s, 2, a->n);
-    sqlite3_bind_int64(s, 3, a->started_at);
-    sqlite3_bind_int64(s, 4, a->duration_ms);
-    bind_text(s, 5, result_text(a->result));
-    bind_text(s, 6, r->reason[0] ? r->reason : NULL);
-    if (pending)
-        sqlite3_bind_int64(s, 7, a->next_at);
-    else
-        sqlite3_bind_null(s, 7);
-    return step_done(s);
-}
-
-static void note_failure(hookd_spool *sp, int rc, const char *during)
-{
-    if (!sp->failing)
-        hookd_log(HOOKD_LOG_ERROR, "spool %s: %s failed: %s (%s); answering 503 until it recovers",
-                  sp->path, during, describe(rc), sqlite3_errmsg(sp->db));
+    if (status == HOOKD_SPOOL_LOST)
+        sp->lost = 1; /* the driver said why */
+    else if (!sp->failing)
+        hookd_log(HOOKD_LOG_ERROR, "spool %s: commit failed: %s (%s); answering 503 until it "
+                  "recovers", sp->drv->describe(sp->db), why, sp->drv->detail(sp->db));
     sp->failing = 1;
     atomic_store_explicit(&sp->failing_pub, 1, memory_order_relaxed);
 }
 
 static void note_success(hookd_spool *sp)
 {
-    if (sp->gone)
+    if (sp->lost)
         return;
     if (sp->failing)
-        hookd_log(HOOKD_LOG_INFO, "spool %s: writing again", sp->path);
+        hookd_log(HOOKD_LOG_INFO, "spool %s: writing again", sp->drv->describe(sp->db));
     sp->failing = 0;
     atomic_store_explicit(&sp->failing_pub, 0, memory_order_relaxed);
 }
 
-/* Whether the spool file is still the one opened: deleted or replaced, a
- * commit would go to an inode nobody will read again, so nothing is taken
- * until hookd is restarted. Logged once. */
-static int spool_gone(hookd_spool *sp)
-{
-    struct stat st;
-    if (sp->gone)
-        return 1;
-    if (stat(sp->path, &st) == 0 && st.st_dev == sp->dev && st.st_ino == sp->ino)
-        return 0;
-    sp->gone = 1;
-    sp->failing = 1;
-    atomic_store_explicit(&sp->failing_pub, 1, memory_order_relaxed);
-    hookd_log(HOOKD_LOG_ERROR, "spool %s was deleted or replaced while hookd ran: answering "
-              "503 and taking nothing until hookd is restarted", sp->path);
-    return 1;
-}
+/* ---------- the group commit ---------- */
 
-/* Commits appends and records in one transaction. Returns 0, or the SQLite
- * code of the failure (nothing of the batch is then stored). */
+/* Commits appends and records in one transaction. Returns 0, or -1 when
+ * nothing of the batch is stored (each append then answers why). */
 static int commit(hookd_spool *sp, hookd_append *apps, rec *recs)
 {
-    int64_t now = hookd_now_ms();
-    if (spool_gone(sp)) {
-        for (hookd_append *a = apps; a; a = a->next) {
-            a->result = -EIO;
-            a->why = "the spool file was deleted";
-        }
-        return SQLITE_IOERR;
-    }
-    int rc = exec(sp, "BEGIN IMMEDIATE");
-    for (hookd_append *a = apps; a && rc == SQLITE_OK; a = a->next)
-        rc = store(sp, a, now);
-    for (rec *r = recs; r && rc == SQLITE_OK; r = r->next)
-        rc = record(sp, r, now);
-    if (rc == SQLITE_OK)
-        rc = exec(sp, "COMMIT");
-    /* Checked again before the commit is acknowledged: a file deleted while
-     * it committed took these events with it, so they are not answered 200. */
-    if (rc == SQLITE_OK && apps && spool_gone(sp)) {
-        for (hookd_append *a = apps; a; a = a->next) {
-            a->result = -EIO;
-            a->why = "the spool file was deleted";
-        }
-        return SQLITE_IOERR;
-    }
-    if (rc == SQLITE_OK) {
+    const char *why = NULL;
+    int status = sp->drv->commit(sp->db, apps, recs, hookd_now_ms(), &why);
+    if (status == HOOKD_SPOOL_OK) {
         note_success(sp);
         sp->commits++;
         for (hookd_append *a = apps; a; a = a->next)
             sp->appended++;
         return 0;
     }
-    int ext = sqlite3_extended_errcode(sp->db);
-    note_failure(sp, ext ? ext : rc, "commit");
-    rollback(sp);
+    note_failure(sp, why, status);
     for (hookd_append *a = apps; a; a = a->next) {
         a->result = -EIO;
-        a->why = describe(ext ? ext : rc);
+        a->why = why;
     }
-    return rc;
+    return -1;
 }
+
 /* ---------- the writer thread ---------- */
 
 static void *writer(void *arg)
@@ -314,12 +156,10 @@ static void *writer(void *arg)
             pthread_mutex_lock(&sp->lock);
             hookd_runtime *rt = hookd_runtime_ref(sp->rt);
             pthread_mutex_unlock(&sp->lock);
-            if (!spool_gone(sp)) {
-                hookd_spool_poll(sp, rt);
-                hookd_spool_purge(sp, rt);
-            }
+            if (!sp->lost && sp->drv->housekeep(sp->db, rt, sp->dispatch) == HOOKD_SPOOL_LOST)
+                note_failure(sp, NULL, HOOKD_SPOOL_LOST);
             hookd_runtime_unref(rt);
-            next_housekeep = hookd_monotonic_ms() + HOUSEKEEP_MS;
+            next_housekeep = hookd_monotonic_ms() + HOOKD_SPOOL_HOUSEKEEP_MS;
         }
 
         pthread_mutex_lock(&sp->lock);
@@ -352,6 +192,9 @@ static void *writer(void *arg)
             break;
     }
     pthread_mutex_unlock(&sp->lock);
+    /* On this thread, like every call to the driver but open. */
+    sp->drv->close(sp->db);
+    sp->db = NULL;
     return NULL;
 }
 
@@ -484,125 +327,39 @@ void hookd_spool_enriched(hookd_spool *sp, const hookd_ev *ev)
 
 /* ---------- open and close ---------- */
 
-static void close_db(hookd_spool *sp)
+/* The driver spool.driver names (NULL: the default, sqlite). */
+static const hookd_spool_driver *pick(const char *name, char *err, size_t errlen)
 {
-    for (int i = 0; i < S_COUNT; i++)
-        sqlite3_finalize(sp->st[i]);
-    sqlite3_close(sp->db);
-    sp->db = NULL;
-}
-
-static int open_db(hookd_spool *sp, char *err, size_t errlen)
-{
-    const hookd_config *cfg = sp->rt->cfg;
-    /* Memory statistics take a global mutex on every allocation; hookd never
-     * reads them. (A no-op once SQLite is initialised.) */
-    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
-    /* The WAL's frames go to the kernel once per commit (spool_vfs.c). */
-    const char *vfs = hookd_spool_vfs_register() == SQLITE_OK ? HOOKD_SPOOL_VFS : NULL;
-    int rc = sqlite3_open_v2(sp->path, &sp->db,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                             vfs);
-    if (rc != SQLITE_OK)
-        goto fail;
-    sqlite3_busy_timeout(sp->db, 5000);
-    /* A 4 MB page cache: appends touch the right edge of each b-tree and
-     * updates touch recent rows, so more would only add to the RSS. */
-    char pragmas[320];
-    snprintf(pragmas, sizeof pragmas,
-             "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s; PRAGMA cache_size=-4000;"
-             " PRAGMA temp_store=MEMORY;",
-             cfg->spool_sync_full ? "FULL" : "NORMAL");
-    if ((rc = exec(sp, pragmas)) != SQLITE_OK || (rc = exec(sp, HOOKD_SPOOL_SCHEMA_SQL)) != SQLITE_OK)
-        goto fail;
-    /* Read back: a 200 under sync: full promises an fsync per commit. */
-    sqlite3_stmt *q;
-    int level = -1, want = cfg->spool_sync_full ? 2 : 1;
-    if (sqlite3_prepare_v2(sp->db, "PRAGMA synchronous", -1, &q, NULL) == SQLITE_OK) {
-        if (sqlite3_step(q) == SQLITE_ROW)
-            level = sqlite3_column_int(q, 0);
-        sqlite3_finalize(q);
-    }
-    if (level != want) {
-        snprintf(err, errlen, "spool %s: SQLite runs at synchronous=%d, not %d", sp->path, level,
-                 want);
-        close_db(sp);
-        return -1;
-    }
-    hookd_log(HOOKD_LOG_INFO, "spool %s: WAL, synchronous=%d (%s)", sp->path, level,
-              level == 2 ? "FULL: an fsync per commit" : "NORMAL");
-    sqlite3_stmt *s;
-    if ((rc = sqlite3_prepare_v2(sp->db, "SELECT value FROM meta WHERE key='schema'", -1, &s,
-                                 NULL)) != SQLITE_OK)
-        goto fail;
-    int have = sqlite3_step(s) == SQLITE_ROW ? atoi((const char *)sqlite3_column_text(s, 0)) : 0;
-    sqlite3_finalize(s);
-    if (have == 0) {
-        char sql[96];
-        snprintf(sql, sizeof sql, "INSERT INTO meta VALUES('schema','%d')", HOOKD_SPOOL_SCHEMA);
-        if ((rc = exec(sp, sql)) != SQLITE_OK)
-            goto fail;
-    } else if (have == 1 && HOOKD_SPOOL_SCHEMA == 2) {
-        if ((rc = exec(sp, HOOKD_SPOOL_MIGRATE_1_2)) != SQLITE_OK) {
-            rollback(sp);
-            goto fail;
-        }
-        hookd_log(HOOKD_LOG_INFO, "spool %s: upgraded from schema 1 to 2", sp->path);
-    } else if (have != HOOKD_SPOOL_SCHEMA) {
-        snprintf(err, errlen, "spool %s has schema %d; this hookd reads schema %d", sp->path,
-                 have, HOOKD_SPOOL_SCHEMA);
-        close_db(sp);
-        return -1;
-    }
-    for (int i = 0; i < S_COUNT; i++)
-        if ((rc = sqlite3_prepare_v3(sp->db, sql_text[i], -1, SQLITE_PREPARE_PERSISTENT,
-                                     &sp->st[i], NULL)) != SQLITE_OK)
-            goto fail;
-    return 0;
-fail:
-    snprintf(err, errlen, "spool %s: %s", sp->path,
-             sp->db ? sqlite3_errmsg(sp->db) : sqlite3_errstr(rc));
-    close_db(sp);
-    return -1;
+    if (!name)
+        name = "sqlite";
+    for (size_t i = 0; i < sizeof drivers / sizeof drivers[0]; i++)
+        if (strcmp(drivers[i]->name, name) == 0)
+            return drivers[i];
+    snprintf(err, errlen, "spool.driver: %s is not built into this hookd", name);
+    return NULL;
 }
 
 hookd_spool *hookd_spool_open(uv_loop_t *loop, hookd_runtime *rt, hookd_dispatch *d,
                               char *err, size_t errlen)
 {
+    const hookd_spool_driver *drv = pick(rt->cfg->spool_driver, err, errlen);
+    if (!drv)
+        return NULL;
     hookd_spool *sp = calloc(1, sizeof *sp);
     if (!sp) {
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    sp->rt = rt;
-    sp->dispatch = d;
-    sp->path = strdup(rt->cfg->spool_path); /* outlives a reloaded configuration */
-    if (!sp->path) {
-        snprintf(err, errlen, "out of memory");
+    hookd_spool_open_args args = {.cfg = rt->cfg};
+    sp->drv = drv;
+    if (!(sp->db = drv->open(&args, err, errlen))) {
         free(sp);
         return NULL;
     }
-    sp->run = (hookd_now_ms() << 16) | (getpid() & 0xffff);
+    sp->rt = hookd_runtime_ref(rt);
+    sp->dispatch = d;
     atomic_init(&sp->waiting, 0);
     atomic_init(&sp->failing_pub, 0);
-    struct stat st;
-    int ok = (sp->lock_fd = hookd_spool_lock(sp->path, err, errlen)) >= 0 &&
-             hookd_spool_private(sp->path, err, errlen) == 0 && open_db(sp, err, errlen) == 0;
-    if (ok && stat(sp->path, &st) != 0) { /* the file spool_gone compares with */
-        snprintf(err, errlen, "spool %s: %s", sp->path, strerror(errno));
-        close_db(sp);
-        ok = 0;
-    }
-    if (!ok) {
-        hookd_spool_unlock(sp->lock_fd);
-        free(sp->path);
-        free(sp);
-        return NULL;
-    }
-    sp->dev = st.st_dev;
-    sp->ino = st.st_ino;
-    sp->ckpt = hookd_ckpt_start(sp->db, sp->path, rt->cfg->spool_sync_full);
-    hookd_runtime_ref(rt);
     pthread_mutex_init(&sp->lock, NULL);
     hookd_cond_init_monotonic(&sp->cond);
     uv_async_init(loop, &sp->async, on_async);
@@ -623,13 +380,10 @@ hookd_spool *hookd_spool_open(uv_loop_t *loop, hookd_runtime *rt, hookd_dispatch
         uv_close((uv_handle_t *)&sp->check, NULL);
         uv_close((uv_handle_t *)&sp->prepare, NULL);
         uv_run(loop, UV_RUN_NOWAIT);
-        hookd_ckpt_stop(sp->ckpt);
-        close_db(sp);
-        hookd_spool_unlock(sp->lock_fd);
+        drv->close(sp->db); /* no writer: this thread is the only one */
         pthread_mutex_destroy(&sp->lock);
         pthread_cond_destroy(&sp->cond);
         hookd_runtime_unref(rt);
-        free(sp->path);
         free(sp);
         return NULL;
     }
@@ -676,17 +430,10 @@ void hookd_spool_close(hookd_spool *sp)
         free(r->json);
         free(r);
     }
-    hookd_ckpt_stop(sp->ckpt);
-    if (exec(sp, "PRAGMA wal_checkpoint(TRUNCATE)") != SQLITE_OK)
-        hookd_log(HOOKD_LOG_WARN, "spool %s: checkpoint at close failed: %s", sp->path,
-                  sqlite3_errmsg(sp->db));
-    close_db(sp);
-    hookd_spool_unlock(sp->lock_fd); /* after the last write */
     pthread_mutex_destroy(&sp->lock);
     pthread_cond_destroy(&sp->cond);
     uint64_t appended = sp->appended, commits = sp->commits;
     hookd_runtime_unref(sp->rt);
-    free(sp->path);
     free(sp);
     hookd_log(HOOKD_LOG_INFO, "spool closed: %llu events in %llu commits",
               (unsigned long long)appended, (unsigned long long)commits);

@@ -1,7 +1,8 @@
 /* spool: the durable store between the receive path and the plugins. One
- * writer thread owns the SQLite connection and commits whatever arrived since
- * its last commit in one transaction (group commit), so the loop thread never
- * waits on the disk and throughput does not fall to one fsync per request. */
+ * writer thread owns the store (through the driver spool.driver names:
+ * spool_driver.h) and commits whatever arrived since its last commit in one
+ * transaction (group commit), so the loop thread never waits on the disk and
+ * throughput does not fall to one fsync per request. */
 #ifndef HOOKD_SPOOL_H
 #define HOOKD_SPOOL_H
 

@@ -206,6 +206,29 @@ static void test_server_errors(void **state)
                  "hookd.yaml:1:13: plugin_dir: expected a string");
 }
 
+/* spool.driver names the store behind the spool (docs/DESIGN.md §11);
+ * postgres is refused until it is built, at the value's line and column. */
+static void test_spool_driver(void **state)
+{
+    (void)state;
+    hookd_config *c = expect_ok("log: { level: warn }\n");
+    assert_string_equal(c->spool_driver, "sqlite");
+    hookd_config_free(c);
+    c = expect_ok("spool: { driver: sqlite, path: x.db }\n");
+    assert_string_equal(c->spool_driver, "sqlite");
+    assert_string_equal(c->spool_path, "x.db");
+    hookd_config_free(c);
+    expect_error("spool: { driver: postgres }\n",
+                 "hookd.yaml:1:18: spool.driver: postgres is not built into this "
+                 "hookd yet");
+    expect_error("spool:\n  path: x.db\n  driver: postgres\n",
+                 "hookd.yaml:3:11: spool.driver: postgres is not built into this "
+                 "hookd yet");
+    expect_error("spool: { driver: mysql }\n",
+                 "hookd.yaml:1:18: spool.driver: unknown value \"mysql\" "
+                 "(expected sqlite, postgres)");
+}
+
 /* ---- sizes and durations --------------------------------------------------- */
 
 static void test_parse_size(void **state)
@@ -308,6 +331,7 @@ int main(void)
         cmocka_unit_test(test_embedded_default),
         cmocka_unit_test(test_defaults_minimal),
         cmocka_unit_test(test_server_errors),
+        cmocka_unit_test(test_spool_driver),
         cmocka_unit_test(test_parse_size),
         cmocka_unit_test(test_parse_duration),
         cmocka_unit_test(test_load_file),

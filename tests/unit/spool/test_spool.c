@@ -1,7 +1,8 @@
-/* Unit tests for core/spool/spool.c and spool_housekeep.c: a spool opened in
- * a temporary directory; appends committed and read back from the database,
- * dedup, one daemon per spool, the pending deliveries of a run that stopped
- * before delivering taken by the next, and the retention purge.
+/* Unit tests for core/spool/spool.c, spool_sqlite.c and
+ * spool_sqlite_housekeep.c: a spool opened in a temporary directory;
+ * appends committed and read back from the database, dedup, one daemon per
+ * spool, the pending deliveries of a run that stopped before delivering
+ * taken by the next, and the retention purge.
  * Env: HOOKD_PLUGIN_DIR (build/plugins, for the file plugin). */
 #include <jansson.h>
 
@@ -154,6 +155,38 @@ static void test_one_daemon_per_spool(void **state)
     stack_close(&st);
 }
 
+/* The driver is picked by spool.driver's name; one not built in opens
+ * nothing (the configuration refuses postgres before this, for now), and
+ * "sqlite" is the one that runs. */
+static void test_driver_by_name(void **state)
+{
+    (void)state;
+    char yaml[512], err[512] = "";
+    snprintf(yaml, sizeof yaml,
+             "plugin_dir: \"%s\"\nspool: { driver: sqlite, path: \"%s\" }\n", plugin_dir(),
+             db);
+    hookd_config *cfg = hookd_config_parse("t.yaml", yaml, strlen(yaml), err, sizeof err);
+    assert_non_null(cfg);
+    cfg->spool_driver = "postgres";
+    hookd_runtime *rt = hookd_runtime_build(cfg, err, sizeof err);
+    assert_non_null(rt);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    hookd_dispatch *d = hookd_dispatch_new(1);
+    assert_null(hookd_spool_open(&loop, rt, d, err, sizeof err));
+    assert_string_equal(err, "spool.driver: postgres is not built into this hookd");
+    rt->cfg->spool_driver = "sqlite";
+    hookd_spool *sp = hookd_spool_open(&loop, rt, d, err, sizeof err);
+    assert_non_null(sp);
+    hookd_spool_detach(sp);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(hookd_dispatch_stop(d, 5000), 0);
+    hookd_spool_close(sp);
+    hookd_dispatch_free(d);
+    hookd_runtime_unref(rt);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 /* A run that stored an event and stopped before delivering it: the next run
  * takes the pending delivery and the file plugin writes it. */
 static void test_recovery_after_reopen(void **state)
@@ -235,6 +268,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_append_read_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_one_daemon_per_spool, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_driver_by_name, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recovery_after_reopen, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retention_purge, setup, teardown),
     };
