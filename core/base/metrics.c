@@ -95,7 +95,7 @@ static _Alignas(64) atomic_uint epoch;
 static metrics *retired;        /* loop thread: newest first */
 static atomic_size_t live_sets; /* allocated sets: current and retired (tests) */
 /* Not per configuration: they survive reloads. */
-static atomic_uint_fast64_t dead_letters, tls_failures, reloads_ok, reloads_failed;
+static atomic_uint_fast64_t dead_letters, lease_lost, tls_failures, reloads_ok, reloads_failed;
 #define NO_EXPIRY INT_FAST64_MIN
 static atomic_int_fast64_t tls_expiry = NO_EXPIRY; /* no TLS (yet) */
 
@@ -164,6 +164,7 @@ int hookd_metrics_init(const hookd_metrics_names *n)
     if (!m)
         return -1;
     atomic_store_explicit(&dead_letters, 0, RLX);
+    atomic_store_explicit(&lease_lost, 0, RLX);
     atomic_store_explicit(&tls_failures, 0, RLX);
     atomic_store_explicit(&reloads_ok, 0, RLX);
     atomic_store_explicit(&reloads_failed, 0, RLX);
@@ -426,6 +427,12 @@ void hookd_metrics_dead_letter(void)
         atomic_fetch_add_explicit(&dead_letters, 1, RLX);
 }
 
+void hookd_metrics_lease_lost(void)
+{
+    if (on())
+        atomic_fetch_add_explicit(&lease_lost, 1, RLX);
+}
+
 void hookd_metrics_tls_handshake_failure(void)
 {
     if (on())
@@ -584,6 +591,11 @@ static char *render(metrics *m, const hookd_metrics_gauges *g, size_t *len)
          "Deliveries dead-lettered by this process since it started (only grows; "
          "0 at each start; hookd dead lists them all).");
     put(&b, "hookd_dead_letters %llu\n", (unsigned long long)ld(&dead_letters));
+
+    head(&b, "hookd_lease_lost_total", "counter",
+         "Delivery results not written because this node's lease on the delivery had "
+         "passed (spool.driver: postgres; another node may run it again).");
+    put(&b, "hookd_lease_lost_total %llu\n", (unsigned long long)ld(&lease_lost));
 
     head(&b, "hookd_spool_bytes", "gauge", "Size of the spool file and its -wal, in bytes.");
     put(&b, "hookd_spool_bytes %llu\n", (unsigned long long)g->spool_bytes);

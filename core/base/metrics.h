@@ -72,6 +72,9 @@ void hookd_metrics_event_accepted(int src, const char *type);
 void hookd_metrics_delivery(const void *instance, const char *name, int result,
                             int64_t duration_us);
 void hookd_metrics_dead_letter(void);
+/* One result the PostgreSQL spool did not write: the node's lease on the
+ * delivery had passed (docs/DESIGN.md §11). */
+void hookd_metrics_lease_lost(void);
 /* One read of a ctct-jws source's key set: ok (with its key count) or not. */
 void hookd_metrics_jwks_read(const char *source, int ok, size_t nkeys);
 /* The key count of a set in use that no read counted (the kept copy). */

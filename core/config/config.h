@@ -113,6 +113,11 @@ typedef struct hookd_config {
     char *spool_path;       /* default "hookd-spool.db" */
     int spool_sync_full;    /* sync: full (1, default) | normal (0) */
     int64_t spool_retention_ms; /* default 7 d */
+    /* driver postgres only (docs/DESIGN.md §11) */
+    char *spool_conninfo;   /* required with postgres; holds a password: never logged */
+    char *spool_node;       /* this node's name; default the host name */
+    int64_t spool_lease_ms; /* default 30 s */
+    int spool_pool;         /* most connections this node opens; default 8 */
 
     int log_level;          /* HOOKD_LOG_*; default info */
     int log_json;           /* format: json (1, default) | text (0) */

@@ -53,7 +53,7 @@ struct hookd_spool {
 };
 
 /* The drivers built in, by the name spool.driver gives. */
-static const hookd_spool_driver *const drivers[] = {&hookd_spool_sqlite};
+static const hookd_spool_driver *const drivers[] = {&hookd_spool_sqlite, &hookd_spool_postgres};
 
 /* ---------- the failing state ---------- */
 

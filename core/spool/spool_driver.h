@@ -81,5 +81,6 @@ typedef struct hookd_spool_driver {
 
 /* The drivers built into this hookd (spool_sqlite.c, ...). */
 extern const hookd_spool_driver hookd_spool_sqlite;
+extern const hookd_spool_driver hookd_spool_postgres; /* spool_pg.c */
 
 #endif

@@ -63,6 +63,8 @@ static void test_render(void **state)
     hookd_plugin_cfg stranger = {.name = "x"};
     hookd_metrics_delivery(&stranger, stranger.name, HOOKD_OK, 1); /* not ours: ignored */
     hookd_metrics_dead_letter();
+    hookd_metrics_lease_lost();
+    hookd_metrics_lease_lost();
 
     hookd_metrics_gauges g = {.deliveries_pending = 7, .connections_open = 3,
                               .spool_bytes = 4096};
@@ -100,6 +102,8 @@ static void test_render(void **state)
     assert_true(has(t, "hookd_delivery_duration_seconds_bucket{plugin=\"audit\",le=\"0.002500\"} 2\n"));
     assert_true(has(t, "\nhookd_deliveries_pending 7\n"));
     assert_true(has(t, "\nhookd_dead_letters 1\n"));
+    assert_true(has(t, "# TYPE hookd_lease_lost_total counter\n"));
+    assert_true(has(t, "\nhookd_lease_lost_total 2\n"));
     assert_true(has(t, "\nhookd_spool_bytes 4096\n"));
     assert_true(has(t, "\nhookd_connections_open 3\n"));
     assert_true(has(t, "\nhookd_tls_handshake_failures_total 0\n"));

@@ -206,27 +206,58 @@ static void test_server_errors(void **state)
                  "hookd.yaml:1:13: plugin_dir: expected a string");
 }
 
-/* spool.driver names the store behind the spool (docs/DESIGN.md §11);
- * postgres is refused until it is built, at the value's line and column. */
+/* spool.driver names the store behind the spool (docs/DESIGN.md §11),
+ * at the value's line and column when it is unknown. */
 static void test_spool_driver(void **state)
 {
     (void)state;
     hookd_config *c = expect_ok("log: { level: warn }\n");
     assert_string_equal(c->spool_driver, "sqlite");
+    assert_null(c->spool_conninfo);
     hookd_config_free(c);
     c = expect_ok("spool: { driver: sqlite, path: x.db }\n");
     assert_string_equal(c->spool_driver, "sqlite");
     assert_string_equal(c->spool_path, "x.db");
     hookd_config_free(c);
-    expect_error("spool: { driver: postgres }\n",
-                 "hookd.yaml:1:18: spool.driver: postgres is not built into this "
-                 "hookd yet");
-    expect_error("spool:\n  path: x.db\n  driver: postgres\n",
-                 "hookd.yaml:3:11: spool.driver: postgres is not built into this "
-                 "hookd yet");
     expect_error("spool: { driver: mysql }\n",
                  "hookd.yaml:1:18: spool.driver: unknown value \"mysql\" "
                  "(expected sqlite, postgres)");
+}
+
+/* driver: postgres and its keys: conninfo required there (with ${ENV}) and
+ * refused with sqlite; node defaults to the host name; lease and pool in
+ * their ranges. */
+static void test_spool_postgres(void **state)
+{
+    (void)state;
+    setenv("HOOKD_TEST_PGPW", "s3cret", 1);
+    hookd_config *c = expect_ok("spool:\n  driver: postgres\n"
+                                "  conninfo: \"host=db dbname=h password=${HOOKD_TEST_PGPW}\"\n");
+    assert_string_equal(c->spool_driver, "postgres");
+    assert_string_equal(c->spool_conninfo, "host=db dbname=h password=s3cret");
+    char host[256] = "";
+    gethostname(host, sizeof host - 1);
+    assert_string_equal(c->spool_node, host);
+    assert_int_equal(c->spool_lease_ms, 30000);
+    assert_int_equal(c->spool_pool, 8);
+    hookd_config_free(c);
+    c = expect_ok("spool: { driver: postgres, conninfo: \"x\", node: n-1, lease: 2s, pool: 3 }\n");
+    assert_string_equal(c->spool_node, "n-1");
+    assert_int_equal(c->spool_lease_ms, 2000);
+    assert_int_equal(c->spool_pool, 3);
+    hookd_config_free(c);
+    expect_error("spool: { driver: postgres }\n",
+                 "hookd.yaml:1:8: spool: missing required key \"conninfo\" (driver: postgres)");
+    expect_error("spool: { conninfo: \"x\" }\n",
+                 "hookd.yaml:1:20: spool.conninfo: only with driver: postgres "
+                 "(this spool is SQLite)");
+    expect_error("spool: { driver: postgres, conninfo: x, lease: 500ms }\n",
+                 "hookd.yaml:1:48: spool.lease: 500ms out of range (1000 to 3600000 ms)");
+    expect_error("spool: { driver: postgres, conninfo: x, pool: 65 }\n",
+                 "hookd.yaml:1:47: spool.pool: expected an integer from 1 to 64, got \"65\"");
+    expect_error("spool: { driver: postgres, conninfo: x, node: \"a b\" }\n",
+                 "hookd.yaml:1:47: spool.node: expected a name (letters, digits, _ . -), "
+                 "got \"a b\"");
 }
 
 /* ---- sizes and durations --------------------------------------------------- */
@@ -332,6 +363,7 @@ int main(void)
         cmocka_unit_test(test_defaults_minimal),
         cmocka_unit_test(test_server_errors),
         cmocka_unit_test(test_spool_driver),
+        cmocka_unit_test(test_spool_postgres),
         cmocka_unit_test(test_parse_size),
         cmocka_unit_test(test_parse_duration),
         cmocka_unit_test(test_load_file),

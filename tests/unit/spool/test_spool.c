@@ -156,8 +156,8 @@ static void test_one_daemon_per_spool(void **state)
 }
 
 /* The driver is picked by spool.driver's name; one not built in opens
- * nothing (the configuration refuses postgres before this, for now), and
- * "sqlite" is the one that runs. */
+ * nothing, postgres without a conninfo opens nothing (the configuration
+ * refuses it before this), and "sqlite" is the one that runs. */
 static void test_driver_by_name(void **state)
 {
     (void)state;
@@ -167,14 +167,17 @@ static void test_driver_by_name(void **state)
              db);
     hookd_config *cfg = hookd_config_parse("t.yaml", yaml, strlen(yaml), err, sizeof err);
     assert_non_null(cfg);
-    cfg->spool_driver = "postgres";
+    cfg->spool_driver = "mysql";
     hookd_runtime *rt = hookd_runtime_build(cfg, err, sizeof err);
     assert_non_null(rt);
     uv_loop_t loop;
     uv_loop_init(&loop);
     hookd_dispatch *d = hookd_dispatch_new(1);
     assert_null(hookd_spool_open(&loop, rt, d, err, sizeof err));
-    assert_string_equal(err, "spool.driver: postgres is not built into this hookd");
+    assert_string_equal(err, "spool.driver: mysql is not built into this hookd");
+    rt->cfg->spool_driver = "postgres";
+    assert_null(hookd_spool_open(&loop, rt, d, err, sizeof err));
+    assert_string_equal(err, "spool: spool.conninfo is not set");
     rt->cfg->spool_driver = "sqlite";
     hookd_spool *sp = hookd_spool_open(&loop, rt, d, err, sizeof err);
     assert_non_null(sp);
