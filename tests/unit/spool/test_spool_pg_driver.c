@@ -112,6 +112,7 @@ static void test_append_claimed_and_delivered(void **state)
     outcome o = append("{\"n\":1}", "k1", 0, id);
     assert_int_equal(o.result, HOOKD_SPOOL_STORED);
     assert_true(o.delivery > 0);
+    long long first = o.delivery;
     o = append("{\"n\":1}", "k1", 0, id2);
     assert_int_equal(o.result, HOOKD_SPOOL_DUPLICATE);
     assert_string_equal(o.first_id, id);
@@ -121,7 +122,7 @@ static void test_append_claimed_and_delivered(void **state)
     snprintf(sql, sizeof sql,
              "SELECT count(*) FROM hookd_deliveries WHERE id = %lld AND claim IS NOT NULL"
              " AND node = 'n1' AND lease_until > %lld AND state = 'pending'",
-             (long long)o.delivery, (long long)hookd_now_ms());
+             first, (long long)hookd_now_ms());
     assert_int_equal(pg_test_long(pc, sql), 1);
     o = append("{\"n\":2}", "k2", 1, id2); /* this one is handed to the dispatcher */
     assert_int_equal(o.result, HOOKD_SPOOL_STORED);
