@@ -104,6 +104,27 @@ static void keep_restart_only(hookd_config *old, hookd_config *nw, int tls_loade
         note(changed, cap, "spool.sync");
         nw->spool_sync_full = old->spool_sync_full;
     }
+    /* The spool's store and this node's place in a cluster are opened once. */
+    if (strcmp(old->spool_driver, nw->spool_driver) != 0) {
+        note(changed, cap, "spool.driver");
+        nw->spool_driver = old->spool_driver;
+    }
+    if (str_differs(old->spool_conninfo, nw->spool_conninfo)) {
+        note(changed, cap, "spool.conninfo");
+        swap_str(&old->spool_conninfo, &nw->spool_conninfo);
+    }
+    if (str_differs(old->spool_node, nw->spool_node)) {
+        note(changed, cap, "spool.node");
+        swap_str(&old->spool_node, &nw->spool_node);
+    }
+    if (old->spool_lease_ms != nw->spool_lease_ms) {
+        note(changed, cap, "spool.lease");
+        nw->spool_lease_ms = old->spool_lease_ms;
+    }
+    if (old->spool_pool != nw->spool_pool) {
+        note(changed, cap, "spool.pool");
+        nw->spool_pool = old->spool_pool;
+    }
     if (old->workers != nw->workers) {
         note(changed, cap, "dispatch.workers");
         nw->workers = old->workers;

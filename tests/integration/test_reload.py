@@ -133,6 +133,21 @@ class Reload(HookdCase):
         self.assertFalse(os.path.exists(os.path.join(self.dir, "other.db")))
         self.assertEqual(h.port, port)
 
+    def test_spool_store_needs_a_restart(self):
+        h = self.hookd(routed(self.dir, "plug-a", top=SPOOL))
+        h.write_config(routed(self.dir, "plug-b", top=(
+            "spool: { driver: postgres, conninfo: 'host=127.0.0.1 port=1 dbname=x password=pw',"
+            " node: n2, lease: 5s, pool: 2 }\n")))
+        hup_and_wait(h, "reloaded")
+        log = h.run_log()
+        self.assertRegex(log, r"reload: spool\.path, spool\.sync, spool\.driver, spool\.conninfo, "
+                              r"spool\.node, "
+                              r"spool\.lease, spool\.pool changed: that needs a restart")
+        self.assertNotIn("password=pw", log)
+        # Still the SQLite spool it started with.
+        self.assertEqual(h.post(ctct_body()).status, 200)
+        wait_for(lambda: read_lines(os.path.join(self.dir, "b.jsonl")), what="event in b")
+
     def test_metrics_count_reloads(self):
         h = self.hookd(routed(self.dir, "plug-a", top=ADMIN + SPOOL))
         port = admin_port(h)
