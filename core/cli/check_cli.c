@@ -11,6 +11,7 @@
 
 #include "ctct_cli.h"
 #include "net/tls.h"
+#include "spool/spool_pg_schema.h"
 #include "verify/jwks_fetch.h"
 #include "verify/verify.h"
 
@@ -72,6 +73,22 @@ int hookd_cmd_check(const hookd_cmdline *cl)
     printf("tls: %s\n", tls);
     printf("limits: max_body %zu B, max_header %zu B, max_connections %d\n", c->max_body,
            c->max_header, c->max_connections);
+    if (strcmp(c->spool_driver, "postgres") == 0) {
+        /* Unreachable now is a warning (the daemon waits and retries); a
+         * schema newer than this hookd would stop it at start. */
+        char line[512];
+        int v = hookd_pg_probe(c->spool_conninfo, line, sizeof line);
+        printf("spool: postgres, node %s, lease %lld ms: %s%s\n", c->spool_node,
+               (long long)c->spool_lease_ms, v < 0 ? "warning: " : "", line);
+        if (v > HOOKD_PG_SCHEMA) {
+            fprintf(stderr, "%s: spool: the database has schema %d; this hookd knows %d\n",
+                    c->file, v, HOOKD_PG_SCHEMA);
+            hookd_runtime_free(rt);
+            return HOOKD_EXIT_USAGE;
+        }
+    } else {
+        printf("spool: sqlite %s\n", c->spool_path);
+    }
     printf("sources:\n");
     for (size_t i = 0; i < c->nsources; i++) {
         const hookd_source_cfg *s = &c->sources[i];

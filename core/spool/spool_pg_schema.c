@@ -144,3 +144,28 @@ int hookd_pg_schema_ensure(PGconn *c, char *err, size_t errlen)
     PQclear(PQexec(c, sql)); /* also released when the session ends */
     return rc;
 }
+
+int hookd_pg_probe(const char *conninfo, char *out, size_t outlen)
+{
+    PGconn *c = PQconnectdb(conninfo);
+    if (PQstatus(c) != CONNECTION_OK) {
+        hookd_say(out, outlen, "PostgreSQL not reachable: %s", PQerrorMessage(c));
+        hookd_one_line(out);
+        PQfinish(c);
+        return -1;
+    }
+    char err[256] = "";
+    int v = hookd_pg_schema_version(c, err, sizeof err);
+    const char *host = PQhost(c), *db = PQdb(c);
+    if (v < 0)
+        hookd_say(out, outlen, "PostgreSQL %s on %s: %s", db ? db : "?", host ? host : "?", err);
+    else if (v == 0)
+        hookd_say(out, outlen, "PostgreSQL %s on %s: reachable, no tables yet (the first node "
+                  "to start creates schema %d)", db ? db : "?", host ? host : "?",
+                  HOOKD_PG_SCHEMA);
+    else
+        hookd_say(out, outlen, "PostgreSQL %s on %s: reachable, schema %d (this hookd: %d)",
+                  db ? db : "?", host ? host : "?", v, HOOKD_PG_SCHEMA);
+    PQfinish(c);
+    return v;
+}

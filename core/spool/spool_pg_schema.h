@@ -22,4 +22,10 @@ int hookd_pg_schema_ensure(PGconn *c, char *err, size_t errlen);
  * it cannot be read. For `hookd check`. */
 int hookd_pg_schema_version(PGconn *c, char *err, size_t errlen);
 
+/* For `hookd check`: connects with conninfo and reads the schema version.
+ * Writes one line into out ("PostgreSQL hookd on 10.0.0.5: schema 1" or
+ * why it could not; never the conninfo). Returns the version (0: no
+ * tables yet), or -1 when the server could not be reached or read. */
+int hookd_pg_probe(const char *conninfo, char *out, size_t outlen);
+
 #endif

@@ -3,7 +3,10 @@ spool (driver: postgres) behind a real haproxy. Every event answered 200 is
 delivered once by some node; a node killed (SIGKILL) while it runs a slow
 delivery loses it to another node once its lease passes; one dedup key sent
 to two nodes is one event, both answered with its id."""
+import json
+import os
 import subprocess
+import tempfile
 import textwrap
 import threading
 import time
@@ -11,7 +14,7 @@ import unittest
 
 import pgcluster
 from cluster import NODE_HEADER, ClusterCase, node_config
-from harness import PASSWORD, SECRET, USER, ctct_body, wait_for
+from harness import HOOKD, PASSWORD, SECRET, USER, base_config, ctct_body, wait_for
 
 PATH = "/webhooks/ctct"
 SPOOL = "spool: { driver: postgres, conninfo: @CONNINFO@, node: n@INDEX@, lease: 2s }\n"
@@ -71,6 +74,38 @@ class ClusterOnPostgres(ClusterCase):
         for n in c.nodes:
             self.assertNotIn("s3cret", n.log_text(), "the conninfo's password was logged")
         return c
+
+    def check(self, conninfo):
+        """hookd check on a configuration with this conninfo."""
+        d = tempfile.mkdtemp(prefix="hookd-check-")
+        path = os.path.join(d, "check.yaml")
+        with open(path, "w") as f:
+            f.write(base_config(d, top="spool: { driver: postgres, conninfo: %s, node: c1 }\n"
+                                % json.dumps(conninfo)))
+        r = subprocess.run([HOOKD, "check", "-c", path], capture_output=True, timeout=60)
+        subprocess.run(["rm", "-rf", d])
+        return r.returncode, r.stdout.decode(), r.stderr.decode()
+
+    def test_check_reports_the_spool(self):
+        rc, out, err = self.check(self.pg.conninfo())
+        self.assertEqual(rc, 0, err)
+        self.assertIn("spool: postgres, node c1, lease 30000 ms: PostgreSQL hookd on 127.0.0.1:"
+                      " reachable, no tables yet", out)
+        self.start()
+        rc, out, err = self.check(self.pg.conninfo())
+        self.assertEqual(rc, 0, err)
+        self.assertIn("reachable, schema 1 (this hookd: 1)", out)
+        # Unreachable: a warning (the daemon would wait and retry), never the password.
+        rc, out, err = self.check("host=127.0.0.1 port=1 dbname=x user=u password=pw-secret"
+                                  " connect_timeout=2")
+        self.assertEqual(rc, 0, err)
+        self.assertIn("warning: PostgreSQL not reachable", out)
+        self.assertNotIn("pw-secret", out + err)
+        # A schema newer than this hookd: it would not start, so check fails.
+        self.q("UPDATE hookd_meta SET value = '99' WHERE key = 'schema'")
+        rc, out, err = self.check(self.pg.conninfo())
+        self.assertEqual(rc, 2, out)
+        self.assertIn("spool: the database has schema 99; this hookd knows 1", err)
 
     def test_every_event_delivered_once(self):
         c = self.start()
