@@ -13,7 +13,7 @@ import time
 import unittest
 
 import pgcluster
-from cluster import NODE_HEADER, ClusterCase, node_config
+from cluster import NODE_HEADER, ClusterCase, admin_get, node_config
 from harness import HOOKD, PASSWORD, SECRET, USER, base_config, ctct_body, wait_for
 
 PATH = "/webhooks/ctct"
@@ -161,6 +161,38 @@ class ClusterOnPostgres(ClusterCase):
         self.assertNotEqual(attempts[0][0], spool_node)
         self.assertIn(attempts[0][0], {"n0", "n1", "n2"})
         self.assertEqual(attempts[0][1], "ok")
+
+    def test_late_result_changes_nothing(self):
+        """A holder stopped (SIGSTOP) past its lease: another node delivers;
+        when the first runs again its result is not written, only counted."""
+        c = self.start()
+        r = c.post(PATH, ctct_body("slow.run", account="slow2"))
+        self.assertEqual(r.status, 200, r)
+        eid = r.json()["id"]
+        holder = next(n for n in c.nodes if n.name == r.headers.get(NODE_HEADER.lower()))
+        spool_node = "n%d" % holder.index
+        delivery = self.q(f"SELECT d.id FROM hookd_deliveries d JOIN hookd_events e"
+                          f" ON e.seq = d.event WHERE e.id = '{eid}'")[0][0]
+
+        def running():
+            ps = subprocess.run(["ps", "-o", "args=", "--ppid", str(holder.pid)],
+                                capture_output=True, text=True)
+            return "sleep" in ps.stdout
+        wait_for(running, what="the slow delivery running")
+        holder.stop()  # SIGSTOP: it renews nothing; its sleep runs on
+        wait_for(lambda: self.q(f"SELECT state FROM hookd_deliveries WHERE id = {delivery}")
+                 == [("delivered",)], timeout=30, what="another node delivering it")
+        holder.cont()
+        # The holder's own attempt ends (its sleep exited meanwhile): lost.
+        def lost():
+            resp = admin_get(holder.admin_port, "/metrics")
+            return b"\nhookd_lease_lost_total 1\n" in resp.body
+        wait_for(lost, timeout=20, what="the late result counted")
+        attempts = self.q(f"SELECT node, result FROM hookd_attempts WHERE delivery = {delivery}")
+        self.assertEqual(len(attempts), 1, attempts)
+        self.assertNotEqual(attempts[0][0], spool_node)
+        self.assertEqual(self.q(f"SELECT state, claim IS NULL FROM hookd_deliveries"
+                                f" WHERE id = {delivery}"), [("delivered", "t")])
 
     def test_one_key_on_two_nodes_is_one_event(self):
         c = self.start()
