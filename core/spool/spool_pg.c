@@ -289,7 +289,7 @@ static void *pg_open(const hookd_spool_open_args *args, char *err, size_t errlen
     }
     pg->lease_ms = cfg->spool_lease_ms > 0 ? cfg->spool_lease_ms : 30000;
     pg->token = hookd_pg_token();
-    pg->c = PQconnectdb(pg->conninfo);
+    pg->c = hookd_pg_connect(pg->conninfo);
     if (PQstatus(pg->c) != CONNECTION_OK) {
         /* libpq's words name the host and port, never the password. */
         hookd_say(err, errlen, "spool: cannot connect to PostgreSQL: %s",

@@ -9,16 +9,7 @@
 #include <openssl/rand.h>
 
 #include "common/text.h"
-
-static void pg_why(char *err, size_t errlen, const char *what, const PGconn *c,
-                   const PGresult *r)
-{
-    const char *m = r ? PQresultErrorMessage(r) : "";
-    if (!m || !*m)
-        m = PQerrorMessage(c);
-    hookd_say(err, errlen, "%s: %s", what, m && *m ? m : "no answer");
-    hookd_one_line(err);
-}
+#include "spool_pg_schema.h"
 
 int64_t hookd_pg_token(void)
 {
@@ -86,7 +77,7 @@ int hookd_pg_claim(PGconn *c, int64_t token, const char *node, int64_t now, int6
     *n = 0;
     PGresult *r = PQexecParams(c, claim_sql, 5, NULL, p, NULL, NULL, 0);
     if (!r || PQresultStatus(r) != PGRES_TUPLES_OK) {
-        pg_why(err, errlen, "claiming deliveries", c, r);
+        hookd_pg_why(err, errlen, "claiming deliveries", c, r);
         PQclear(r);
         return -1;
     }
@@ -170,7 +161,7 @@ long hookd_pg_renew(PGconn *c, const int64_t *ids, const int64_t *tokens, size_t
         if (r && PQresultStatus(r) == PGRES_COMMAND_OK)
             got = strtol(PQcmdTuples(r), NULL, 10);
         else
-            pg_why(err, errlen, "renewing leases", c, r);
+            hookd_pg_why(err, errlen, "renewing leases", c, r);
         PQclear(r);
     } else {
         hookd_say(err, errlen, "renewing leases: out of memory");
@@ -212,7 +203,7 @@ int hookd_pg_finish(PGconn *c, int64_t id, int64_t token, const char *state, int
     if (r && PQresultStatus(r) == PGRES_COMMAND_OK)
         rc = strtol(PQcmdTuples(r), NULL, 10) > 0;
     else
-        pg_why(err, errlen, "writing a delivery's result", c, r);
+        hookd_pg_why(err, errlen, "writing a delivery's result", c, r);
     PQclear(r);
     return rc;
 }
@@ -234,7 +225,7 @@ long hookd_pg_release_expired(PGconn *c, int64_t now, char *err, size_t errlen)
     if (r && PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
         got = strtol(PQgetvalue(r, 0, 0), NULL, 10);
     else
-        pg_why(err, errlen, "releasing expired leases", c, r);
+        hookd_pg_why(err, errlen, "releasing expired leases", c, r);
     PQclear(r);
     return got;
 }

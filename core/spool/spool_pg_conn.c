@@ -9,6 +9,7 @@
 #include "base/log.h"
 #include "common/text.h"
 #include "spool_pg_claim.h"
+#include "spool_pg_schema.h"
 
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 10000
@@ -17,11 +18,7 @@
 
 void hookd_pg_note(hookd_pg *pg, const char *what, const PGresult *r)
 {
-    const char *m = r ? PQresultErrorMessage(r) : "";
-    if (!m || !*m)
-        m = pg->c ? PQerrorMessage(pg->c) : "";
-    hookd_say(pg->detail, sizeof pg->detail, "%s: %s", what, m && *m ? m : "no answer");
-    hookd_one_line(pg->detail);
+    hookd_pg_why(pg->detail, sizeof pg->detail, what, pg->c, r);
 }
 
 int hookd_pg_ready(hookd_pg *pg)

@@ -62,15 +62,25 @@ static const char schema_v1[] =
 /* Each step from version i to i + 1 (none yet: version 1 is the first). */
 static const char *const migrations[HOOKD_PG_SCHEMA] = {[0] = schema_v1};
 
-/* One line from the server's message, for err. */
-static void pg_why(char *err, size_t errlen, const char *what, const PGconn *c,
-                   const PGresult *r)
+void hookd_pg_why(char *err, size_t errlen, const char *what, const PGconn *c,
+                  const PGresult *r)
 {
     const char *m = r ? PQresultErrorMessage(r) : "";
-    if (!m || !*m)
+    if ((!m || !*m) && c)
         m = PQerrorMessage(c);
     hookd_say(err, errlen, "%s: %s", what, m && *m ? m : "no answer");
     hookd_one_line(err);
+}
+
+PGconn *hookd_pg_connect(const char *conninfo)
+{
+    /* Bounds first, the user's string after: libpq keeps the last value
+     * of a key, so a conninfo that names one of them wins. */
+    static const char *const keys[] = {"connect_timeout", "keepalives_idle",
+                                       "keepalives_interval", "keepalives_count",
+                                       "tcp_user_timeout", "dbname", NULL};
+    const char *vals[] = {"5", "10", "5", "3", "20000", conninfo, NULL};
+    return PQconnectdbParams(keys, vals, 1);
 }
 
 /* Runs sql; 0 when it gave `want`, else -1 with err. */
@@ -80,7 +90,7 @@ static int run(PGconn *c, const char *sql, ExecStatusType want, const char *what
     PGresult *r = PQexec(c, sql);
     int ok = r && PQresultStatus(r) == want;
     if (!ok)
-        pg_why(err, errlen, what, c, r);
+        hookd_pg_why(err, errlen, what, c, r);
     PQclear(r);
     return ok ? 0 : -1;
 }
@@ -91,7 +101,7 @@ int hookd_pg_schema_version(PGconn *c, char *err, size_t errlen)
      * to_regclass gives NULL rather than an error. */
     PGresult *r = PQexec(c, "SELECT to_regclass('hookd_meta') IS NOT NULL");
     if (!r || PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
-        pg_why(err, errlen, "reading the schema version", c, r);
+        hookd_pg_why(err, errlen, "reading the schema version", c, r);
         PQclear(r);
         return -1;
     }
@@ -110,7 +120,7 @@ int hookd_pg_schema_version(PGconn *c, char *err, size_t errlen)
         else
             hookd_say(err, errlen, "hookd_meta holds no schema version");
     } else {
-        pg_why(err, errlen, "reading the schema version", c, r);
+        hookd_pg_why(err, errlen, "reading the schema version", c, r);
     }
     PQclear(r);
     return v;
@@ -147,7 +157,7 @@ int hookd_pg_schema_ensure(PGconn *c, char *err, size_t errlen)
 
 int hookd_pg_probe(const char *conninfo, char *out, size_t outlen)
 {
-    PGconn *c = PQconnectdb(conninfo);
+    PGconn *c = hookd_pg_connect(conninfo);
     if (PQstatus(c) != CONNECTION_OK) {
         hookd_say(out, outlen, "PostgreSQL not reachable: %s", PQerrorMessage(c));
         hookd_one_line(out);

@@ -22,6 +22,16 @@ int hookd_pg_schema_ensure(PGconn *c, char *err, size_t errlen);
  * it cannot be read. For `hookd check`. */
 int hookd_pg_schema_version(PGconn *c, char *err, size_t errlen);
 
+/* Connects with conninfo (a libpq string or URI) under bounds of its own
+ * unless conninfo sets them: 5 s to connect, and a server that stops
+ * answering mid-statement is given up after about 20 s (TCP keepalives,
+ * tcp_user_timeout), so the writer thread never waits without end. */
+PGconn *hookd_pg_connect(const char *conninfo);
+
+/* One line into err: what failed and the server's (or libpq's) words. */
+void hookd_pg_why(char *err, size_t errlen, const char *what, const PGconn *c,
+                  const PGresult *r);
+
 /* For `hookd check`: connects with conninfo and reads the schema version.
  * Writes one line into out ("PostgreSQL hookd on 10.0.0.5: schema 1" or
  * why it could not; never the conninfo). Returns the version (0: no

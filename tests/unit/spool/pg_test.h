@@ -26,6 +26,19 @@ static inline char *pg_test_conninfo(const char **why)
     return out;
 }
 
+/* The conninfo for main(); without a fixture server, says why and exits 77
+ * (ctest: skipped). */
+static inline char *pg_test_start(void)
+{
+    const char *why = NULL;
+    char *c = pg_test_conninfo(&why);
+    if (!c) {
+        printf("skipped: %s\n", why ? why : "no PostgreSQL");
+        exit(77);
+    }
+    return c;
+}
+
 /* A connection working in schema `schema` (created empty). NULL on failure. */
 static inline PGconn *pg_test_connect(const char *conninfo, const char *schema)
 {

@@ -201,12 +201,7 @@ static void test_release_expired(void **state)
 
 int main(void)
 {
-    const char *why = NULL;
-    conninfo = pg_test_conninfo(&why);
-    if (!conninfo) {
-        printf("skipped: %s\n", why ? why : "no PostgreSQL");
-        return 77; /* ctest: skipped */
-    }
+    conninfo = pg_test_start();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_claims_exclusive),
         cmocka_unit_test(test_lease_passes),

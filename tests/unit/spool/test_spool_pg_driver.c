@@ -238,12 +238,7 @@ static void test_reconnects(void **state)
 
 int main(void)
 {
-    const char *why = NULL;
-    conninfo = pg_test_conninfo(&why);
-    if (!conninfo) {
-        printf("skipped: %s\n", why ? why : "no PostgreSQL");
-        return 77; /* ctest: skipped */
-    }
+    conninfo = pg_test_start();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_append_claimed_and_delivered),
         cmocka_unit_test(test_housekeep_claims),

@@ -91,18 +91,44 @@ static void test_newer_schema_refused(void **state)
     PQfinish(c);
 }
 
+/* Bounds of its own on connecting and on a silent server, unless the
+ * conninfo names them. */
+static const char *option(PGconn *c, const char *key, char *buf, size_t len)
+{
+    PQconninfoOption *o = PQconninfo(c);
+    snprintf(buf, len, "(none)");
+    for (PQconninfoOption *i = o; i && i->keyword; i++)
+        if (strcmp(i->keyword, key) == 0 && i->val)
+            snprintf(buf, len, "%s", i->val);
+    PQconninfoFree(o);
+    return buf;
+}
+
+static void test_connect_bounds(void **state)
+{
+    (void)state;
+    char b[32], ci[1200];
+    PGconn *c = hookd_pg_connect(conninfo);
+    assert_int_equal(PQstatus(c), CONNECTION_OK);
+    assert_string_equal(option(c, "connect_timeout", b, sizeof b), "5");
+    assert_string_equal(option(c, "tcp_user_timeout", b, sizeof b), "20000");
+    assert_string_equal(option(c, "keepalives_idle", b, sizeof b), "10");
+    PQfinish(c);
+    snprintf(ci, sizeof ci, "%s connect_timeout=7", conninfo);
+    c = hookd_pg_connect(ci);
+    assert_int_equal(PQstatus(c), CONNECTION_OK);
+    assert_string_equal(option(c, "connect_timeout", b, sizeof b), "7");
+    PQfinish(c);
+}
+
 int main(void)
 {
-    const char *why = NULL;
-    conninfo = pg_test_conninfo(&why);
-    if (!conninfo) {
-        printf("skipped: %s\n", why ? why : "no PostgreSQL");
-        return 77; /* ctest: skipped */
-    }
+    conninfo = pg_test_start();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_created_then_kept),
         cmocka_unit_test(test_nodes_starting_together),
         cmocka_unit_test(test_newer_schema_refused),
+        cmocka_unit_test(test_connect_bounds),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     free(conninfo);
