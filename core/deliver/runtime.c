@@ -225,3 +225,24 @@ size_t hookd_runtime_route(const hookd_runtime *rt, const char *source,
     }
     return n;
 }
+
+hookd_instance *hookd_runtime_instance(const hookd_runtime *rt, const char *name)
+{
+    for (size_t i = 0; i < rt->ninstances; i++)
+        if (strcmp(rt->instances[i].cfg->name, name) == 0)
+            return &rt->instances[i];
+    return NULL;
+}
+
+void hookd_runtime_restore_enrichment(const hookd_runtime *rt, hookd_ev *ev, const char *json,
+                                      size_t len)
+{
+    json_t *e = json ? json_loadb(json, len, 0, NULL) : NULL;
+    if (e) {
+        hookd_ev_set_enrichment(ev, e);
+        return;
+    }
+    const hookd_source_cfg *src = hookd_config_source(rt->cfg, ev->source);
+    if (src && src->enrich)
+        atomic_store(&ev->enrich, HOOKD_ENRICH_NEEDED);
+}

@@ -11,6 +11,7 @@
 #include "loader.h"
 
 struct hookd_runtime;
+struct hookd_ev; /* event.h */
 
 typedef struct hookd_instance {
     struct hookd_runtime *rt; /* the runtime it belongs to (NULL in some tests) */
@@ -52,6 +53,15 @@ void hookd_runtime_unref(hookd_runtime *rt);
 
 const hookd_source_cfg *hookd_runtime_source(const hookd_runtime *rt,
                                              const char *path, size_t len);
+
+/* The instance of that name, or NULL (a delivery of one no longer
+ * configured). */
+hookd_instance *hookd_runtime_instance(const hookd_runtime *rt, const char *name);
+
+/* An event read back from a spool: its enrichment as kept (json, len; NULL
+ * when none), or marked still to fetch when its source asks for one. */
+void hookd_runtime_restore_enrichment(const hookd_runtime *rt, struct hookd_ev *ev,
+                                      const char *json, size_t len);
 
 /* The instances that the routes give an event: each at most once, in
  * configuration order. Returns the count (≤ rt->ninstances). */

@@ -17,31 +17,6 @@
 
 #define PURGE_BATCH 500
 
-static hookd_instance *instance_named(hookd_runtime *rt, const char *name)
-{
-    for (size_t i = 0; i < rt->ninstances; i++)
-        if (strcmp(rt->instances[i].cfg->name, name) == 0)
-            return &rt->instances[i];
-    return NULL;
-}
-
-/* A restored event: its enrichment as kept, or still to fetch when its
- * source asks for one. */
-static void restore_enrichment(hookd_runtime *rt, hookd_ev *ev, const unsigned char *json,
-                               size_t len)
-{
-    json_t *e = json ? json_loadb((const char *)json, len, 0, NULL) : NULL;
-    if (e) {
-        hookd_ev_set_enrichment(ev, e);
-        return;
-    }
-    for (size_t i = 0; i < rt->cfg->nsources; i++) {
-        const hookd_source_cfg *src = &rt->cfg->sources[i];
-        if (src->enrich && strcmp(src->name, ev->source) == 0)
-            atomic_store(&ev->enrich, HOOKD_ENRICH_NEEDED);
-    }
-}
-
 static void renew(hookd_pg *pg, int64_t now)
 {
     if (now < pg->next_renew)
@@ -110,7 +85,7 @@ static void claim(hookd_pg *pg, hookd_runtime *rt, hookd_dispatch *d, int64_t no
     const char *ev_id = NULL;
     for (size_t i = 0; i < n; i++) {
         hookd_pg_claimed *c = &v[i];
-        hookd_instance *in = instance_named(rt, c->plugin);
+        hookd_instance *in = hookd_runtime_instance(rt, c->plugin);
         if (!in) {
             char reason[256];
             snprintf(reason, sizeof reason, "no plugin instance \"%s\" in the configuration",
@@ -125,7 +100,8 @@ static void claim(hookd_pg *pg, hookd_runtime *rt, hookd_dispatch *d, int64_t no
                                   (const char *)c->body, c->body_len, (const char *)c->headers,
                                   c->headers_len);
             if (ev)
-                restore_enrichment(rt, ev, c->enrichment, c->enrichment_len);
+                hookd_runtime_restore_enrichment(rt, ev, (const char *)c->enrichment,
+                                                 c->enrichment_len);
             ev_id = c->event_id;
         }
         if (!ev || hookd_pg_held_put(pg, c->id, c->token) < 0 ||

@@ -15,30 +15,6 @@
 
 /* ---------- recovery: pending deliveries nobody holds ---------- */
 
-static hookd_instance *instance_named(hookd_runtime *rt, const char *name)
-{
-    for (size_t i = 0; i < rt->ninstances; i++)
-        if (strcmp(rt->instances[i].cfg->name, name) == 0)
-            return &rt->instances[i];
-    return NULL;
-}
-
-/* A restored event: its enrichment as kept, or still to fetch when its
- * source asks for one. */
-static void restore_enrichment(hookd_runtime *rt, hookd_ev *ev, const char *json, size_t len)
-{
-    json_t *e = json ? json_loadb(json, len, 0, NULL) : NULL;
-    if (e) {
-        hookd_ev_set_enrichment(ev, e);
-        return;
-    }
-    for (size_t i = 0; i < rt->cfg->nsources; i++) {
-        const hookd_source_cfg *src = &rt->cfg->sources[i];
-        if (src->enrich && strcmp(src->name, ev->source) == 0)
-            atomic_store(&ev->enrich, HOOKD_ENRICH_NEEDED);
-    }
-}
-
 static int64_t data_version(hookd_sqlite *sq)
 {
     sqlite3_stmt *s = sq->st[S_VERSION];
@@ -77,7 +53,7 @@ void hookd_sqlite_poll(hookd_sqlite *sq, hookd_runtime *rt, hookd_dispatch *d)
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         int64_t id = sqlite3_column_int64(s, 0);
         const char *plugin = (const char *)sqlite3_column_text(s, 1);
-        hookd_instance *in = instance_named(rt, plugin);
+        hookd_instance *in = hookd_runtime_instance(rt, plugin);
         taken++;
         if (!in) {
             char why[256];
@@ -102,7 +78,7 @@ void hookd_sqlite_poll(hookd_sqlite *sq, hookd_runtime *rt, hookd_dispatch *d)
                                   sqlite3_column_blob(s, 11),
                                   (size_t)sqlite3_column_bytes(s, 11));
             if (ev)
-                restore_enrichment(rt, ev, sqlite3_column_blob(s, 12),
+                hookd_runtime_restore_enrichment(rt, ev, sqlite3_column_blob(s, 12),
                                    (size_t)sqlite3_column_bytes(s, 12));
             ev_seq = seq;
         }
