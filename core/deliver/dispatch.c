@@ -51,6 +51,7 @@ struct hookd_dispatch {
     atomic_size_t jobs;     /* submitted and not yet freed: read without the lock */
     atomic_size_t waiting;  /* of those, in `later` (a retry's back-off): durable in the spool */
     int stopping;
+    int paused;             /* hookd_dispatch_pause */
     int nthreads, alive;
     pthread_t *threads;
     hookd_attempt_fn sink;
@@ -211,6 +212,8 @@ static void push_later(hookd_dispatch *d, job *j)
 /* First ready job whose instance has a free slot; the caller holds the lock. */
 static job *take(hookd_dispatch *d)
 {
+    if (d->paused)
+        return NULL;
     int64_t now = hookd_monotonic_ms();
     while (d->later && d->later->due <= now) {
         job *j = d->later;
@@ -239,7 +242,7 @@ static job *take(hookd_dispatch *d)
 
 static void wait_work(hookd_dispatch *d)
 {
-    if (!d->later) {
+    if (!d->later || d->paused) { /* paused: a due retry must not spin the worker */
         pthread_cond_wait(&d->cond, &d->lock);
         return;
     }
@@ -286,6 +289,17 @@ static void *worker(void *arg)
     pthread_cond_broadcast(&d->gone);
     pthread_mutex_unlock(&d->lock);
     return NULL;
+}
+
+void hookd_dispatch_pause(hookd_dispatch *d, int paused)
+{
+    if (!d)
+        return;
+    pthread_mutex_lock(&d->lock);
+    d->paused = paused;
+    if (!paused)
+        pthread_cond_broadcast(&d->cond);
+    pthread_mutex_unlock(&d->lock);
 }
 
 hookd_dispatch *hookd_dispatch_new(int workers)

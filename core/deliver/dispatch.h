@@ -75,6 +75,11 @@ size_t hookd_dispatch_pending(hookd_dispatch *d);
  * wait for (a retry waiting is durable in the spool). Lock-free. */
 size_t hookd_dispatch_ready(hookd_dispatch *d);
 
+/* paused 1: workers start nothing new (running deliveries end; queued ones
+ * and retries wait), e.g. while the spool cannot write their results;
+ * 0: they go on. Thread-safe. */
+void hookd_dispatch_pause(hookd_dispatch *d, int paused);
+
 /* Stops taking jobs, lets running deliveries end and waits up to wait_ms for
  * them. Queued jobs are dropped: they stay pending in the spool. Returns 0,
  * or -ETIMEDOUT when a plugin is still running (then the pool must not be

@@ -46,7 +46,9 @@ struct hookd_spool {
     uv_prepare_t prepare;     /* the same, for appends made outside I/O callbacks */
     hookd_append *st_head, *st_tail;  /* loop only: appended this iteration */
     /* writer only */
-    int failing;              /* the last commit failed: logged once */
+    int failing;              /* one of the three below: logged once */
+    int commit_failed;        /* the last commit failed */
+    int unreachable;          /* the store does not answer (until a commit or housekeep works) */
     int lost;                 /* the driver lost its store: failing until a restart */
     int64_t retry_recs_at;    /* monotonic ms; records wait after a failure */
     uint64_t commits, appended;   /* for the log line at close */
@@ -57,25 +59,48 @@ static const hookd_spool_driver *const drivers[] = {&hookd_spool_sqlite, &hookd_
 
 /* ---------- the failing state ---------- */
 
+/* The spool fails (ingest answers 503, /readyz 503, the dispatcher starts
+ * nothing: a result it could not write would only repeat the delivery)
+ * while the last commit failed, while the store is unreachable, or for
+ * good once it is lost. An unreachable store comes back on its own: the
+ * driver's housekeep says so, so a node that a load balancer took out of
+ * rotation (no traffic, no commit) becomes ready again. */
+static void publish(hookd_spool *sp)
+{
+    int failing = sp->lost || sp->commit_failed || sp->unreachable;
+    if (failing == sp->failing)
+        return;
+    sp->failing = failing;
+    atomic_store_explicit(&sp->failing_pub, failing, memory_order_relaxed);
+    hookd_dispatch_pause(sp->dispatch, failing);
+    if (!failing)
+        hookd_log(HOOKD_LOG_INFO, "spool %s: writing again; deliveries resume",
+                  sp->drv->describe(sp->db));
+}
+
 static void note_failure(hookd_spool *sp, const char *why, int status)
 {
-    if (status == HOOKD_SPOOL_LOST)
+    if (status == HOOKD_SPOOL_LOST) {
         sp->lost = 1; /* the driver said why */
-    else if (!sp->failing)
-        hookd_log(HOOKD_LOG_ERROR, "spool %s: commit failed: %s (%s); answering 503 until it "
-                  "recovers", sp->drv->describe(sp->db), why, sp->drv->detail(sp->db));
-    sp->failing = 1;
-    atomic_store_explicit(&sp->failing_pub, 1, memory_order_relaxed);
+    } else if (status == HOOKD_SPOOL_UNREACHABLE) {
+        if (!sp->unreachable && !sp->failing)
+            hookd_log(HOOKD_LOG_ERROR, "spool %s: unreachable: %s (%s); answering 503 and "
+                      "pausing deliveries until it answers", sp->drv->describe(sp->db),
+                      why ? why : "no answer", sp->drv->detail(sp->db));
+        sp->unreachable = 1;
+    } else {
+        if (!sp->failing)
+            hookd_log(HOOKD_LOG_ERROR, "spool %s: commit failed: %s (%s); answering 503 until "
+                      "it recovers", sp->drv->describe(sp->db), why, sp->drv->detail(sp->db));
+        sp->commit_failed = 1;
+    }
+    publish(sp);
 }
 
 static void note_success(hookd_spool *sp)
 {
-    if (sp->lost)
-        return;
-    if (sp->failing)
-        hookd_log(HOOKD_LOG_INFO, "spool %s: writing again", sp->drv->describe(sp->db));
-    sp->failing = 0;
-    atomic_store_explicit(&sp->failing_pub, 0, memory_order_relaxed);
+    sp->commit_failed = sp->unreachable = 0;
+    publish(sp);
 }
 
 /* ---------- the group commit ---------- */
@@ -156,8 +181,13 @@ static void *writer(void *arg)
             pthread_mutex_lock(&sp->lock);
             hookd_runtime *rt = hookd_runtime_ref(sp->rt);
             pthread_mutex_unlock(&sp->lock);
-            if (!sp->lost && sp->drv->housekeep(sp->db, rt, sp->dispatch) == HOOKD_SPOOL_LOST)
-                note_failure(sp, NULL, HOOKD_SPOOL_LOST);
+            int hk = sp->lost ? HOOKD_SPOOL_OK : sp->drv->housekeep(sp->db, rt, sp->dispatch);
+            if (hk == HOOKD_SPOOL_LOST || hk == HOOKD_SPOOL_UNREACHABLE) {
+                note_failure(sp, "no answer to the housekeeping pass", hk);
+            } else if (sp->unreachable) {
+                sp->unreachable = 0; /* it answers again: a commit will tell the rest */
+                publish(sp);
+            }
             hookd_runtime_unref(rt);
             next_housekeep = hookd_monotonic_ms() + HOOKD_SPOOL_HOUSEKEEP_MS;
         }

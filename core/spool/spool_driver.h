@@ -29,6 +29,10 @@ enum {
     HOOKD_SPOOL_FAILED = 1, /* nothing of the batch is stored; a later commit may work */
     HOOKD_SPOOL_LOST = 2,   /* the store is no longer the one opened (the driver logged
                              * why, once): nothing is written until hookd restarts */
+    HOOKD_SPOOL_UNREACHABLE = 3, /* the store cannot be reached now (a server down, a
+                             * connection cut): nothing of the batch is stored; the
+                             * driver reconnects, and a housekeep that returns OK
+                             * says it is back, with or without traffic */
 };
 
 /* One record from the workers, committed with the next batch of appends:
@@ -57,7 +61,7 @@ typedef struct hookd_spool_driver {
      * nothing. For each append it sets result (HOOKD_SPOOL_STORED with
      * delivery[], or HOOKD_SPOOL_DUPLICATE with first_id); on failure the
      * caller overwrites them. `now` is the Unix ms of the batch. Returns
-     * HOOKD_SPOOL_OK, or FAILED / LOST with *why a short reason for the
+     * HOOKD_SPOOL_OK, or FAILED / UNREACHABLE / LOST with *why a short reason for the
      * answers ("disk full") and detail(db) the driver's own words. */
     int (*commit)(void *db, hookd_append *apps, hookd_spool_rec *recs, int64_t now,
                   const char **why);
@@ -65,7 +69,9 @@ typedef struct hookd_spool_driver {
     /* Between commits, every HOOKD_SPOOL_HOUSEKEEP_MS: hands due pending
      * deliveries that nobody holds (an earlier run's, released retries,
      * replayed ones) to d within dispatch.queue, and applies retention
-     * under rt's configuration. Returns HOOKD_SPOOL_OK or LOST. */
+     * under rt's configuration. Returns HOOKD_SPOOL_OK (the store answered,
+     * or has nothing to reach), UNREACHABLE (a server that does not answer:
+     * the node is not ready until a pass returns OK) or LOST. */
     int (*housekeep)(void *db, hookd_runtime *rt, hookd_dispatch *d);
 
     /* After the last commit: writes back what it holds, releases the

@@ -229,7 +229,7 @@ static int pg_commit(void *db, hookd_append *apps, hookd_spool_rec *recs, int64_
     hookd_pg *pg = db;
     if (hookd_pg_ready(pg) < 0) {
         *why = "PostgreSQL unreachable";
-        return HOOKD_SPOOL_FAILED;
+        return HOOKD_SPOOL_UNREACHABLE;
     }
     changes ch = {0};
     int rc = run(pg, "BEGIN");
@@ -255,8 +255,12 @@ static int pg_commit(void *db, hookd_append *apps, hookd_spool_rec *recs, int64_
     free(ch.v);
     if (PQstatus(pg->c) == CONNECTION_OK)
         PQclear(PQexec(pg->c, "ROLLBACK"));
-    *why = PQstatus(pg->c) == CONNECTION_OK ? "commit failed" : "PostgreSQL unreachable";
-    return HOOKD_SPOOL_FAILED;
+    if (PQstatus(pg->c) == CONNECTION_OK) {
+        *why = "commit failed";
+        return HOOKD_SPOOL_FAILED;
+    }
+    *why = "PostgreSQL unreachable";
+    return HOOKD_SPOOL_UNREACHABLE;
 }
 
 /* ---------- open and close ---------- */

@@ -160,7 +160,7 @@ int hookd_pg_housekeep(void *db, hookd_runtime *rt, hookd_dispatch *d)
 {
     hookd_pg *pg = db;
     if (hookd_pg_ready(pg) < 0)
-        return HOOKD_SPOOL_OK; /* nothing is claimed until it is back */
+        return HOOKD_SPOOL_UNREACHABLE; /* nothing is claimed until it is back */
     int64_t now = hookd_now_ms();
     renew(pg, now);
     char why[256];
@@ -172,5 +172,6 @@ int hookd_pg_housekeep(void *db, hookd_runtime *rt, hookd_dispatch *d)
                   "their deliveries go back to the pool", pg->where, freed);
     claim(pg, rt, d, now);
     purge(pg, rt, now);
-    return HOOKD_SPOOL_OK;
+    /* A server that went away shows here first when no request comes. */
+    return PQstatus(pg->c) == CONNECTION_OK ? HOOKD_SPOOL_OK : HOOKD_SPOOL_UNREACHABLE;
 }

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <pthread.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -177,6 +178,45 @@ static void test_requested_delay_honoured(void **state)
     assert_string_equal(k.got[1].state, "delivered");
 }
 
+/* Paused (the spool cannot write results): a retry that falls due and a
+ * new job both wait, without a worker spinning; resumed, both run. */
+static void test_pause_holds_new_work(void **state)
+{
+    (void)state;
+    script s = {.results = {HOOKD_RETRY, HOOKD_OK, HOOKD_OK}, .retry_after = 30};
+    sink k = {0};
+    hookd_plugin_cfg pc = {.name = "t", .concurrency = 1, .timeout_ms = 1000,
+                           .retry_attempts = 5, .retry_backoff_ms = 30,
+                           .retry_max_backoff_ms = 30};
+    hookd_instance in = {.cfg = &pc, .plugin = &t_plugin, .inst = &s, .initialised = 1};
+    pthread_mutex_init(&k.lock, NULL);
+    hookd_dispatch *d = hookd_dispatch_new(1);
+    assert_non_null(d);
+    hookd_dispatch_set_sink(d, t_sink, &k);
+    hookd_ev *ev = hookd_ev_new("src", "tier.increase", hookd_now_ms(), "{}", 2,
+                                json_object(), NULL, NULL, 0);
+    assert_non_null(ev);
+    assert_int_equal(hookd_dispatch_submit(d, ev, &in, 1, 0, 0, 0), 0);
+    for (int i = 0; i < 500 && sink_count(&k) < 1; i++)
+        usleep(10000);
+    assert_int_equal(sink_count(&k), 1); /* the first attempt asked for a retry */
+    hookd_dispatch_pause(d, 1);
+    assert_int_equal(hookd_dispatch_submit(d, ev, &in, 2, 0, 0, 0), 0);
+    clock_t cpu = clock();
+    usleep(200000); /* past the retry's 30 ms */
+    assert_int_equal(sink_count(&k), 1);
+    assert_int_equal(s.calls, 1);
+    assert_true(clock() - cpu < CLOCKS_PER_SEC / 20); /* waited, did not spin */
+    hookd_dispatch_pause(d, 0);
+    for (int i = 0; i < 500 && sink_count(&k) < 3; i++)
+        usleep(10000);
+    assert_int_equal(sink_count(&k), 3);
+    hookd_ev_unref(ev);
+    assert_int_equal(hookd_dispatch_stop(d, 2000), 0);
+    hookd_dispatch_free(d);
+    pthread_mutex_destroy(&k.lock);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -185,6 +225,7 @@ int main(void)
         cmocka_unit_test(test_fail_is_dead_at_once),
         cmocka_unit_test(test_attempts_run_out),
         cmocka_unit_test(test_requested_delay_honoured),
+        cmocka_unit_test(test_pause_holds_new_work),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
