@@ -39,12 +39,14 @@
     $('signout').hidden = !t;
   }
   // #token=XYZ: keep it, then drop it from the address bar and the history entry at once.
-  if (location.hash.startsWith('#token=')) {
+  function takeToken() {
+    if (!location.hash.startsWith('#token=')) return;
     let t = location.hash.slice(7);
     try { t = decodeURIComponent(t); } catch (e) { /* keep it as typed */ }
     history.replaceState(null, '', location.pathname + location.search + '#/');
     if (t) setToken(t);
   }
+  takeToken();
 
   /* ---- the API ---- */
   const WHY = { 0: 'hookd unreachable', 401: 'token refused', 403: 'forbidden', 404: 'not found', 503: 'spool unreachable' };
@@ -56,13 +58,17 @@
     const t = getToken();
     if (t) headers.Authorization = 'Bearer ' + t;
     const opt = { cache: 'no-store', headers, credentials: 'omit', referrerPolicy: 'no-referrer' };
+    // A stalled answer must not stop the refresh loop for good.
+    if (typeof AbortSignal !== 'undefined' && AbortSignal.timeout) opt.signal = AbortSignal.timeout(15000);
     if (post !== undefined) {
       opt.method = 'POST';
       headers['Content-Type'] = 'application/json';
       opt.body = JSON.stringify(post);
     }
     let r;
-    try { r = await fetch('/api/v1/' + path, opt); } catch (e) { throw new ApiError(0, WHY[0]); }
+    try { r = await fetch('/api/v1/' + path, opt); } catch (e) {
+      throw new ApiError(0, e && e.name === 'TimeoutError' ? 'hookd did not answer in 15 s' : WHY[0]);
+    }
     let j = null;
     try { j = await r.json(); } catch (e) { /* not JSON */ }
     if (!r.ok) {
@@ -120,15 +126,19 @@
   function syncTable(table, items, key, make, update) {
     sync(table.tBodies[0], items, key, make, update);
     const empty = table.nextElementSibling;
-    if (empty && empty.classList.contains('empty')) empty.hidden = items.length > 0;
+    if (empty && empty.classList.contains('empty')) show(empty, !items.length);
   }
   function uniq(items, key) {
     const seen = new Set();
     return items.filter((it) => { const k = key(it); if (seen.has(k)) return false; seen.add(k); return true; });
   }
-  function badge(el, v) {
+  // cls: the element's own class, kept (the state's colour is the s-* class).
+  function badge(el, v, cls) {
     setText(el, v);
-    setAttr(el, 'class', 'badge s-' + String(v).replace(/[^a-z]/g, ''));
+    setAttr(el, 'class', (cls ? cls + ' ' : '') + 'badge s-' + String(v).replace(/[^a-z]/g, ''));
+  }
+  function show(el, on) {
+    if (el.hidden === !!on) el.hidden = !on;
   }
   function link(a, href, text) {
     setAttr(a, 'href', href);
@@ -326,7 +336,7 @@
       badge(c[4].firstChild, e.status || 'none');
       setText(c[5], delivSummary(e.deliveries));
     });
-    $('events-more').hidden = !evs.next;
+    show($('events-more'), evs.next);
   }
   // A tap anywhere on a row opens the event (the id link alone is a small target on a phone).
   $('events-list').tBodies[0].addEventListener('click', (ev) => {
@@ -365,13 +375,13 @@
   function renderDelivery(sec, d) {
     const q = (c) => sec.querySelector(c);
     setText(q('.plugin'), d.plugin);
-    badge(q('.state'), d.state);
+    badge(q('.state'), d.state, 'state');
     const bits = [d.attempts + (d.attempts === 1 ? ' attempt' : ' attempts')];
     if (d.next_at) bits.push('next ' + when(d.next_at, true));
     if (d.updated_at) bits.push('updated ' + when(d.updated_at, true));
     setText(q('.info'), bits.join(' · '));
     setText(q('.reason'), d.reason || '');
-    q('.reason').hidden = !d.reason;
+    show(q('.reason'), d.reason);
     q('.replay-delivery').dataset.plugin = d.plugin;
     const hist = uniq(Array.isArray(d.history) ? d.history : [], (a) => String(a.n));
     syncTable(q('table'), hist, (a) => String(a.n), (a) => {
@@ -423,7 +433,6 @@
     setText($('ed-source'), e.source);
     setText($('ed-type'), e.type);
     timeCell($('ed-received'), e.received_at, true);
-    setAttr($('ed-back'), 'href', eventsHash);
     const hd = e.headers && typeof e.headers === 'object' ? Object.keys(e.headers).map((k) => [k, e.headers[k]]) : [];
     syncTable($('ed-headers'), hd, (x) => x[0], (x) => {
       const tr = h('tr', 'header');
@@ -436,7 +445,7 @@
     setText($('ed-enrichment'), e.enrichment == null ? '(none)' : JSON.stringify(e.enrichment, null, 2));
     const ds = uniq(Array.isArray(e.deliveries) ? e.deliveries : [], (d) => String(d.id));
     sync($('ed-deliveries'), ds, (d) => String(d.id), makeDelivery, renderDelivery);
-    $('ed-nodeliveries').hidden = ds.length > 0;
+    show($('ed-nodeliveries'), !ds.length);
   }
   $('ed-raw').addEventListener('change', () => { if (lastEvent) renderBody(lastEvent); });
   async function replayEvent(btn, post) {
@@ -497,7 +506,7 @@
       setText(c[3], d.source); setText(c[4], d.type); setText(c[5], d.plugin);
       setText(c[6], d.attempts); setText(c[7], d.reason);
     });
-    $('dead-more').hidden = !dead.next;
+    show($('dead-more'), dead.next);
     deadButtons();
   }
   $('dead-list').addEventListener('change', (ev) => {
@@ -604,6 +613,7 @@
     }
   }
   function go() {
+    takeToken();
     const prev = route;
     route = parse();
     gen++;
@@ -622,6 +632,8 @@
       eventsHash = location.hash || '#/events';
       fillForm(EV_FORM, route.p);
       if (prev.view !== 'events' || prev.p.toString() !== route.p.toString()) { evs.rows = []; evs.next = null; }
+    } else if (route.view === 'event') {
+      setAttr($('ed-back'), 'href', eventsHash);
     } else if (route.view === 'dead') {
       fillForm(DEAD_FORM, route.p);
       if (prev.view !== 'dead' || prev.p.toString() !== route.p.toString()) {

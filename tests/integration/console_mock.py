@@ -16,6 +16,7 @@ refusal: the page must show it as text.
 import argparse
 import json
 import os
+import sys
 import threading
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -289,10 +290,19 @@ class Handler(BaseHTTPRequestHandler):
         return self.err(404, "no such path")
 
 
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        # A browser closing a kept-alive connection is not worth a traceback.
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
+
+
 def start(port=0, token=None):
     """Start the mock in a thread; returns (server, base URL). Stop with server.shutdown()."""
     handler = type("MockHandler", (Handler,), {"state": State(), "token": token})
-    srv = ThreadingHTTPServer(("127.0.0.1", port), handler)
+    srv = Server(("127.0.0.1", port), handler)
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     return srv, f"http://127.0.0.1:{srv.server_address[1]}"
 
