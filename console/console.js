@@ -210,6 +210,19 @@
     for (const k of keys) { const v = p.get(k); if (v) q.set(k, v); }
     return q;
   }
+  // One page of a list (events, dead letters) into st.rows: "more" appends the
+  // next page; a refresh asks again for as many rows as are shown.
+  async function loadPage(st, path, keys, list, id, g, more) {
+    const q = query(route.p, keys);
+    if (more) q.set('cursor', st.next);
+    else q.set('limit', String(Math.min(500, Math.max(50, st.rows.length))));
+    const j = await api(path + '?' + q);
+    if (g !== gen) return false;
+    const got = Array.isArray(j[list]) ? j[list] : [];
+    st.rows = uniq(more ? st.rows.concat(got) : got, (x) => String(x[id]));
+    st.next = j.next || null;
+    return true;
+  }
   function fillForm(map, p) {
     for (const k in map) {
       const el = $(map[k]);
@@ -305,7 +318,7 @@
 
   /* ---- events ---- */
   const EV_FORM = { source: 'f-source', type: 'f-type', status: 'f-status', since: 'f-since' };
-  const evs = { rows: [], next: null };
+  const evs = { rows: [], next: null, key: null };
   let eventsHash = '#/events';
   function delivSummary(d) {
     if (!d || typeof d !== 'object') return '';
@@ -314,14 +327,7 @@
     return parts.join(', ') || 'none';
   }
   async function loadEvents(g, more) {
-    const q = query(route.p, Object.keys(EV_FORM));
-    if (more) q.set('cursor', evs.next);
-    else q.set('limit', String(Math.min(500, Math.max(50, evs.rows.length))));
-    const j = await api('events?' + q);
-    if (g !== gen) return;
-    const got = Array.isArray(j.events) ? j.events : [];
-    evs.rows = uniq(more ? evs.rows.concat(got) : got, (e) => String(e.id));
-    evs.next = j.next || null;
+    if (!await loadPage(evs, 'events', Object.keys(EV_FORM), 'events', 'id', g, more)) return;
     syncTable($('events-list'), evs.rows, (e) => String(e.id), (e) => {
       const tr = row('event', ['Received', 'Event', 'Source', 'Type', 'Status', 'Deliveries']);
       tr.dataset.id = e.id;
@@ -464,7 +470,7 @@
 
   /* ---- dead letters ---- */
   const DEAD_FORM = { plugin: 'd-plugin', source: 'd-source', type: 'd-type' };
-  const dead = { rows: [], next: null, sel: new Set() };
+  const dead = { rows: [], next: null, sel: new Set(), key: null };
   function deadButtons() {
     const n = dead.sel.size;
     $('replay-selected').disabled = n === 0;
@@ -474,14 +480,7 @@
     all.indeterminate = n > 0 && n < dead.rows.length;
   }
   async function loadDead(g, more) {
-    const q = query(route.p, Object.keys(DEAD_FORM));
-    if (more) q.set('cursor', dead.next);
-    else q.set('limit', String(Math.min(500, Math.max(50, dead.rows.length))));
-    const j = await api('dead?' + q);
-    if (g !== gen) return;
-    const got = Array.isArray(j.dead) ? j.dead : [];
-    dead.rows = uniq(more ? dead.rows.concat(got) : got, (d) => String(d.delivery));
-    dead.next = j.next || null;
+    if (!await loadPage(dead, 'dead', Object.keys(DEAD_FORM), 'dead', 'delivery', g, more)) return;
     const keep = new Set(dead.rows.map((d) => String(d.delivery)));
     for (const k of dead.sel) if (!keep.has(k)) dead.sel.delete(k);
     syncTable($('dead-list'), dead.rows, (d) => String(d.delivery), (d) => {
@@ -575,9 +574,10 @@
   function ready() {
     if (body.dataset.ready !== '1') body.dataset.ready = '1';
   }
+  const signinWhy = $('signin-why').textContent;
   function signin(refused) {
     signedOut = true;
-    if (refused && getToken()) $('signin-why').textContent = 'The token was refused; enter the admin token.';
+    setText($('signin-why'), refused && getToken() ? 'The token was refused; enter the admin token.' : signinWhy);
     setToken(null);
     for (const v of Object.values(SECTION)) $(v).hidden = true;
     $('signin').hidden = false;
@@ -614,7 +614,6 @@
   }
   function go() {
     takeToken();
-    const prev = route;
     route = parse();
     gen++;
     signedOut = false;
@@ -631,13 +630,14 @@
     if (route.view === 'events') {
       eventsHash = location.hash || '#/events';
       fillForm(EV_FORM, route.p);
-      if (prev.view !== 'events' || prev.p.toString() !== route.p.toString()) { evs.rows = []; evs.next = null; }
+      // Back from an event to the same filter keeps the pages loaded.
+      if (evs.key !== route.p.toString()) { evs.rows = []; evs.next = null; evs.key = route.p.toString(); }
     } else if (route.view === 'event') {
       setAttr($('ed-back'), 'href', eventsHash);
     } else if (route.view === 'dead') {
       fillForm(DEAD_FORM, route.p);
-      if (prev.view !== 'dead' || prev.p.toString() !== route.p.toString()) {
-        dead.rows = []; dead.next = null; dead.sel.clear();
+      if (dead.key !== route.p.toString()) {
+        dead.rows = []; dead.next = null; dead.sel.clear(); dead.key = route.p.toString();
       }
     }
     document.title = 'hookd · ' + (route.view === 'event' ? 'event ' + route.id : route.view);
