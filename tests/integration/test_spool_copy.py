@@ -72,6 +72,11 @@ class SpoolCopy(SpoolCase):
     def tearDownClass(cls):
         cls.pg.destroy()
 
+    def setUp(self):
+        super().setUp()
+        self.pg.sql(self.pg.dbname, "DROP TABLE IF EXISTS hookd_attempts, hookd_deliveries,"
+                    " hookd_dedup, hookd_events, hookd_meta CASCADE")
+
     def q(self, sql):
         return self.pg.query(self.pg.dbname, sql)
 
@@ -173,6 +178,13 @@ class SpoolCopy(SpoolCase):
         self.assertIn("hookd: no spool at", err)
         h = self.hookd(base_config(self.dir, top=SPOOL))
         h.stop()
+        # Empty after postgres: everything from libpq's environment.
+        env = {"PGHOST": "127.0.0.1", "PGPORT": str(self.pg.port), "PGUSER": self.pg.user,
+               "PGPASSWORD": self.pg.password, "PGDATABASE": self.pg.dbname}
+        r = self.run_cli("spool", "copy", "-c", "hookd.yaml", "--to", "postgres:", env=env)
+        self.assertEqual((r.returncode, r.stdout.decode()),
+                         (0, "copied 0 events, 0 deliveries (0 pending, 0 dead), 0 attempts;"
+                             " skipped 0 already present\n"), r.stderr)
         _, err = self.copy("--to", "postgres:" + self.pg.conninfo(password="s3cret-wrong"),
                            code=1)
         self.assertRegex(err, r"^hookd: cannot connect to PostgreSQL: .*password authentication"
