@@ -2,6 +2,7 @@
  * its lines of `hookd --help`. Parsing, help and exit codes: cli/cli.c; each
  * command: its cli/ file. -c FILE and -h are every command's. */
 #include "cli/cli.h"
+#include "cli/copy_cli.h"
 
 #define SCHEMES "ctct-jws | ctct-hmac-sha256 | github | stripe | standard-webhooks\n| hmac"
 
@@ -75,6 +76,16 @@ static const hookd_cli_opt replay_opts[] = {
     {0},
 };
 
+static const hookd_cli_opt spool_opts[] = {
+    {"to", 0, "postgres:CONNINFO",
+     "the cluster's PostgreSQL: a libpq string or URI; empty after\n"
+     "postgres: takes it from PGHOST, PGUSER, PGPASSWORD..."},
+    {"spool", 0, "PATH", "the SQLite spool to copy (default: spool.path of -c FILE)"},
+    {"batch", 0, "N", "events per transaction (default 500)"},
+    {"json", 0, NULL, "machine-readable summary"},
+    {0},
+};
+
 static const hookd_cli_opt ctct_opts[] = {
     {"json", 0, NULL, "machine-readable output"},
     {0},
@@ -103,6 +114,13 @@ static const hookd_cli_cmd commands[] = {
     {"replay", hookd_cmd_replay, replay_opts, -1,
      "  replay ID...        deliver these events again (every routed instance)\n"
      "  replay --dead       deliver every dead letter again (--plugin NAME: only its)\n"},
+    {"spool", hookd_cmd_spool, spool_opts, -1,
+     "  spool copy --to postgres:CONNINFO\n"
+     "                      copy this node's SQLite spool into a cluster's PostgreSQL\n"
+     "                      spool: events, deliveries with their state (pending ones\n"
+     "                      unclaimed, for any node), attempts, dedup keys; a second\n"
+     "                      run copies nothing twice. It reads while hookd runs; stop\n"
+     "                      hookd first for a consistent copy of in-flight rows\n"},
     {"ctct", hookd_cmd_ctct, ctct_opts, -1,
      "  ctct topics         Constant Contact partner webhook topics and subscriptions\n"
      "  ctct subscribe TOPIC URL   subscribe a topic (1-4 or its event type) to an https URL\n"
