@@ -4,7 +4,8 @@ set -eu
 PKGS="build-essential cmake pkg-config clang
 libuv1-dev node-llhttp libssl-dev libyaml-dev libjansson-dev libcurl4-openssl-dev
 libsqlite3-dev libpq-dev libcmocka-dev
-python3 python3-aiosmtpd python3-prometheus-client python3-jwcrypto postgresql openssl curl wrk valgrind haproxy"
+python3 python3-aiosmtpd python3-prometheus-client python3-jwcrypto postgresql openssl curl wrk valgrind haproxy
+chromium chromium-driver python3-selenium"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
