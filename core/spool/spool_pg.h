@@ -1,15 +1,18 @@
 /* spool_pg: the PostgreSQL driver's state, shared by spool_pg.c (open,
  * the group commit, close), spool_pg_conn.c (connections, the held set)
- * and spool_pg_housekeep.c (the housekeeping thread: renewal, claims,
- * LISTEN, retention). Not for anyone else: the driver's interface is
+ * and spool_pg_housekeep.c (renewal and expired leases on the writer;
+ * claims, LISTEN and retention on a thread of its own). Not for anyone else: the driver's interface is
  * spool_driver.h.
  *
- * Threads and connections (spool.pool must allow two): the spool's writer
- * thread commits on `c`; the driver's own housekeeping thread renews
- * leases, releases expired ones, claims due deliveries and LISTENs on
- * `hookd_due`, on `kc`. So a claim or a renewal never delays a commit, and
- * a notification wakes a claim without waiting for the writer. What both
- * threads touch (the held set, the runtime) is under `lock`. */
+ * Threads and connections (spool.pool must allow two; more would buy
+ * nothing while the writer is one thread): the spool's writer thread
+ * commits, renews leases and releases expired ones on `w` (they write the
+ * rows commits write: on one connection they never wait for, or deadlock
+ * with, this node's own commits); the driver's housekeeping thread LISTENs
+ * on hookd_due, claims due deliveries and applies retention on `k`, so a
+ * claim never delays a commit, and a notification wakes a claim without
+ * waiting for the writer. What both threads touch (the held set, the
+ * runtime) is under `lock`. */
 #ifndef HOOKD_SPOOL_PG_H
 #define HOOKD_SPOOL_PG_H
 
