@@ -95,7 +95,8 @@ static _Alignas(64) atomic_uint epoch;
 static metrics *retired;        /* loop thread: newest first */
 static atomic_size_t live_sets; /* allocated sets: current and retired (tests) */
 /* Not per configuration: they survive reloads. */
-static atomic_uint_fast64_t dead_letters, lease_lost, tls_failures, reloads_ok, reloads_failed;
+static atomic_uint_fast64_t dead_letters, lease_lost, leases_expired, tls_failures, reloads_ok,
+    reloads_failed;
 #define NO_EXPIRY INT_FAST64_MIN
 static atomic_int_fast64_t tls_expiry = NO_EXPIRY; /* no TLS (yet) */
 
@@ -165,6 +166,7 @@ int hookd_metrics_init(const hookd_metrics_names *n)
         return -1;
     atomic_store_explicit(&dead_letters, 0, RLX);
     atomic_store_explicit(&lease_lost, 0, RLX);
+    atomic_store_explicit(&leases_expired, 0, RLX);
     atomic_store_explicit(&tls_failures, 0, RLX);
     atomic_store_explicit(&reloads_ok, 0, RLX);
     atomic_store_explicit(&reloads_failed, 0, RLX);
@@ -433,6 +435,12 @@ void hookd_metrics_lease_lost(void)
         atomic_fetch_add_explicit(&lease_lost, 1, RLX);
 }
 
+void hookd_metrics_leases_expired(uint64_t n)
+{
+    if (on())
+        atomic_fetch_add_explicit(&leases_expired, n, RLX);
+}
+
 void hookd_metrics_tls_handshake_failure(void)
 {
     if (on())
@@ -596,6 +604,11 @@ static char *render(metrics *m, const hookd_metrics_gauges *g, size_t *len)
          "Delivery results not written because this node's lease on the delivery had "
          "passed (spool.driver: postgres; another node may run it again).");
     put(&b, "hookd_lease_lost_total %llu\n", (unsigned long long)ld(&lease_lost));
+
+    head(&b, "hookd_leases_expired_total", "counter",
+         "Claims on deliveries whose lease passed (a node stopped or died) that this node "
+         "released back to the pool (spool.driver: postgres).");
+    put(&b, "hookd_leases_expired_total %llu\n", (unsigned long long)ld(&leases_expired));
 
     head(&b, "hookd_spool_bytes", "gauge", "Size of the spool file and its -wal, in bytes.");
     put(&b, "hookd_spool_bytes %llu\n", (unsigned long long)g->spool_bytes);

@@ -75,6 +75,8 @@ void hookd_metrics_dead_letter(void);
 /* One result the PostgreSQL spool did not write: the node's lease on the
  * delivery had passed (docs/DESIGN.md §11). */
 void hookd_metrics_lease_lost(void);
+/* n claims whose lease had passed, released to the pool by this node. */
+void hookd_metrics_leases_expired(uint64_t n);
 /* One read of a ctct-jws source's key set: ok (with its key count) or not. */
 void hookd_metrics_jwks_read(const char *source, int ok, size_t nkeys);
 /* The key count of a set in use that no read counted (the kept copy). */

@@ -165,7 +165,9 @@ static int load_spool_pg(hookd_cy *cy, hookd_config *cfg, yaml_node_t *m)
                                  "got \"%s\"", cfg->spool_node);
     if (hookd_cy_duration(cy, m, "lease", &cfg->spool_lease_ms, 1000, 3600 * 1000) < 0)
         return -1;
-    if ((r = hookd_cy_int(cy, m, "pool", &v, 1, 64)) < 0)
+    /* At least 2: the PostgreSQL driver commits on one connection and
+     * claims and LISTENs on another (core/spool/spool_pg.h). */
+    if ((r = hookd_cy_int(cy, m, "pool", &v, 2, 64)) < 0)
         return -1;
     if (r)
         cfg->spool_pool = (int)v;

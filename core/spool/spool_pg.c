@@ -1,11 +1,12 @@
 /* spool_pg: the PostgreSQL driver of the spool (spool_driver.h), the
  * cluster mode of docs/DESIGN.md §11. Several nodes share one database: the
  * schema is spool_pg_schema.c's, claims and results under a token
- * spool_pg_claim.c's; spool_pg_housekeep.c renews leases, claims due
- * deliveries and applies retention. This first cut sends each statement
- * on its own (no pipeline mode) over one connection of the writer thread,
- * and has no LISTEN/NOTIFY: the once-a-second housekeep finds what fell
- * due or was released. */
+ * spool_pg_claim.c's; spool_pg_housekeep.c's thread renews leases, claims
+ * due deliveries (woken by NOTIFY hookd_due) and applies retention on a
+ * connection of its own. Here: open, close and the group commit, which
+ * sends a whole batch in libpq's pipeline mode (BEGIN, one statement per
+ * append and per record, COMMIT, then the results): one round trip and one
+ * WAL flush per batch, whatever its size. */
 #include "spool_pg.h"
 
 #include <inttypes.h>
@@ -20,158 +21,101 @@
 #include "spool_pg_claim.h"
 #include "spool_pg_schema.h"
 
-/* Runs one statement with text parameters (NULL: SQL NULL) and bytea ones
- * where lens[i] > 0 or bin[i] is set. The result, or NULL with detail set. */
-static PGresult *q(hookd_pg *pg, const char *what, const char *sql, int n,
-                   const char *const *p, const int *lens, const int *fmts, ExecStatusType want)
-{
-    PGresult *r = PQexecParams(pg->c, sql, n, NULL, p, lens, fmts, 0);
-    if (r && PQresultStatus(r) == want)
-        return r;
-    hookd_pg_note(pg, what, r);
-    PQclear(r);
-    return NULL;
-}
-
-static int run(hookd_pg *pg, const char *sql)
-{
-    PGresult *r = q(pg, sql, sql, 0, NULL, NULL, NULL, PGRES_COMMAND_OK);
-    PQclear(r);
-    return r ? 0 : -1;
-}
-
 /* ---------- the group commit ---------- */
 
 #define I64(buf, v) (snprintf(buf, sizeof buf, "%" PRId64, (int64_t)(v)), buf)
 
-/* Changes to the held set, applied once the transaction committed. */
-typedef struct change {
-    int64_t id, token; /* token 0: drop */
-} change;
+/* One event and its deliveries in one statement, so that the batch's
+ * statements need none of each other's results and go to the server
+ * together. The deliveries are inserted already claimed by this node
+ * (it delivers them from memory); ids come back in the order of $11. */
+#define DELIVERIES                                                                           \
+    " d AS (INSERT INTO hookd_deliveries(event, plugin, state, next_at, updated_at, claim,"  \
+    " lease_until, node) SELECT e.seq, u.p, 'pending', $4::bigint, $7::bigint, $8::bigint,"  \
+    " $9::bigint, $10::text FROM e, unnest($11::text[]) WITH ORDINALITY AS u(p, o)"          \
+    " ORDER BY u.o RETURNING id)"
 
-typedef struct changes {
-    change *v;
-    size_t n, cap;
-    int lost;          /* results not written: the lease had passed */
-} changes;
+static const char append_sql[] =
+    "WITH e AS (INSERT INTO hookd_events(id, source, type, received_at, body, headers)"
+    " VALUES($1::text, $2::text, $3::text, $4::bigint, $5::bytea, $6::bytea) RETURNING seq),"
+    DELIVERIES
+    " SELECT $1::text, d.id FROM (SELECT 1) x LEFT JOIN d ON true ORDER BY d.id";
 
-static int note_change(changes *ch, int64_t id, int64_t token)
+/* With a dedup key: the key's row decides in the same statement. A new key
+ * is inserted; a key seen inside the window ($13 ms before this event) is
+ * a duplicate, answered with the event the row names; an older one is
+ * replaced. ON CONFLICT locks the row and sees its latest version, so two
+ * nodes given one key at once serialise on it (the second waits for the
+ * first's commit) and "replaced only if still the row read" holds without
+ * a second look. The event and its deliveries are inserted only when the
+ * row now names this event. */
+static const char append_key_sql[] =
+    "WITH k AS (INSERT INTO hookd_dedup(source, key, event, at)"
+    " VALUES($2::text, $12::text, $1::text, $4::bigint) ON CONFLICT (source, key) DO UPDATE SET"
+    " event = CASE WHEN hookd_dedup.at < EXCLUDED.at - $13::bigint THEN EXCLUDED.event"
+    " ELSE hookd_dedup.event END,"
+    " at = CASE WHEN hookd_dedup.at < EXCLUDED.at - $13::bigint THEN EXCLUDED.at"
+    " ELSE hookd_dedup.at END RETURNING event),"
+    " e AS (INSERT INTO hookd_events(id, source, type, received_at, body, headers)"
+    " SELECT $1::text, $2::text, $3::text, $4::bigint, $5::bytea, $6::bytea"
+    " WHERE (SELECT event FROM k) = $1::text RETURNING seq),"
+    DELIVERIES
+    " SELECT (SELECT event FROM k), d.id FROM (SELECT 1) x LEFT JOIN d ON true ORDER BY d.id";
+
+/* '{"a","b"}': a text[] parameter. NULL on no memory. */
+static char *text_array(hookd_instance *const *to, size_t n)
 {
-    if (ch->n == ch->cap) {
-        size_t cap = ch->cap ? ch->cap * 2 : 64;
-        change *v = realloc(ch->v, cap * sizeof *v);
-        if (!v)
-            return -1;
-        ch->v = v;
-        ch->cap = cap;
+    size_t cap = 3;
+    for (size_t i = 0; i < n; i++)
+        cap += 3 + 2 * strlen(to[i]->cfg->name);
+    char *s = malloc(cap), *w = s;
+    if (!s)
+        return NULL;
+    *w++ = '{';
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            *w++ = ',';
+        *w++ = '"';
+        for (const char *c = to[i]->cfg->name; *c; c++) {
+            if (*c == '"' || *c == '\\')
+                *w++ = '\\';
+            *w++ = *c;
+        }
+        *w++ = '"';
     }
-    ch->v[ch->n++] = (change){id, token};
-    return 0;
+    *w++ = '}';
+    *w = '\0';
+    return s;
 }
 
-/* The dedup key: 1 a new key (or an old one replaced), 0 a duplicate
- * (first_id set), -1 on error. Two nodes inserting one key serialise on
- * the primary key: the second waits, then reads the first's row. */
-static int dedup(hookd_pg *pg, hookd_append *a)
+static int send_append(hookd_pg *pg, hookd_append *a, int64_t now)
 {
     hookd_ev *ev = a->ev;
-    char at[24], old_at[24];
-    I64(at, ev->pub.received_at_ms);
-    for (int tries = 0; tries < 3; tries++) {
-        const char *p[4] = {ev->source, a->key, ev->id, at};
-        PGresult *r = q(pg, "storing a dedup key",
-                        "INSERT INTO hookd_dedup(source, key, event, at) VALUES($1,$2,$3,$4)"
-                        " ON CONFLICT (source, key) DO NOTHING RETURNING 1",
-                        4, p, NULL, NULL, PGRES_TUPLES_OK);
-        if (!r)
-            return -1;
-        int stored = PQntuples(r) == 1;
-        PQclear(r);
-        if (stored)
-            return 1;
-        r = q(pg, "reading a dedup key",
-              "SELECT event, at FROM hookd_dedup WHERE source = $1 AND key = $2", 2, p, NULL,
-              NULL, PGRES_TUPLES_OK);
-        if (!r)
-            return -1;
-        if (PQntuples(r) == 0) { /* retention took it meanwhile: insert again */
-            PQclear(r);
-            continue;
-        }
-        int64_t first_at = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
-        if (first_at >= ev->pub.received_at_ms - a->window_ms) {
-            snprintf(a->first_id, sizeof a->first_id, "%s", PQgetvalue(r, 0, 0));
-            PQclear(r);
-            return 0;
-        }
-        snprintf(old_at, sizeof old_at, "%s", PQgetvalue(r, 0, 1));
-        PQclear(r);
-        /* Outside the window: replaced only if still the row read. */
-        const char *u[5] = {ev->source, a->key, ev->id, at, old_at};
-        r = q(pg, "replacing a dedup key",
-              "UPDATE hookd_dedup SET event = $3, at = $4"
-              " WHERE source = $1 AND key = $2 AND at = $5",
-              5, u, NULL, NULL, PGRES_COMMAND_OK);
-        if (!r)
-            return -1;
-        int replaced = strtol(PQcmdTuples(r), NULL, 10) == 1;
-        PQclear(r);
-        if (replaced)
-            return 1;
-    }
-    hookd_say(pg->detail, sizeof pg->detail, "dedup key of %s changed under three tries",
-              ev->source);
-    return -1;
-}
-
-static int store(hookd_pg *pg, hookd_append *a, int64_t now, changes *ch)
-{
-    hookd_ev *ev = a->ev;
-    if (a->has_key) {
-        int d = dedup(pg, a);
-        if (d < 0)
-            return -1;
-        if (d == 0) {
-            a->result = HOOKD_SPOOL_DUPLICATE;
-            return 0;
-        }
-    }
-    char rcv[24], seq[24], nw[24], tok[24], until[24];
-    const char *p[6] = {ev->id, ev->source, ev->type, I64(rcv, ev->pub.received_at_ms),
-                        (const char *)ev->body, (const char *)ev->hstore};
-    int lens[6] = {0, 0, 0, 0, (int)ev->pub.body_len, (int)ev->hsize};
-    int fmts[6] = {0, 0, 0, 0, 1, 1};
-    if (!p[4])
-        p[4] = "";
-    if (!p[5])
-        p[5] = "";
-    PGresult *r = q(pg, "storing an event",
-                    "INSERT INTO hookd_events(id, source, type, received_at, body, headers)"
-                    " VALUES($1,$2,$3,$4,$5,$6) RETURNING seq",
-                    6, p, lens, fmts, PGRES_TUPLES_OK);
-    if (!r)
+    char rcv[24], nw[24], tok[24], until[24], win[24];
+    char *plugins = text_array(a->to, a->nto);
+    if (!plugins)
         return -1;
-    snprintf(seq, sizeof seq, "%s", PQgetvalue(r, 0, 0));
-    PQclear(r);
-    /* Inserted already claimed by this node: it delivers them from memory. */
-    I64(nw, now);
-    I64(tok, pg->token);
-    I64(until, now + pg->lease_ms);
-    for (size_t i = 0; i < a->nto; i++) {
-        const char *d[7] = {seq, a->to[i]->cfg->name, rcv, nw, tok, until, pg->node};
-        r = q(pg, "storing a delivery",
-              "INSERT INTO hookd_deliveries(event, plugin, state, next_at, updated_at, claim,"
-              " lease_until, node) VALUES($1,$2,'pending',$3,$4,$5,$6,$7) RETURNING id",
-              7, d, NULL, NULL, PGRES_TUPLES_OK);
-        if (!r)
-            return -1;
-        a->delivery[i] = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-        PQclear(r);
-        if (note_change(ch, a->delivery[i], pg->token) < 0)
-            return -1;
-    }
-    a->result = HOOKD_SPOOL_STORED;
-    return 0;
+    const char *p[13] = {ev->id, ev->source, ev->type, I64(rcv, ev->pub.received_at_ms),
+                         ev->body ? (const char *)ev->body : "",
+                         ev->hstore ? (const char *)ev->hstore : "", I64(nw, now),
+                         I64(tok, pg->token), I64(until, now + pg->lease_ms), pg->node,
+                         plugins, a->key, I64(win, a->window_ms)};
+    int lens[13] = {0, 0, 0, 0, (int)ev->pub.body_len, (int)ev->hsize};
+    int fmts[13] = {0, 0, 0, 0, 1, 1};
+    int ok = PQsendQueryParams(pg->w.c, a->has_key ? append_key_sql : append_sql,
+                               a->has_key ? 13 : 11, NULL, p, lens, fmts, 0);
+    free(plugins);
+    return ok ? 0 : -1;
+}
+
+static int send_enrichment(hookd_pg *pg, const hookd_spool_rec *rc)
+{
+    const char *p[2] = {rc->id, rc->json};
+    int lens[2] = {0, (int)strlen(rc->json)}, fmts[2] = {0, 1};
+    return PQsendQueryParams(pg->w.c, "UPDATE hookd_events SET enrichment = $2 WHERE id = $1",
+                             2, NULL, p, lens, fmts, 0)
+               ? 0
+               : -1;
 }
 
 static const char *result_text(int r)
@@ -179,100 +123,275 @@ static const char *result_text(int r)
     return r == HOOKD_OK ? "ok" : r == HOOKD_RETRY ? "retry" : "fail";
 }
 
-static int record(hookd_pg *pg, const hookd_spool_rec *rc, int64_t now, changes *ch)
+/* What one statement of the pipeline was, to read its result. */
+typedef struct sent {
+    enum { S_PLAIN, S_APPEND, S_FINISH } kind;
+    const char *what;      /* for the failure's detail */
+    hookd_append *a;       /* S_APPEND */
+    int64_t id, token;     /* S_FINISH: the delivery, the token it is held under */
+    int release;           /* S_FINISH: no longer held once written */
+    int written;           /* S_FINISH: the claim still matched */
+} sent;
+
+typedef struct batch {
+    sent *v;
+    size_t n, cap;
+    int lost;              /* results for deliveries not held here: not sent */
+    int notify;            /* a retry released to the pool is due already */
+} batch;
+
+static sent *add(batch *b, int kind, const char *what)
 {
-    const hookd_attempt *a = &rc->a;
-    if (rc->json) {
-        const char *p[2] = {rc->id, rc->json};
-        int lens[2] = {0, (int)strlen(rc->json)}, fmts[2] = {0, 1};
-        PGresult *r = q(pg, "storing an enrichment",
-                        "UPDATE hookd_events SET enrichment = $2 WHERE id = $1", 2, p, lens,
-                        fmts, PGRES_COMMAND_OK);
-        PQclear(r);
-        return r ? 0 : -1;
+    if (b->n == b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 64;
+        sent *v = realloc(b->v, cap * sizeof *v);
+        if (!v)
+            return NULL;
+        b->v = v;
+        b->cap = cap;
     }
+    sent *s = &b->v[b->n++];
+    *s = (sent){.kind = kind, .what = what};
+    return s;
+}
+
+static int send_plain(hookd_pg *pg, batch *b, const char *sql)
+{
+    return add(b, S_PLAIN, sql) &&
+                   PQsendQueryParams(pg->w.c, sql, 0, NULL, NULL, NULL, NULL, 0)
+               ? 0
+               : -1;
+}
+
+/* Queues one record. A result for a delivery this node does not hold (its
+ * lease passed and it was dropped) sends nothing: it is counted lost. */
+static int send_record(hookd_pg *pg, batch *b, const hookd_spool_rec *rc, int64_t now)
+{
+    if (rc->json)
+        return add(b, S_PLAIN, "storing an enrichment") && send_enrichment(pg, rc) == 0 ? 0
+                                                                                         : -1;
+    const hookd_attempt *a = &rc->a;
     int64_t token = hookd_pg_held_get(pg, a->delivery);
-    int done = 0;
-    if (token) {
-        char err[256];
-        done = hookd_pg_finish(pg->c, a->delivery, token, a->state, a->n, a->next_at, now,
-                               rc->reason, pg->node, a->started_at, a->duration_ms,
-                               result_text(a->result), err, sizeof err);
-        if (done < 0) {
-            hookd_say(pg->detail, sizeof pg->detail, "%s", err);
+    if (!token) {
+        b->lost++;
+        return 0;
+    }
+    sent *s = add(b, S_FINISH, "writing a delivery's result");
+    if (!s)
+        return -1;
+    s->id = a->delivery;
+    s->token = token;
+    /* A retry the dispatcher keeps in memory stays this node's, under a
+     * new lease; any other result lets the row go. A released retry due
+     * already wakes the other nodes (one due later is found by their
+     * once-a-second pass once due: a wake-up now would find nothing). */
+    int pending = strcmp(a->state, "pending") == 0, keep = pending && !a->released;
+    s->release = !keep;
+    if (pending && a->released && a->next_at <= now)
+        b->notify = 1;
+    return hookd_pg_finish_send(pg->w.c, a->delivery, token, a->state, a->n, a->next_at, now,
+                                rc->reason, pg->node, a->started_at, a->duration_ms,
+                                result_text(a->result), keep ? now + pg->lease_ms : 0);
+}
+
+/* One statement's result: 0, or -1 with pg->detail set. */
+static int read_one(hookd_pg *pg, sent *s, PGresult *r)
+{
+    ExecStatusType want = s->kind == S_APPEND ? PGRES_TUPLES_OK : PGRES_COMMAND_OK;
+    if (PQresultStatus(r) != want) {
+        hookd_pg_note(pg, s->what, r);
+        return -1;
+    }
+    if (s->kind == S_FINISH) {
+        s->written = strtol(PQcmdTuples(r), NULL, 10) > 0;
+        return 0;
+    }
+    if (s->kind != S_APPEND)
+        return 0;
+    hookd_append *a = s->a;
+    int rows = PQntuples(r);
+    if (rows < 1 || PQgetisnull(r, 0, 0)) {
+        hookd_say(pg->detail, sizeof pg->detail, "storing an event: no answer");
+        return -1;
+    }
+    const char *first = PQgetvalue(r, 0, 0);
+    if (a->has_key && strcmp(first, a->ev->id) != 0) {
+        snprintf(a->first_id, sizeof a->first_id, "%s", first);
+        a->result = HOOKD_SPOOL_DUPLICATE;
+        return 0;
+    }
+    size_t k = 0;
+    for (int i = 0; i < rows; i++)
+        if (!PQgetisnull(r, i, 1) && k < a->nto)
+            a->delivery[k++] = strtoll(PQgetvalue(r, i, 1), NULL, 10);
+    if (k != a->nto) {
+        hookd_say(pg->detail, sizeof pg->detail, "storing an event: %zu of %zu deliveries",
+                  k, a->nto);
+        return -1;
+    }
+    a->result = HOOKD_SPOOL_STORED;
+    return 0;
+}
+
+/* Sends the whole batch (BEGIN, a statement per append and per record,
+ * COMMIT) and a sync: one round trip. 0, or -1 when libpq could not queue
+ * it (the connection is then dropped). */
+static int send_batch(hookd_pg *pg, batch *b, hookd_append *apps, hookd_spool_rec *recs,
+                      int64_t now)
+{
+    PGconn *c = pg->w.c;
+    if (!PQenterPipelineMode(c) || send_plain(pg, b, "BEGIN") < 0)
+        return -1;
+    for (hookd_append *a = apps; a; a = a->next) {
+        sent *s = add(b, S_APPEND, "storing an event");
+        if (!s)
+            return -1;
+        s->a = a;
+        if (send_append(pg, a, now) < 0)
+            return -1;
+    }
+    for (hookd_spool_rec *r = recs; r; r = r->next)
+        if (send_record(pg, b, r, now) < 0)
+            return -1;
+    /* Delivered with the COMMIT, never before: listeners see the rows. */
+    if (b->notify && send_plain(pg, b, "NOTIFY " HOOKD_PG_CHANNEL) < 0)
+        return -1;
+    if (send_plain(pg, b, "COMMIT") < 0 || !PQpipelineSync(c))
+        return -1;
+    return 0;
+}
+
+/* Reads the batch's results up to the sync. 0 all went well, 1 a statement
+ * failed (the transaction is aborted: ROLLBACK it), -1 the connection
+ * broke or answered out of turn. */
+static int read_batch(hookd_pg *pg, batch *b)
+{
+    PGconn *c = pg->w.c;
+    int failed = 0;
+    size_t i = 0; /* the statement whose results come: each ends with a NULL */
+    for (;;) {
+        PGresult *r = PQgetResult(c);
+        if (!r) {
+            if (PQstatus(c) != CONNECTION_OK || ++i > b->n) {
+                hookd_pg_note(pg, "committing", NULL);
+                return -1;
+            }
+            continue;
+        }
+        ExecStatusType st = PQresultStatus(r);
+        if (st == PGRES_PIPELINE_SYNC) {
+            PQclear(r);
+            break;
+        }
+        if (i >= b->n) {
+            hookd_pg_note(pg, "committing: an answer out of turn", r);
+            PQclear(r);
             return -1;
         }
-    }
-    if (!done) { /* the lease passed: another node may hold the delivery */
-        ch->lost++;
-        return note_change(ch, a->delivery, 0);
-    }
-    if (strcmp(a->state, "pending") == 0 && !a->released) {
-        /* A retry the dispatcher keeps in memory: still this node's, so
-         * claimed again at once (hookd_pg_finish let it go). */
-        char id[24], tok[24], until[24];
-        const char *p[4] = {I64(id, a->delivery), I64(tok, token),
-                            I64(until, now + pg->lease_ms), pg->node};
-        PGresult *r = q(pg, "keeping a retry",
-                        "UPDATE hookd_deliveries SET claim = $2, lease_until = $3, node = $4"
-                        " WHERE id = $1 AND claim IS NULL AND state = 'pending'",
-                        4, p, NULL, NULL, PGRES_COMMAND_OK);
+        /* After a failure the rest come back PGRES_PIPELINE_ABORTED. */
+        if (!failed && read_one(pg, &b->v[i], r) < 0)
+            failed = 1;
         PQclear(r);
-        return r ? 0 : -1;
     }
-    return note_change(ch, a->delivery, 0);
+    if (!PQexitPipelineMode(c)) {
+        hookd_pg_note(pg, "leaving pipeline mode", NULL);
+        return -1;
+    }
+    return failed;
+}
+
+/* The committed batch's changes to the held set and the lost results. */
+static void apply(hookd_pg *pg, batch *b, hookd_append *apps)
+{
+    int lost = b->lost;
+    for (hookd_append *a = apps; a; a = a->next)
+        for (size_t i = 0; a->result == HOOKD_SPOOL_STORED && i < a->nto; i++)
+            if (hookd_pg_held_put(pg, a->delivery[i], pg->token) < 0)
+                /* Not renewed: its lease ends and another node delivers it too. */
+                hookd_log(HOOKD_LOG_WARN, "spool %s: out of memory: delivery %" PRId64
+                          " will not be renewed", pg->where, a->delivery[i]);
+    for (size_t i = 0; i < b->n; i++) {
+        sent *s = &b->v[i];
+        if (s->kind != S_FINISH)
+            continue;
+        if (!s->written) /* the lease passed: another node may hold the delivery */
+            lost++;
+        if (!s->written || s->release)
+            hookd_pg_held_drop(pg, s->id, s->token);
+    }
+    for (int i = 0; i < lost; i++)
+        hookd_metrics_lease_lost();
+}
+
+static int commit_once(hookd_pg *pg, hookd_append *apps, hookd_spool_rec *recs, int64_t now,
+                       const char **why)
+{
+    if (hookd_pg_link_ready(pg, &pg->w) < 0) {
+        atomic_store(&pg->writer_ok, 0);
+        *why = "PostgreSQL unreachable";
+        return HOOKD_SPOOL_UNREACHABLE;
+    }
+    batch b = {0};
+    int rc = send_batch(pg, &b, apps, recs, now);
+    if (rc < 0)
+        hookd_pg_note(pg, "sending a batch", NULL);
+    else
+        rc = read_batch(pg, &b);
+    pg->round_trips++;
+    if (rc == 0)
+        apply(pg, &b, apps);
+    free(b.v);
+    if (rc == 1) {
+        /* A statement failed: the server holds an aborted transaction. */
+        PQclear(PQexec(pg->w.c, "ROLLBACK"));
+        pg->round_trips++;
+    }
+    if (rc < 0 || PQstatus(pg->w.c) != CONNECTION_OK) {
+        int up = PQstatus(pg->w.c) == CONNECTION_OK;
+        *why = up ? "commit failed" : "PostgreSQL unreachable";
+        /* Whatever was half sent goes with it; the server rolls back. */
+        hookd_pg_link_drop(&pg->w);
+        atomic_store(&pg->writer_ok, 0);
+        return up ? HOOKD_SPOOL_FAILED : HOOKD_SPOOL_UNREACHABLE;
+    }
+    atomic_store(&pg->writer_ok, 1);
+    if (rc == 0)
+        return HOOKD_SPOOL_OK;
+    *why = "commit failed";
+    return HOOKD_SPOOL_FAILED;
 }
 
 static int pg_commit(void *db, hookd_append *apps, hookd_spool_rec *recs, int64_t now,
                      const char **why)
 {
     hookd_pg *pg = db;
-    if (hookd_pg_ready(pg) < 0) {
-        *why = "PostgreSQL unreachable";
-        return HOOKD_SPOOL_UNREACHABLE;
+    int was_up = pg->w.c && PQstatus(pg->w.c) == CONNECTION_OK;
+    int status = commit_once(pg, apps, recs, now, why);
+    if (status == HOOKD_SPOOL_UNREACHABLE && was_up) {
+        /* A connection that was cut while idle (pg_terminate_backend, a
+         * server restarted, a proxy's timeout): one new connection and the
+         * batch once more, rather than 503 for a server that is up. Had the
+         * lost COMMIT in fact landed, the event ids collide and the batch
+         * fails: a 503 the sender retries, as without this. */
+        status = commit_once(pg, apps, recs, now, why);
     }
-    changes ch = {0};
-    int rc = run(pg, "BEGIN");
-    for (hookd_append *a = apps; a && rc == 0; a = a->next)
-        rc = store(pg, a, now, &ch);
-    for (hookd_spool_rec *r = recs; r && rc == 0; r = r->next)
-        rc = record(pg, r, now, &ch);
-    if (rc == 0)
-        rc = run(pg, "COMMIT");
-    if (rc == 0) {
-        for (size_t i = 0; i < ch.n; i++)
-            if (!ch.v[i].token)
-                hookd_pg_held_drop(pg, ch.v[i].id);
-            else if (hookd_pg_held_put(pg, ch.v[i].id, ch.v[i].token) < 0)
-                /* Not renewed: its lease ends and another node delivers it too. */
-                hookd_log(HOOKD_LOG_WARN, "spool %s: out of memory: delivery %" PRId64
-                          " will not be renewed", pg->where, ch.v[i].id);
-        for (int i = 0; i < ch.lost; i++)
-            hookd_metrics_lease_lost();
-        free(ch.v);
-        return HOOKD_SPOOL_OK;
-    }
-    free(ch.v);
-    if (PQstatus(pg->c) == CONNECTION_OK)
-        PQclear(PQexec(pg->c, "ROLLBACK"));
-    if (PQstatus(pg->c) == CONNECTION_OK) {
-        *why = "commit failed";
-        return HOOKD_SPOOL_FAILED;
-    }
-    *why = "PostgreSQL unreachable";
-    return HOOKD_SPOOL_UNREACHABLE;
+    return status;
 }
 
 /* ---------- open and close ---------- */
 
 static void pg_free(hookd_pg *pg)
 {
-    PQfinish(pg->c);
+    PQfinish(pg->w.c);
+    PQfinish(pg->k.c);
     if (pg->conninfo) /* it holds a password */
         memset(pg->conninfo, 0, strlen(pg->conninfo));
     free(pg->conninfo);
     free(pg->node);
     free(pg->held);
+    if (pg->rt)
+        hookd_runtime_unref(pg->rt);
+    pthread_mutex_destroy(&pg->lock);
     free(pg);
 }
 
@@ -284,30 +403,43 @@ static void *pg_open(const hookd_spool_open_args *args, char *err, size_t errlen
         return NULL;
     }
     hookd_pg *pg = calloc(1, sizeof *pg);
-    if (!pg || !(pg->conninfo = strdup(cfg->spool_conninfo)) ||
+    if (!pg) {
+        snprintf(err, errlen, "spool: out of memory");
+        return NULL;
+    }
+    pthread_mutex_init(&pg->lock, NULL);
+    pg->w.role = "writer";
+    pg->k.role = "housekeeping";
+    pg->wake[0] = pg->wake[1] = -1;
+    if (!(pg->conninfo = strdup(cfg->spool_conninfo)) ||
         !(pg->node = strdup(cfg->spool_node ? cfg->spool_node : "hookd"))) {
         snprintf(err, errlen, "spool: out of memory");
-        if (pg)
-            pg_free(pg);
+        pg_free(pg);
         return NULL;
     }
     pg->lease_ms = cfg->spool_lease_ms > 0 ? cfg->spool_lease_ms : 30000;
     pg->token = hookd_pg_token();
-    pg->c = hookd_pg_connect(pg->conninfo);
-    if (PQstatus(pg->c) != CONNECTION_OK) {
+    pg->w.c = hookd_pg_connect(pg->conninfo);
+    if (PQstatus(pg->w.c) != CONNECTION_OK) {
         /* libpq's words name the host and port, never the password. */
         hookd_say(err, errlen, "spool: cannot connect to PostgreSQL: %s",
-                  PQerrorMessage(pg->c));
+                  PQerrorMessage(pg->w.c));
         hookd_one_line(err);
         pg_free(pg);
         return NULL;
     }
-    const char *host = PQhost(pg->c), *dbname = PQdb(pg->c);
+    atomic_init(&pg->writer_ok, 1);
+    const char *host = PQhost(pg->w.c), *dbname = PQdb(pg->w.c);
     snprintf(pg->where, sizeof pg->where, "PostgreSQL %s on %s", dbname ? dbname : "?",
              host && *host ? host : "localhost");
     char why[256];
-    if (hookd_pg_schema_ensure(pg->c, why, sizeof why) < 0) {
+    if (hookd_pg_schema_ensure(pg->w.c, why, sizeof why) < 0) {
         snprintf(err, errlen, "spool %s: %s", pg->where, why);
+        pg_free(pg);
+        return NULL;
+    }
+    if (hookd_pg_keeper_start(pg) < 0) {
+        snprintf(err, errlen, "spool %s: cannot start the housekeeping thread", pg->where);
         pg_free(pg);
         return NULL;
     }
@@ -317,25 +449,44 @@ static void *pg_open(const hookd_spool_open_args *args, char *err, size_t errlen
 }
 
 /* Gives back what this node holds, so other nodes need not wait for the
- * leases to end. */
+ * leases to end: a lease ending now, and a NOTIFY with it so that idle
+ * nodes take them at once. */
+static void give_back(hookd_pg *pg)
+{
+    int64_t *ids, *toks;
+    size_t n = hookd_pg_held_copy(pg, &ids, &toks);
+    if (!n || !pg->w.c || PQstatus(pg->w.c) != CONNECTION_OK) {
+        free(ids);
+        free(toks);
+        return;
+    }
+    char why[256] = "";
+    PGresult *r = PQexec(pg->w.c, "BEGIN");
+    int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    PQclear(r);
+    if (ok && hookd_pg_renew(pg->w.c, ids, toks, n, 0, why, sizeof why) < 0)
+        ok = 0;
+    if (ok) {
+        r = PQexec(pg->w.c, "NOTIFY " HOOKD_PG_CHANNEL "; COMMIT");
+        ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+        if (!ok)
+            hookd_pg_why(why, sizeof why, "giving back deliveries", pg->w.c, r);
+        PQclear(r);
+    }
+    if (!ok) {
+        PQclear(PQexec(pg->w.c, "ROLLBACK"));
+        hookd_log(HOOKD_LOG_WARN, "spool %s: %s", pg->where,
+                  why[0] ? why : "giving back deliveries failed");
+    }
+    free(ids);
+    free(toks);
+}
+
 static void pg_close(void *db)
 {
     hookd_pg *pg = db;
-    if (pg->nheld && PQstatus(pg->c) == CONNECTION_OK) {
-        int64_t *ids = malloc(pg->nheld * sizeof *ids), *toks = malloc(pg->nheld * sizeof *toks);
-        size_t n = 0;
-        for (size_t i = 0; ids && toks && i < pg->cap; i++)
-            if (pg->held[i].id) {
-                ids[n] = pg->held[i].id;
-                toks[n++] = pg->held[i].token;
-            }
-        char why[256];
-        /* A lease ending now: the next claim by any node takes them. */
-        if (n && hookd_pg_renew(pg->c, ids, toks, n, 0, why, sizeof why) < 0)
-            hookd_log(HOOKD_LOG_WARN, "spool %s: %s", pg->where, why);
-        free(ids);
-        free(toks);
-    }
+    hookd_pg_keeper_stop(pg); /* nothing claims or renews from here on */
+    give_back(pg);
     pg_free(pg);
 }
 

@@ -143,8 +143,8 @@ static char *int_array(const int64_t *x, size_t n)
     return s;
 }
 
-long hookd_pg_renew(PGconn *c, const int64_t *ids, const int64_t *tokens, size_t n,
-                    int64_t until, char *err, size_t errlen)
+long hookd_pg_renew_kept(PGconn *c, const int64_t *ids, const int64_t *tokens, size_t n,
+                         int64_t until, int64_t *kept, char *err, size_t errlen)
 {
     if (n == 0)
         return 0;
@@ -156,12 +156,16 @@ long hookd_pg_renew(PGconn *c, const int64_t *ids, const int64_t *tokens, size_t
         PGresult *r = PQexecParams(
             c,
             "UPDATE hookd_deliveries d SET lease_until = $3 FROM unnest($1::int8[], $2::int8[])"
-            " AS h(id, claim) WHERE d.id = h.id AND d.claim = h.claim AND d.state = 'pending'",
+            " AS h(id, claim) WHERE d.id = h.id AND d.claim = h.claim AND d.state = 'pending'"
+            " RETURNING d.id",
             3, NULL, p, NULL, NULL, 0);
-        if (r && PQresultStatus(r) == PGRES_COMMAND_OK)
-            got = strtol(PQcmdTuples(r), NULL, 10);
-        else
+        if (r && PQresultStatus(r) == PGRES_TUPLES_OK) {
+            got = PQntuples(r);
+            for (long i = 0; kept && i < got && (size_t)i < n; i++)
+                kept[i] = strtoll(PQgetvalue(r, (int)i, 0), NULL, 10);
+        } else {
             hookd_pg_why(err, errlen, "renewing leases", c, r);
+        }
         PQclear(r);
     } else {
         hookd_say(err, errlen, "renewing leases: out of memory");
@@ -171,34 +175,61 @@ long hookd_pg_renew(PGconn *c, const int64_t *ids, const int64_t *tokens, size_t
     return got;
 }
 
+long hookd_pg_renew(PGconn *c, const int64_t *ids, const int64_t *tokens, size_t n,
+                    int64_t until, char *err, size_t errlen)
+{
+    return hookd_pg_renew_kept(c, ids, tokens, n, until, NULL, err, errlen);
+}
+
+/* Both rows or neither: the attempt is written only where the claim still
+ * matched (the CTE's RETURNING is empty otherwise). $12 > 0: a retry kept
+ * in memory keeps its claim, under a new lease. */
+static const char finish_sql[] =
+    "WITH u AS (UPDATE hookd_deliveries SET state = $3, attempts = $4, next_at = $5,"
+    " updated_at = $6, reason = $7,"
+    " claim = CASE WHEN $12::bigint > 0 THEN claim END,"
+    " lease_until = CASE WHEN $12::bigint > 0 THEN $12::bigint END"
+    " WHERE id = $1 AND claim = $2 RETURNING id)"
+    " INSERT INTO hookd_attempts(delivery, n, started_at, duration_ms, result, reason,"
+    " retry_at, node) SELECT id, $4, $9, $10, $11, $7,"
+    " CASE WHEN $3 = 'pending' THEN $5::bigint END, $8 FROM u"
+    " ON CONFLICT (delivery, n) DO NOTHING";
+
+/* The parameters of finish_sql, as text in buf. */
+typedef struct finish_params {
+    char id[24], tok[24], att[16], next[24], now[24], start[24], dur[24], keep[24];
+    const char *p[12];
+} finish_params;
+
+static void finish_fill(finish_params *f, int64_t id, int64_t token, const char *state,
+                        int attempts, int64_t next_at, int64_t now, const char *reason,
+                        const char *node, int64_t started_at, int64_t duration_ms,
+                        const char *result, int64_t keep_until)
+{
+    snprintf(f->id, sizeof f->id, "%" PRId64, id);
+    snprintf(f->tok, sizeof f->tok, "%" PRId64, token);
+    snprintf(f->att, sizeof f->att, "%d", attempts);
+    snprintf(f->next, sizeof f->next, "%" PRId64, next_at);
+    snprintf(f->now, sizeof f->now, "%" PRId64, now);
+    snprintf(f->start, sizeof f->start, "%" PRId64, started_at);
+    snprintf(f->dur, sizeof f->dur, "%" PRId64, duration_ms);
+    snprintf(f->keep, sizeof f->keep, "%" PRId64, keep_until > 0 ? keep_until : 0);
+    int pending = strcmp(state, "pending") == 0;
+    const char *p[12] = {f->id, f->tok, state, f->att, pending ? f->next : f->now, f->now,
+                         reason && *reason ? reason : NULL, node, f->start, f->dur, result,
+                         f->keep};
+    memcpy(f->p, p, sizeof p);
+}
+
 int hookd_pg_finish(PGconn *c, int64_t id, int64_t token, const char *state, int attempts,
                     int64_t next_at, int64_t now, const char *reason, const char *node,
                     int64_t started_at, int64_t duration_ms, const char *result,
                     char *err, size_t errlen)
 {
-    char sid[24], stok[24], satt[16], snext[24], snow[24], sstart[24], sdur[24];
-    snprintf(sid, sizeof sid, "%" PRId64, id);
-    snprintf(stok, sizeof stok, "%" PRId64, token);
-    snprintf(satt, sizeof satt, "%d", attempts);
-    snprintf(snext, sizeof snext, "%" PRId64, next_at);
-    snprintf(snow, sizeof snow, "%" PRId64, now);
-    snprintf(sstart, sizeof sstart, "%" PRId64, started_at);
-    snprintf(sdur, sizeof sdur, "%" PRId64, duration_ms);
-    int pending = strcmp(state, "pending") == 0;
-    /* Both rows or neither: the attempt is written only where the claim
-     * still matched (the CTE's RETURNING is empty otherwise). */
-    const char *p[11] = {sid, stok, state, satt, pending ? snext : snow, snow,
-                         reason && *reason ? reason : NULL, node, sstart, sdur, result};
-    PGresult *r = PQexecParams(
-        c,
-        "WITH u AS (UPDATE hookd_deliveries SET state = $3, attempts = $4, next_at = $5,"
-        " updated_at = $6, reason = $7, claim = NULL, lease_until = NULL"
-        " WHERE id = $1 AND claim = $2 RETURNING id)"
-        " INSERT INTO hookd_attempts(delivery, n, started_at, duration_ms, result, reason,"
-        " retry_at, node) SELECT id, $4, $9, $10, $11, $7,"
-        " CASE WHEN $3 = 'pending' THEN $5::bigint END, $8 FROM u"
-        " ON CONFLICT (delivery, n) DO NOTHING",
-        11, NULL, p, NULL, NULL, 0);
+    finish_params f;
+    finish_fill(&f, id, token, state, attempts, next_at, now, reason, node, started_at,
+                duration_ms, result, 0);
+    PGresult *r = PQexecParams(c, finish_sql, 12, NULL, f.p, NULL, NULL, 0);
     int rc = -1;
     if (r && PQresultStatus(r) == PGRES_COMMAND_OK)
         rc = strtol(PQcmdTuples(r), NULL, 10) > 0;
@@ -206,6 +237,18 @@ int hookd_pg_finish(PGconn *c, int64_t id, int64_t token, const char *state, int
         hookd_pg_why(err, errlen, "writing a delivery's result", c, r);
     PQclear(r);
     return rc;
+}
+
+int hookd_pg_finish_send(PGconn *c, int64_t id, int64_t token, const char *state, int attempts,
+                         int64_t next_at, int64_t now, const char *reason, const char *node,
+                         int64_t started_at, int64_t duration_ms, const char *result,
+                         int64_t keep_until)
+{
+    finish_params f;
+    finish_fill(&f, id, token, state, attempts, next_at, now, reason, node, started_at,
+                duration_ms, result, keep_until);
+    /* libpq copies the parameters into its buffer: f may go. */
+    return PQsendQueryParams(c, finish_sql, 12, NULL, f.p, NULL, NULL, 0) ? 0 : -1;
 }
 
 long hookd_pg_release_expired(PGconn *c, int64_t now, char *err, size_t errlen)

@@ -40,6 +40,9 @@ void hookd_pg_claimed_free(hookd_pg_claimed *v, size_t n);
  * taken by another node is not), or -1 with err. */
 long hookd_pg_renew(PGconn *c, const int64_t *ids, const int64_t *tokens, size_t n,
                     int64_t until, char *err, size_t errlen);
+/* The same, and the ids renewed into kept[] (room for n), in no order. */
+long hookd_pg_renew_kept(PGconn *c, const int64_t *ids, const int64_t *tokens, size_t n,
+                         int64_t until, int64_t *kept, char *err, size_t errlen);
 
 /* The outcome of an attempt, written only if the row is still held under
  * token: state "delivered", "dead" or "pending" (a retry: next_at, and the
@@ -50,6 +53,16 @@ int hookd_pg_finish(PGconn *c, int64_t id, int64_t token, const char *state, int
                     int64_t next_at, int64_t now, const char *reason, const char *node,
                     int64_t started_at, int64_t duration_ms, const char *result,
                     char *err, size_t errlen);
+
+/* hookd_pg_finish sent in pipeline mode (its result read later: COMMAND_OK,
+ * PQcmdTuples "1" written, "0" the lease was lost). keep_until > 0: a
+ * retry ("pending") that the node keeps in memory stays claimed under
+ * token with that lease instead of going back to the pool. 0, or -1 when
+ * libpq could not queue it. */
+int hookd_pg_finish_send(PGconn *c, int64_t id, int64_t token, const char *state, int attempts,
+                         int64_t next_at, int64_t now, const char *reason, const char *node,
+                         int64_t started_at, int64_t duration_ms, const char *result,
+                         int64_t keep_until);
 
 /* Clears the claims of leases that passed before now, on one node at a
  * time (pg_try_advisory_xact_lock; another node doing it: 0 at once). The

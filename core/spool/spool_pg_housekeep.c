@@ -1,38 +1,53 @@
-/* spool_pg_housekeep: what the PostgreSQL driver does between commits, once
- * a second (HOOKD_SPOOL_HOUSEKEEP_MS): renews the leases of the deliveries
- * this node holds (every lease / 3), releases leases that passed (a node
- * that died), claims due deliveries nobody holds into the dispatcher, and
- * deletes events past retention in batches. */
+/* spool_pg_housekeep: what the PostgreSQL driver does besides commits.
+ *
+ * On the writer thread, between commits, once a second
+ * (HOOKD_SPOOL_HOUSEKEEP_MS): renews the leases of the deliveries this node
+ * holds (every lease / 3) and releases leases that passed (a node that
+ * died; hookd_leases_expired_total). Both write rows the commits write
+ * too: on the writer's connection they never wait for (or deadlock with)
+ * this node's own commits, and they are quick.
+ *
+ * On a thread of its own, with a connection of its own: LISTEN hookd_due;
+ * claims due deliveries nobody holds into the dispatcher, within tens of
+ * ms of a notification and once a second anyway (the backstop); deletes
+ * events past retention in batches. Claims read bodies and retention
+ * deletes: neither delays a commit. */
 #include "spool_pg.h"
 
+#include <fcntl.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/clock.h"
 #include "base/log.h"
+#include "base/metrics.h"
 #include "spool_pg_claim.h"
+#include "spool_pg_schema.h"
 
 #define PURGE_BATCH 500
+/* The least time between two claims that notifications ask for: a burst
+ * of them (a replay, many released retries) is one claim, not one each. */
+#define CLAIM_GAP_MS 20
+
+/* ---------- on the writer thread ---------- */
 
 static void renew(hookd_pg *pg, int64_t now)
 {
     if (now < pg->next_renew)
         return;
     pg->next_renew = now + pg->lease_ms / 3;
-    if (!pg->nheld)
-        return;
-    int64_t *ids = malloc(pg->nheld * sizeof *ids), *toks = malloc(pg->nheld * sizeof *toks);
-    size_t n = 0;
-    for (size_t i = 0; ids && toks && i < pg->cap; i++)
-        if (pg->held[i].id) {
-            ids[n] = pg->held[i].id;
-            toks[n++] = pg->held[i].token;
-        }
+    int64_t *ids, *toks;
+    /* A claim the other thread adds meanwhile has a fresh lease: the next
+     * renewal takes it. Only this thread drops rows: none goes missing. */
+    size_t n = hookd_pg_held_copy(pg, &ids, &toks);
     char why[256];
-    long got = n ? hookd_pg_renew(pg->c, ids, toks, n, now + pg->lease_ms, why, sizeof why) : 0;
+    long got = n ? hookd_pg_renew(pg->w.c, ids, toks, n, now + pg->lease_ms, why, sizeof why)
+                 : 0;
     if (got < 0)
         hookd_log(HOOKD_LOG_WARN, "spool %s: %s", pg->where, why);
     else if ((size_t)got < n)
@@ -44,6 +59,62 @@ static void renew(hookd_pg *pg, int64_t now)
     free(toks);
 }
 
+/* Leases that passed (a node stopped or died) go back to the pool, and the
+ * other nodes hear of it (NOTIFY); one node at a time does it. */
+static void release_expired(hookd_pg *pg, int64_t now)
+{
+    char why[256];
+    long freed = hookd_pg_release_expired(pg->w.c, now, why, sizeof why);
+    if (freed < 0) {
+        hookd_log(HOOKD_LOG_WARN, "spool %s: %s", pg->where, why);
+        return;
+    }
+    if (freed == 0)
+        return;
+    hookd_metrics_leases_expired((uint64_t)freed);
+    hookd_log(HOOKD_LOG_INFO, "spool %s: %ld leases passed (a node stopped or died): "
+              "their deliveries go back to the pool", pg->where, freed);
+    PGresult *r = PQexec(pg->w.c, "NOTIFY " HOOKD_PG_CHANNEL);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK)
+        hookd_pg_note(pg, "notifying", r);
+    PQclear(r);
+}
+
+int hookd_pg_housekeep(void *db, hookd_runtime *rt, hookd_dispatch *d)
+{
+    hookd_pg *pg = db;
+    /* The configuration of this moment, for the claims (a reload swaps it). */
+    pthread_mutex_lock(&pg->lock);
+    hookd_runtime *old = pg->rt;
+    pg->rt = hookd_runtime_ref(rt);
+    pg->d = d;
+    pthread_mutex_unlock(&pg->lock);
+    if (old)
+        hookd_runtime_unref(old);
+    else if (write(pg->wake[1], "", 1) < 0) /* the first: the thread can start */
+        hookd_log(HOOKD_LOG_DEBUG, "spool %s: waking the housekeeping thread failed",
+                  pg->where);
+    /* Connected again between commits, so the next append need not fail. */
+    int ok = hookd_pg_link_ready(pg, &pg->w) == 0;
+    atomic_store(&pg->writer_ok, ok);
+    if (!ok)
+        return HOOKD_SPOOL_UNREACHABLE; /* nothing is claimed until it is back */
+    int64_t now = hookd_now_ms();
+    renew(pg, now);
+    release_expired(pg, now);
+    /* A server that went away shows here first when no request comes; a
+     * connection cut by itself (pg_terminate_backend) is opened again at
+     * once, so the node stays ready. */
+    if (PQstatus(pg->w.c) != CONNECTION_OK) {
+        hookd_pg_link_drop(&pg->w);
+        ok = hookd_pg_link_ready(pg, &pg->w) == 0;
+        atomic_store(&pg->writer_ok, ok);
+    }
+    return ok ? HOOKD_SPOOL_OK : HOOKD_SPOOL_UNREACHABLE;
+}
+
+/* ---------- on the housekeeping thread ---------- */
+
 /* Gives up one claimed row: released (dead NULL) or dead-lettered. */
 static void let_go(hookd_pg *pg, const hookd_pg_claimed *c, const char *dead, int64_t now)
 {
@@ -53,19 +124,25 @@ static void let_go(hookd_pg *pg, const hookd_pg_claimed *c, const char *dead, in
     snprintf(nw, sizeof nw, "%" PRId64, now);
     const char *p[4] = {id, tok, nw, dead};
     PGresult *r = PQexecParams(
-        pg->c,
+        pg->k.c,
         dead ? "UPDATE hookd_deliveries SET state = 'dead', updated_at = $3, reason = $4,"
                " claim = NULL, lease_until = NULL WHERE id = $1 AND claim = $2"
              : "UPDATE hookd_deliveries SET claim = NULL, lease_until = NULL, node = NULL"
                " WHERE id = $1 AND claim = $2 AND $3::bigint > 0",
         dead ? 4 : 3, NULL, p, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK)
-        hookd_pg_note(pg, "giving back a delivery", r);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+        char why[256];
+        hookd_pg_why(why, sizeof why, "giving back a delivery", pg->k.c, r);
+        hookd_log(HOOKD_LOG_WARN, "spool %s: %s", pg->where, why);
+    }
     PQclear(r);
 }
 
 static void claim(hookd_pg *pg, hookd_runtime *rt, hookd_dispatch *d, int64_t now)
 {
+    /* Results could not be written: nothing more is taken until they can. */
+    if (!atomic_load(&pg->writer_ok))
+        return;
     size_t busy = hookd_dispatch_ready(d), max = rt->cfg->queue_max;
     if (busy >= max)
         return;
@@ -75,7 +152,7 @@ static void claim(hookd_pg *pg, hookd_runtime *rt, hookd_dispatch *d, int64_t no
     hookd_pg_claimed *v;
     size_t n;
     char why[256];
-    if (hookd_pg_claim(pg->c, hookd_pg_token(), pg->node, now, pg->lease_ms, (int)room, &v, &n,
+    if (hookd_pg_claim(pg->k.c, hookd_pg_token(), pg->node, now, pg->lease_ms, (int)room, &v, &n,
                        why, sizeof why) < 0) {
         hookd_log(HOOKD_LOG_WARN, "spool %s: %s", pg->where, why);
         return;
@@ -106,7 +183,7 @@ static void claim(hookd_pg *pg, hookd_runtime *rt, hookd_dispatch *d, int64_t no
         }
         if (!ev || hookd_pg_held_put(pg, c->id, c->token) < 0 ||
             hookd_dispatch_submit(d, ev, in, c->id, c->attempts, c->round_start, c->next_at) != 0) {
-            hookd_pg_held_drop(pg, c->id);
+            hookd_pg_held_drop(pg, c->id, c->token);
             let_go(pg, c, NULL, now); /* the next pass (here or elsewhere) tries again */
         }
     }
@@ -144,34 +221,141 @@ static void purge(hookd_pg *pg, const hookd_runtime *rt, int64_t now)
              " SELECT (SELECT count(*) FROM e), (SELECT count(*) FROM k)",
              HOOKD_PG_LOCK_HOUSEKEEP + 1, PURGE_BATCH, PURGE_BATCH);
     const char *p[2] = {before, keys_before};
-    PGresult *r = PQexecParams(pg->c, sql, 2, NULL, p, NULL, NULL, 0);
+    PGresult *r = PQexecParams(pg->k.c, sql, 2, NULL, p, NULL, NULL, 0);
     if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
         long n = strtol(PQgetvalue(r, 0, 0), NULL, 10);
         if (n > 0)
             hookd_log(HOOKD_LOG_DEBUG, "spool %s: purged %ld delivered events past retention",
                       pg->where, n);
     } else {
-        hookd_pg_note(pg, "retention", r);
+        char why[256];
+        hookd_pg_why(why, sizeof why, "retention", pg->k.c, r);
+        hookd_log(HOOKD_LOG_WARN, "spool %s: %s", pg->where, why);
     }
     PQclear(r);
 }
 
-int hookd_pg_housekeep(void *db, hookd_runtime *rt, hookd_dispatch *d)
+/* Whether a notification came (they may have arrived during any query). */
+static int notified(hookd_pg *pg)
 {
-    hookd_pg *pg = db;
-    if (hookd_pg_ready(pg) < 0)
-        return HOOKD_SPOOL_UNREACHABLE; /* nothing is claimed until it is back */
-    int64_t now = hookd_now_ms();
-    renew(pg, now);
-    char why[256];
-    long freed = hookd_pg_release_expired(pg->c, now, why, sizeof why);
-    if (freed < 0)
+    int got = 0;
+    PGnotify *n;
+    while ((n = PQnotifies(pg->k.c)) != NULL) {
+        got = 1;
+        PQfreemem(n);
+    }
+    return got;
+}
+
+/* Waits up to ms for a notification or close(); 1 when one came. */
+static int wait_for(hookd_pg *pg, int64_t ms, int up)
+{
+    if (ms < 0)
+        ms = 0;
+    if (ms > HOOKD_SPOOL_HOUSEKEEP_MS)
+        ms = HOOKD_SPOOL_HOUSEKEEP_MS;
+    struct pollfd f[2] = {{.fd = pg->wake[0], .events = POLLIN},
+                          {.fd = up ? PQsocket(pg->k.c) : -1, .events = POLLIN}};
+    if (poll(f, 2, (int)ms) <= 0)
+        return 0;
+    char buf[16];
+    if (f[0].revents)
+        while (read(pg->wake[0], buf, sizeof buf) > 0)
+            ;
+    if (!up || !f[1].revents)
+        return 0;
+    if (!PQconsumeInput(pg->k.c)) {
+        char why[256];
+        hookd_pg_why(why, sizeof why, "listening", pg->k.c, NULL);
+        hookd_log(HOOKD_LOG_WARN, "spool %s: housekeeping connection: %s", pg->where, why);
+        hookd_pg_link_drop(&pg->k); /* connected again, and LISTEN again, next time */
+        return 0;
+    }
+    return notified(pg);
+}
+
+static int listen_due(hookd_pg *pg)
+{
+    PGresult *r = PQexec(pg->k.c, "LISTEN " HOOKD_PG_CHANNEL);
+    int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    if (!ok) {
+        char why[256];
+        hookd_pg_why(why, sizeof why, "LISTEN", pg->k.c, r);
         hookd_log(HOOKD_LOG_WARN, "spool %s: %s", pg->where, why);
-    else if (freed > 0)
-        hookd_log(HOOKD_LOG_INFO, "spool %s: %ld leases passed (a node stopped or died): "
-                  "their deliveries go back to the pool", pg->where, freed);
-    claim(pg, rt, d, now);
-    purge(pg, rt, now);
-    /* A server that went away shows here first when no request comes. */
-    return PQstatus(pg->c) == CONNECTION_OK ? HOOKD_SPOOL_OK : HOOKD_SPOOL_UNREACHABLE;
+        hookd_pg_link_drop(&pg->k);
+    }
+    PQclear(r);
+    return ok ? 0 : -1;
+}
+
+static void *keeper(void *arg)
+{
+    hookd_pg *pg = arg;
+    int64_t next_pass = 0, next_claim = INT64_MAX, last_claim = INT64_MIN / 2; /* monotonic */
+    while (!atomic_load(&pg->stop)) {
+        pthread_mutex_lock(&pg->lock);
+        hookd_runtime *rt = pg->rt ? hookd_runtime_ref(pg->rt) : NULL;
+        hookd_dispatch *d = pg->d;
+        pthread_mutex_unlock(&pg->lock);
+        /* Nothing until the writer's first housekeep handed the runtime. */
+        int was_up = pg->k.c && PQstatus(pg->k.c) == CONNECTION_OK;
+        int up = rt && hookd_pg_link_ready(pg, &pg->k) == 0 && (was_up || listen_due(pg) == 0);
+        int64_t mono = hookd_monotonic_ms();
+        if (up && (mono >= next_pass || mono >= next_claim)) {
+            int64_t now = hookd_now_ms();
+            claim(pg, rt, d, now);
+            if (mono >= next_pass) {
+                purge(pg, rt, now);
+                next_pass = mono + HOOKD_SPOOL_HOUSEKEEP_MS;
+            }
+            next_claim = INT64_MAX;
+            last_claim = mono;
+        }
+        if (rt)
+            hookd_runtime_unref(rt);
+        up = up && PQstatus(pg->k.c) == CONNECTION_OK;
+        mono = hookd_monotonic_ms();
+        int64_t until = up ? (next_pass < next_claim ? next_pass : next_claim) : mono + 100;
+        if ((up && notified(pg)) || wait_for(pg, until - mono, up)) {
+            /* Soon, not at once: what else is on its way joins this claim. */
+            int64_t at = last_claim + CLAIM_GAP_MS;
+            if (next_claim == INT64_MAX)
+                next_claim = at > mono ? at : mono;
+        }
+    }
+    return NULL;
+}
+
+int hookd_pg_keeper_start(hookd_pg *pg)
+{
+    if (pipe(pg->wake) < 0)
+        return -1;
+    fcntl(pg->wake[0], F_SETFL, O_NONBLOCK);
+    fcntl(pg->wake[0], F_SETFD, FD_CLOEXEC);
+    fcntl(pg->wake[1], F_SETFD, FD_CLOEXEC);
+    atomic_init(&pg->stop, 0);
+    if (pthread_create(&pg->thread, NULL, keeper, pg) != 0) {
+        close(pg->wake[0]);
+        close(pg->wake[1]);
+        pg->wake[0] = pg->wake[1] = -1;
+        return -1;
+    }
+    pthread_setname_np(pg->thread, "hookd-pgkeep");
+    pg->started = 1;
+    return 0;
+}
+
+void hookd_pg_keeper_stop(hookd_pg *pg)
+{
+    if (!pg->started)
+        return;
+    atomic_store(&pg->stop, 1);
+    if (write(pg->wake[1], "", 1) < 0) {
+        /* The poll's timeout ends the wait within a second anyway. */
+    }
+    pthread_join(pg->thread, NULL);
+    pg->started = 0;
+    close(pg->wake[0]);
+    close(pg->wake[1]);
+    pg->wake[0] = pg->wake[1] = -1;
 }

@@ -254,7 +254,9 @@ static void test_spool_postgres(void **state)
     expect_error("spool: { driver: postgres, conninfo: x, lease: 500ms }\n",
                  "hookd.yaml:1:48: spool.lease: 500ms out of range (1000 to 3600000 ms)");
     expect_error("spool: { driver: postgres, conninfo: x, pool: 65 }\n",
-                 "hookd.yaml:1:47: spool.pool: expected an integer from 1 to 64, got \"65\"");
+                 "hookd.yaml:1:47: spool.pool: expected an integer from 2 to 64, got \"65\"");
+    expect_error("spool: { driver: postgres, conninfo: x, pool: 1 }\n",
+                 "hookd.yaml:1:47: spool.pool: expected an integer from 2 to 64, got \"1\"");
     expect_error("spool: { driver: postgres, conninfo: x, node: \"a b\" }\n",
                  "hookd.yaml:1:47: spool.node: expected a name (letters, digits, _ . -), "
                  "got \"a b\"");

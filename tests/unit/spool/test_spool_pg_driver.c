@@ -4,13 +4,16 @@
  * under the claim, due deliveries nobody holds claimed and delivered by the
  * housekeeping, one for an instance no longer configured dead-lettered, and
  * a result whose lease had passed not written (hookd_lease_lost_total), and
- * a lost connection failing one commit and coming back for the next.
+ * a lost connection failing one commit and coming back for the next; a
+ * batch in one round trip (the driver called directly); a NOTIFY hookd_due
+ * waking a claim at once; expired leases counted.
  * Env: HOOKD_TEST_PG, HOOKD_PLUGIN_DIR. */
 #include <jansson.h>
 
 #include "base/clock.h"
 #include "base/metrics.h"
 #include "pg_test.h"
+#include "spool/spool_pg.h"
 #include "spool_test.h"
 
 static char *conninfo;
@@ -236,6 +239,267 @@ static void test_reconnects(void **state)
     close_spool();
 }
 
+/* ---- the driver called directly: one batch, one round trip ---- */
+
+static hookd_append *new_append(hookd_runtime *rt, const char *body, const char *key,
+                                int64_t received)
+{
+    json_t *json = json_loads(body, 0, NULL);
+    hookd_ev *ev = hookd_ev_new("s", "order.paid", received, body, strlen(body), json, NULL,
+                                NULL, 0);
+    assert_non_null(ev);
+    hookd_instance *to[2] = {&rt->instances[0], &rt->instances[1]};
+    hookd_append *a = hookd_append_new(ev, to, 2);
+    assert_non_null(a);
+    if (key) {
+        a->has_key = 1;
+        snprintf(a->key, sizeof a->key, "%s", key);
+        a->window_ms = 3600 * 1000;
+    }
+    return a;
+}
+
+/* How many times the server said ReadyForQuery in a libpq trace: the round
+ * trips, counted apart from the driver's own counter. */
+static int ready_for_query(const char *trace)
+{
+    int n = 0;
+    for (const char *p = trace; (p = strstr(p, "ReadyForQuery")) != NULL; p++)
+        n++;
+    return n;
+}
+
+/* A batch of appends (new keys, no key, a key twice in the batch, a key
+ * inside its window from earlier, one past it) and results (a retry kept,
+ * a retry released and due, one not held) costs one round trip; dedup
+ * answers as before; the released retry's NOTIFY reaches a listener. */
+static void test_batch_one_round_trip(void **state)
+{
+    (void)state;
+    pc = pg_test_connect(conninfo, "drv1");
+    assert_non_null(pc);
+    PQclear(PQexec(pc, "DROP SCHEMA drv1 CASCADE; CREATE SCHEMA drv1"));
+    char ci[1200], yaml[2048], err[512] = "";
+    snprintf(ci, sizeof ci, "%s options='-c search_path=drv1'", conninfo);
+    setenv("HOOKD_TEST_CI", ci, 1);
+    tmpdir_make(dir, "pgdrv1");
+    snprintf(yaml, sizeof yaml,
+             "plugin_dir: \"%s\"\n"
+             "spool: { driver: postgres, conninfo: \"${HOOKD_TEST_CI}\", node: n1, lease: 3s }\n"
+             "sources:\n"
+             "  - { name: s, path: /s, verify: { scheme: none } }\n"
+             "plugins:\n"
+             "  - { name: audit, use: file, config: { path: \"%s/a.jsonl\" } }\n"
+             "  - { name: b, use: file, config: { path: \"%s/b.jsonl\" } }\n",
+             plugin_dir(), dir, dir);
+    hookd_config *cfg = hookd_config_parse("t.yaml", yaml, strlen(yaml), err, sizeof err);
+    if (!cfg)
+        fail_msg("config: %s", err);
+    hookd_runtime *rt = hookd_runtime_build(cfg, err, sizeof err);
+    if (!rt)
+        fail_msg("runtime: %s", err);
+    hookd_spool_open_args args = {.cfg = rt->cfg};
+    hookd_pg *pg = hookd_spool_postgres.open(&args, err, sizeof err);
+    if (!pg)
+        fail_msg("open: %s", err);
+    int64_t now = hookd_now_ms();
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO hookd_dedup VALUES('s', 'inside', 'evFirst', %lld),"
+             " ('s', 'past', 'evOld', %lld)",
+             (long long)now - 1000, (long long)now - 7200 * 1000);
+    PQclear(PQexec(pc, sql));
+
+    /* First batch: two appends whose deliveries the second batch's results
+     * are about. */
+    hookd_append *h1 = new_append(rt, "{\"h\":1}", NULL, now), *h2 = new_append(rt, "{\"h\":2}", NULL, now);
+    h1->next = h2;
+    const char *why = NULL;
+    assert_int_equal(hookd_spool_postgres.commit(pg, h1, NULL, now, &why), HOOKD_SPOOL_OK);
+    assert_int_equal(pg->round_trips, 1);
+
+    PGconn *lc = pg_test_connect(conninfo, "drv1");
+    PQclear(PQexec(lc, "LISTEN hookd_due"));
+
+    enum { N = 40 };
+    hookd_append *apps[N + 4];
+    for (int i = 0; i < N; i++) {
+        char body[32], key[16];
+        snprintf(body, sizeof body, "{\"n\":%d}", i);
+        snprintf(key, sizeof key, "k%d", i);
+        apps[i] = new_append(rt, body, i % 2 ? key : NULL, now);
+    }
+    apps[N] = new_append(rt, "{\"again\":1}", "k1", now); /* k1 earlier in the batch */
+    apps[N + 1] = new_append(rt, "{\"in\":1}", "inside", now);
+    apps[N + 2] = new_append(rt, "{\"past\":1}", "past", now);
+    apps[N + 3] = NULL;
+    for (int i = 0; i < N + 2; i++)
+        apps[i]->next = apps[i + 1];
+    hookd_spool_rec recs[3];
+    memset(recs, 0, sizeof recs);
+    recs[0].a = (hookd_attempt){.delivery = h1->delivery[0], .n = 1, .started_at = now,
+                                .result = HOOKD_RETRY, .state = "pending", .next_at = now + 60000};
+    recs[1].a = (hookd_attempt){.delivery = h2->delivery[0], .n = 1, .started_at = now,
+                                .result = HOOKD_RETRY, .state = "pending", .next_at = now - 1,
+                                .released = 1};
+    recs[2].a = (hookd_attempt){.delivery = 999999, .n = 1, .started_at = now,
+                                .result = HOOKD_OK, .state = "delivered"};
+    recs[0].next = &recs[1];
+    recs[1].next = &recs[2];
+
+    char *trace = NULL;
+    size_t tlen = 0;
+    FILE *tf = open_memstream(&trace, &tlen);
+    PQtrace(pg->w.c, tf);
+    PQsetTraceFlags(pg->w.c, PQTRACE_SUPPRESS_TIMESTAMPS);
+    assert_int_equal(hookd_spool_postgres.commit(pg, apps[0], recs, now, &why), HOOKD_SPOOL_OK);
+    PQuntrace(pg->w.c);
+    fclose(tf);
+    assert_int_equal(pg->round_trips, 2);
+    assert_int_equal(ready_for_query(trace), 1);
+    free(trace);
+
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(apps[i]->result, HOOKD_SPOOL_STORED);
+        assert_true(apps[i]->delivery[0] > 0);
+        assert_int_equal(apps[i]->delivery[1], apps[i]->delivery[0] + 1);
+        snprintf(sql, sizeof sql, "SELECT count(*) FROM hookd_deliveries d JOIN hookd_events e"
+                 " ON e.seq = d.event WHERE d.id = %lld AND e.id = '%s' AND d.plugin = 'b'"
+                 " AND d.node = 'n1' AND d.claim IS NOT NULL AND d.lease_until > %lld",
+                 (long long)apps[i]->delivery[1], apps[i]->ev->id, (long long)now);
+        assert_int_equal(pg_test_long(pc, sql), 1);
+    }
+    assert_int_equal(apps[N]->result, HOOKD_SPOOL_DUPLICATE);
+    assert_string_equal(apps[N]->first_id, apps[1]->ev->id);
+    assert_int_equal(apps[N + 1]->result, HOOKD_SPOOL_DUPLICATE);
+    assert_string_equal(apps[N + 1]->first_id, "evFirst");
+    assert_int_equal(apps[N + 2]->result, HOOKD_SPOOL_STORED);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM hookd_dedup WHERE key = 'past' AND event = '%s'",
+             apps[N + 2]->ev->id);
+    assert_int_equal(pg_test_long(pc, sql), 1);
+    assert_int_equal(pg_test_long(pc, "SELECT count(*) FROM hookd_events"), 2 + N + 1);
+    /* the kept retry: still n1's, under a new lease; the released one: free */
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM hookd_deliveries WHERE id = %lld AND"
+             " state = 'pending' AND claim IS NOT NULL AND lease_until > %lld",
+             (long long)h1->delivery[0], (long long)now);
+    assert_int_equal(pg_test_long(pc, sql), 1);
+    assert_int_equal(hookd_pg_held_get(pg, h1->delivery[0]), pg->token);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM hookd_deliveries WHERE id = %lld AND"
+             " state = 'pending' AND claim IS NULL", (long long)h2->delivery[0]);
+    assert_int_equal(pg_test_long(pc, sql), 1);
+    assert_int_equal(hookd_pg_held_get(pg, h2->delivery[0]), 0);
+    assert_int_equal(pg_test_long(pc, "SELECT count(*) FROM hookd_attempts"), 2);
+    PQclear(PQexec(lc, "SELECT 1")); /* reads what the server sent */
+    PGnotify *nt = PQnotifies(lc);
+    assert_non_null(nt);
+    assert_string_equal(nt->relname, "hookd_due");
+    PQfreemem(nt);
+
+    /* A failing statement (an event id stored already) fails the whole
+     * batch: nothing of it is stored, and the connection works after. */
+    hookd_append *x = new_append(rt, "{\"x\":1}", "kx", now), *y = new_append(rt, "{\"y\":1}", NULL, now);
+    x->next = y;
+    snprintf(y->ev->id, sizeof y->ev->id, "%s", h1->ev->id);
+    assert_int_equal(hookd_spool_postgres.commit(pg, x, NULL, now, &why), HOOKD_SPOOL_FAILED);
+    assert_string_equal(why, "commit failed");
+    assert_int_equal(pg_test_long(pc, "SELECT count(*) FROM hookd_dedup WHERE key = 'kx'"), 0);
+    x->next = NULL;
+    assert_int_equal(hookd_spool_postgres.commit(pg, x, NULL, now, &why), HOOKD_SPOOL_OK);
+    assert_int_equal(x->result, HOOKD_SPOOL_STORED);
+
+    hookd_spool_postgres.close(pg);
+    for (int i = 0; i < N + 3; i++)
+        hookd_append_free(apps[i]);
+    hookd_append_free(h1);
+    hookd_append_free(h2);
+    hookd_append_free(x);
+    hookd_append_free(y);
+    hookd_runtime_unref(rt);
+    PQfinish(lc);
+    PQfinish(pc);
+    char path[128];
+    snprintf(path, sizeof path, "%s/a.jsonl", dir);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/b.jsonl", dir);
+    unlink(path);
+    tmpdir_remove(dir);
+}
+
+/* Waits up to 5 s for `sql` to give 1, polling every 5 ms; the ms it took. */
+static int64_t ms_until(const char *sql)
+{
+    int64_t t0 = hookd_monotonic_ms();
+    while (pg_test_long(pc, sql) != 1) {
+        if (hookd_monotonic_ms() - t0 > 5000)
+            fail_msg("%s: not within 5 s", sql);
+        usleep(5 * 1000);
+    }
+    return hookd_monotonic_ms() - t0;
+}
+
+static void insert_due(const char *id, int notify)
+{
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "BEGIN; INSERT INTO hookd_events(id, source, type, received_at, body, headers)"
+             " VALUES('%s', 's', 'order.paid', 1000, convert_to('{}', 'UTF8'), '');"
+             " INSERT INTO hookd_deliveries(event, plugin, state, next_at, updated_at)"
+             " SELECT seq, 'audit', 'pending', 1000, 1000 FROM hookd_events WHERE id = '%s';"
+             " %s COMMIT",
+             id, id, notify ? "NOTIFY hookd_due;" : "");
+    PGresult *r = PQexec(pc, sql);
+    assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
+    PQclear(r);
+}
+
+/* A delivery another connection made due, with NOTIFY hookd_due, is claimed
+ * at once, not at the next once-a-second pass: the first row (no NOTIFY)
+ * marks a pass; the second comes right after it. */
+static void test_notify_wakes_claim(void **state)
+{
+    (void)state;
+    open_spool();
+    insert_due("evA", 0);
+    ms_until("SELECT count(*) FROM hookd_deliveries d JOIN hookd_events e ON e.seq = d.event"
+             " WHERE e.id = 'evA' AND d.node = 'n1'");
+    insert_due("evB", 1);
+    int64_t took = ms_until("SELECT count(*) FROM hookd_deliveries d JOIN hookd_events e"
+                            " ON e.seq = d.event WHERE e.id = 'evB' AND d.node = 'n1'");
+    if (took >= 600)
+        fail_msg("claimed %lld ms after the NOTIFY", (long long)took);
+    wait_for("SELECT count(*) FROM hookd_deliveries WHERE state = 'delivered'", 2);
+    close_spool();
+}
+
+/* A lease another node let pass on a delivery not yet due: only the
+ * release pass frees it, and counts it. */
+static void test_leases_expired_counted(void **state)
+{
+    (void)state;
+    hookd_metrics_names names = {0};
+    assert_int_equal(hookd_metrics_init(&names), 0);
+    open_spool();
+    char sql[1024];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO hookd_events(id, source, type, received_at, body, headers)"
+             " VALUES('evE', 's', 'order.paid', 1000, convert_to('{}', 'UTF8'), '');"
+             " INSERT INTO hookd_deliveries(event, plugin, state, next_at, updated_at, claim,"
+             " lease_until, node) SELECT seq, 'audit', 'pending', %lld, 1000, 42, 1500, 'n9'"
+             " FROM hookd_events",
+             (long long)hookd_now_ms() + 3600 * 1000);
+    PGresult *r = PQexec(pc, sql);
+    assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
+    PQclear(r);
+    wait_for("SELECT count(*) FROM hookd_deliveries WHERE claim IS NULL AND node IS NULL", 1);
+    size_t len;
+    hookd_metrics_gauges g = {0};
+    char *t = hookd_metrics_render(&g, &len);
+    assert_non_null(strstr(t, "\nhookd_leases_expired_total 1\n"));
+    free(t);
+    close_spool();
+    hookd_metrics_free();
+}
+
 int main(void)
 {
     conninfo = pg_test_start();
@@ -244,6 +508,9 @@ int main(void)
         cmocka_unit_test(test_housekeep_claims),
         cmocka_unit_test(test_lease_lost),
         cmocka_unit_test(test_reconnects),
+        cmocka_unit_test(test_batch_one_round_trip),
+        cmocka_unit_test(test_notify_wakes_claim),
+        cmocka_unit_test(test_leases_expired_counted),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     free(conninfo);
