@@ -111,11 +111,11 @@ static json_t *headers_json(const char *p, size_t len)
 /* The body as text when it is UTF-8, else base64. */
 static int body_json(json_t *doc, const void *body, size_t len)
 {
-    json_t *text = body ? json_stringn(body, len) : NULL;
+    json_t *text = json_stringn(len ? body : "", len); /* SQLite: an empty blob is NULL */
     if (text)
         return json_object_set_new(doc, "body", text) ||
                json_object_set_new(doc, "body_base64", json_null());
-    if (!body || len > (size_t)INT32_MAX / 2)
+    if (len > (size_t)INT32_MAX / 2)
         return json_object_set_new(doc, "body", json_null()) ||
                json_object_set_new(doc, "body_base64", json_null());
     char *b64 = malloc(4 * ((len + 2) / 3) + 1);

@@ -19,21 +19,27 @@
 
 /* ---------- SQL ---------- */
 
-/* The filters every listing shares. :since is NULL for "any"; the outer
- * received_at test is kept off its index (+) so that the rows come in seq
- * order and LIMIT stops the scan early; the seq bound gives the index its
- * use when there is a since. */
+/* The filters every listing shares. :since is NULL for "any"; under a
+ * since the first seq received then bounds the scan (the index on
+ * received_at finds it), and the outer received_at test is kept off that
+ * index (+) so that the rows still come in seq order and LIMIT stops the
+ * scan early. */
 #define EVENT_FILTERS                                                                      \
     " (:source IS NULL OR e.source = :source) AND (:type IS NULL OR e.type GLOB :type)"    \
-    " AND (:since IS NULL OR (+e.received_at >= :since AND e.seq >="                       \
-    " (SELECT min(seq) FROM events WHERE received_at >= :since)))"
+    " AND (:since IS NULL OR +e.received_at >= :since) AND e.seq >= CASE WHEN :since IS"   \
+    " NULL THEN 0 ELSE ifnull((SELECT min(seq) FROM events WHERE received_at >= :since),"  \
+    " 9223372036854775807) END"
+/* The same for the dead letters, which come from their partial index. */
+#define DEAD_FILTERS                                                                       \
+    " (:source IS NULL OR e.source = :source) AND (:type IS NULL OR e.type GLOB :type)"    \
+    " AND (:since IS NULL OR e.received_at >= :since)"
 
 static const char SQL_EVENTS[] =
     "SELECT e.seq, e.id, e.source, e.type, e.received_at,"
     " ifnull(sum(d.state = 'pending'), 0), ifnull(sum(d.state = 'delivered'), 0),"
     " ifnull(sum(d.state = 'dead'), 0)"
     " FROM events e LEFT JOIN deliveries d ON d.event = e.seq"
-    " WHERE" EVENT_FILTERS " AND (:cursor IS NULL OR e.seq < :cursor)"
+    " WHERE" EVENT_FILTERS " AND e.seq < :cursor" /* INT64_MAX: the first page */
     " AND (:plugin IS NULL OR EXISTS (SELECT 1 FROM deliveries p"
     " WHERE p.event = e.seq AND p.plugin = :plugin))"
     " GROUP BY e.seq"
@@ -45,7 +51,7 @@ static const char SQL_EVENTS[] =
 static const char SQL_DEAD[] =
     "SELECT d.id, e.id, e.source, e.type, d.plugin, d.attempts, d.reason, d.updated_at"
     " FROM deliveries d JOIN events e ON e.seq = d.event"
-    " WHERE d.state = 'dead' AND (:plugin IS NULL OR d.plugin = :plugin) AND" EVENT_FILTERS
+    " WHERE d.state = 'dead' AND (:plugin IS NULL OR d.plugin = :plugin) AND" DEAD_FILTERS
     " AND (:cat IS NULL OR d.updated_at > :cat OR (d.updated_at = :cat AND d.id > :cid))"
     " ORDER BY d.updated_at, d.id LIMIT :limit";
 
@@ -76,7 +82,7 @@ static const char SQL_REPLAY_ID[] = REPLAY_SET " WHERE id = :id AND state = 'dea
 static const char SQL_REPLAY_DEAD[] =
     REPLAY_SET " WHERE state = 'dead' AND (:plugin IS NULL OR plugin = :plugin)"
     " AND ((:source IS NULL AND :type IS NULL AND :since IS NULL) OR EXISTS (SELECT 1"
-    " FROM events e WHERE e.seq = deliveries.event AND" EVENT_FILTERS "))";
+    " FROM events e WHERE e.seq = deliveries.event AND" DEAD_FILTERS "))";
 
 /* The counts scan the deliveries table (one row per plugin and state). */
 static const char SQL_STATS_STATES[] =
@@ -84,10 +90,12 @@ static const char SQL_STATS_STATES[] =
 static const char SQL_STATS_OLDEST[] =
     "SELECT min(e.received_at) FROM deliveries d JOIN events e ON e.seq = d.event"
     " WHERE d.state = 'pending'";
-/* An attempt of the last hour left its delivery's updated_at in it too. */
+/* An attempt of the last hour left its delivery's updated_at in it too:
+ * the deliveries are scanned, the attempts only looked up by their key
+ * (CROSS JOIN keeps SQLite to that order). */
 static const char SQL_STATS_HOUR[] =
     "SELECT d.plugin, sum(a.result = 'ok'), sum(a.result <> 'ok')"
-    " FROM deliveries d JOIN attempts a ON a.delivery = d.id"
+    " FROM deliveries d CROSS JOIN attempts a ON a.delivery = d.id"
     " WHERE d.updated_at >= :hour AND a.started_at >= :hour GROUP BY d.plugin";
 /* On the received_at index, the last hour only. */
 static const char SQL_STATS_MINUTES[] =
@@ -168,7 +176,7 @@ static int bind_filter(sq_sqlite *s, sqlite3_stmt *st, const sq_filter *f)
     int bad = bind_text(st, ":source", f->source) || bind_text(st, ":type", glob) ||
               bind_text(st, ":plugin", f->plugin) || bind_text(st, ":status", f->status) ||
               bind_opt(st, ":since", f->since != INT64_MIN, f->since) ||
-              bind_opt(st, ":cursor", f->has_cursor, f->c1) ||
+              bind_int(st, ":cursor", f->has_cursor ? f->c1 : INT64_MAX) ||
               bind_opt(st, ":cat", f->has_cursor, f->c1) ||
               bind_opt(st, ":cid", f->has_cursor, f->c2) ||
               bind_int(st, ":limit", f->limit + 1);
@@ -448,7 +456,9 @@ static int stats_read(sq_sqlite *s, int64_t now, json_t **doc)
         if (sq_stats_plugin(*doc, col_s(st, 0), state, n) != 0)
             rc = sq_no_memory(&s->q);
     }
-    while (!rc && step == SQLITE_DONE && (step = sqlite3_step(hr)) == SQLITE_ROW)
+    if (!rc && step != SQLITE_DONE)
+        rc = sql_fail(s);
+    while (!rc && (step = sqlite3_step(hr)) == SQLITE_ROW)
         if (!col_s(hr, 0) || sq_stats_plugin(*doc, col_s(hr, 0), "ok_1h", col_i(hr, 1)) ||
             sq_stats_plugin(*doc, col_s(hr, 0), "failed_1h", col_i(hr, 2)))
             rc = sq_no_memory(&s->q);
