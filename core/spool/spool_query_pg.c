@@ -24,12 +24,12 @@
     " AND ($3::bigint IS NULL OR e.received_at >= $3)"
 #define COUNT_STATE(s) "count(d.id) FILTER (WHERE d.state = '" s "')"
 
-/* $4 cursor (seq), $5 plugin, $6 status, $7 limit. */
+/* $4 cursor (seq; an index range), $5 plugin, $6 status, $7 limit. */
 static const char SQL_EVENTS[] =
     "SELECT e.seq, e.id, e.source, e.type, e.received_at, " COUNT_STATE("pending") ", "
     COUNT_STATE("delivered") ", " COUNT_STATE("dead")
     " FROM hookd_events e LEFT JOIN hookd_deliveries d ON d.event = e.seq"
-    " WHERE" EVENT_FILTERS " AND ($4::bigint IS NULL OR e.seq < $4)"
+    " WHERE" EVENT_FILTERS " AND e.seq < $4::bigint" /* INT64_MAX: the first page */
     " AND ($5::text IS NULL OR EXISTS (SELECT 1 FROM hookd_deliveries p"
     " WHERE p.event = e.seq AND p.plugin = $5))"
     " GROUP BY e.seq"
@@ -203,7 +203,7 @@ static int bind_list(sq_pg *p, const sq_filter *f, int dead, params *b)
     b->v[0] = f->source;
     b->v[1] = b->like;
     b->v[2] = f->since == INT64_MIN ? NULL : b->since;
-    b->v[3] = f->has_cursor ? b->c1 : NULL;
+    b->v[3] = f->has_cursor ? b->c1 : dead ? NULL : "9223372036854775807";
     b->v[4] = f->plugin;
     b->v[5] = dead ? (f->has_cursor ? b->c2 : NULL) : f->status;
     b->v[6] = b->limit;
