@@ -8,7 +8,7 @@
  * limit), -EIO the store failed or holds a newer schema, -ENOMEM. After a
  * failure hookd_spool_q_error() gives one line saying why (never the
  * conninfo or a password). Times are Unix milliseconds in, ISO 8601 UTC
- * strings with milliseconds out (docs: /work/wt/API.md). */
+ * strings with milliseconds out (the shapes of the console API, docs/console.md). */
 #ifndef HOOKD_SPOOL_QUERY_H
 #define HOOKD_SPOOL_QUERY_H
 
