@@ -55,7 +55,9 @@ static const hookd_cli_opt send_opts[] = {
 };
 
 static const hookd_cli_opt events_opts[] = {
-    {"type", 0, "GLOB", "only events whose type matches"},
+    {"source", 0, "NAME", "only this source's events"},
+    {"type", 0, "GLOB", "only events whose type matches (* and ? wildcards)"},
+    {"status", 0, "S", "pending (some delivery), dead (some), delivered (all)"},
     {"since", 0, "DURATION", "only events received within it, e.g. 1h"},
     {"limit", 0, "N", "at most N rows (default 50)"},
     {"json", 0, NULL, "machine-readable output"},
@@ -64,6 +66,8 @@ static const hookd_cli_opt events_opts[] = {
 
 static const hookd_cli_opt dead_opts[] = {
     {"plugin", 0, "NAME", "only this plugin instance's deliveries"},
+    {"source", 0, "NAME", "only this source's events"},
+    {"type", 0, "GLOB", "only events whose type matches (* and ? wildcards)"},
     {"limit", 0, "N", "at most N rows (default 50)"},
     {"json", 0, NULL, "machine-readable output"},
     {0},
@@ -72,6 +76,8 @@ static const hookd_cli_opt dead_opts[] = {
 static const hookd_cli_opt replay_opts[] = {
     {"dead", 0, NULL, "every dead letter"},
     {"plugin", 0, "NAME", "with --dead: only this plugin instance's"},
+    {"source", 0, "NAME", "with --dead: only this source's events"},
+    {"type", 0, "GLOB", "with --dead: only events whose type matches"},
     {"json", 0, NULL, "machine-readable output"},
     {0},
 };
