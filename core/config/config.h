@@ -91,6 +91,8 @@ typedef struct hookd_route_cfg {
     hookd_mark mark;
 } hookd_route_cfg;
 
+#define HOOKD_ADMIN_TOKEN_MIN 16 /* characters of admin.token */
+
 typedef struct hookd_config {
     char *file;             /* path as given, used in messages */
 
@@ -108,6 +110,9 @@ typedef struct hookd_config {
     int64_t idle_timeout_ms;   /* default 60 s */
 
     char *admin_listen;     /* NULL: no admin listener */
+    char *admin_token;      /* the console API's bearer token; NULL: none. Never logged */
+    int admin_console;      /* admin.console: serve the console and its API (1, default) */
+    char *admin_console_dir;/* serve the console's files from here (development); NULL: embedded */
 
     const char *spool_driver; /* spool.driver: "sqlite" (default); a literal, never freed */
     char *spool_path;       /* default "hookd-spool.db" */
