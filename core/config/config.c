@@ -185,7 +185,7 @@ static int load_admin_console(hookd_cy *cy, hookd_config *cfg, yaml_node_t *m)
 {
     static const char *const bools[] = {"false", "true", NULL};
     int r, e;
-    if (hookd_cy_str(cy, m, "token", &cfg->admin_token, 0) < 0)
+    if (hookd_cy_str(cy, m, "token", &cfg->admin_token, HOOKD_CY_EMPTY_OK) < 0)
         return -1;
     if (cfg->admin_token && !cfg->admin_token[0]) {
         free(cfg->admin_token); /* "${HOOKD_ADMIN_TOKEN:-}": none, the loopback rule holds */

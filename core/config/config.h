@@ -164,7 +164,8 @@ const hookd_source_cfg *hookd_config_source(const hookd_config *cfg, const char 
 int hookd_config_metrics(const hookd_config *cfg, int reload);
 
 /* The embedded default configuration used when no file exists: plain HTTP
- * on 127.0.0.1:8080, a Constant Contact source, the file plugin. */
+ * on 127.0.0.1:8080, the admin listener and console on 127.0.0.1:9090, a
+ * Constant Contact source, the file plugin. */
 extern const char hookd_default_config[];
 
 #endif
