@@ -1,7 +1,9 @@
 /* console_api: the routes of /api/v1 (docs/DESIGN.md §12) and what a
  * handler gets. A route runs on the loop thread (it must not block) or,
  * marked off_loop, on libuv's thread pool (blocking spool reads) and is
- * answered on the loop when it returns. */
+ * answered on the loop when it returns. The table is in console_api.c; a
+ * handler may live in a file of its own (say console_spool.c, declared in
+ * a header the router includes) and use the helpers of console_util.c. */
 #ifndef HOOKD_CONSOLE_API_H
 #define HOOKD_CONSOLE_API_H
 
