@@ -12,8 +12,11 @@ build:
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	cmake --build $(BUILD) -j $(JOBS)
 
-# On ./hookd.yaml, else the embedded default (plain HTTP on 127.0.0.1:8080).
+# On ./hookd.yaml, else the embedded default (plain HTTP on 127.0.0.1:8080,
+# the console on 127.0.0.1:9090). hookd logs the console's real address too.
 run: build
+	@echo 'hookd: the console is at http://127.0.0.1:9090/ with the embedded default' \
+	  '(else at admin.listen: see the "console at" line hookd logs)'
 	$(BUILD)/hookd run $(if $(CONFIG),-c $(CONFIG),)
 
 test: build

@@ -95,6 +95,7 @@ static _Alignas(64) atomic_uint epoch;
 static metrics *retired;        /* loop thread: newest first */
 static atomic_size_t live_sets; /* allocated sets: current and retired (tests) */
 /* Not per configuration: they survive reloads. */
+static atomic_uint_fast64_t events_accepted; /* all sources, since start (the console) */
 static atomic_uint_fast64_t dead_letters, lease_lost, leases_expired, tls_failures, reloads_ok,
     reloads_failed;
 #define NO_EXPIRY INT_FAST64_MIN
@@ -360,6 +361,12 @@ void hookd_metrics_event_accepted(int src, const char *type)
         atomic_fetch_add_explicit(&s->accepted[i], 1, RLX);
     }
     leave(e);
+    atomic_fetch_add_explicit(&events_accepted, 1, RLX);
+}
+
+uint64_t hookd_metrics_events_accepted(void)
+{
+    return atomic_load_explicit(&events_accepted, RLX);
 }
 
 static void delivery(metrics *m, const void *instance, const char *name, int result,

@@ -67,6 +67,8 @@ void hookd_metrics_request(int src, int status, int64_t duration_us);
 void hookd_metrics_verify_failure(int src, int reason);
 /* One event stored (not a duplicate). */
 void hookd_metrics_event_accepted(int src, const char *type);
+/* The events stored since start, every source together (reloads included). */
+uint64_t hookd_metrics_events_accepted(void);
 /* One delivery attempt of an instance (see hookd_metrics_names: its element
  * of instance_base, and its name); result: HOOKD_OK, HOOKD_RETRY or HOOKD_FAIL. */
 void hookd_metrics_delivery(const void *instance, const char *name, int result,

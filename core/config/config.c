@@ -138,7 +138,7 @@ static int load_server(hookd_cy *cy, hookd_config *cfg, yaml_node_t *root)
     return 0;
 }
 
-static const char *const admin_keys[] = {"listen", NULL};
+static const char *const admin_keys[] = {"listen", "token", "console", "console_dir", NULL};
 static const char *const spool_keys[] = {"driver", "path", "sync", "retention", "conninfo",
                                          "node", "lease", "pool", NULL};
 static const char *const log_keys[] = {"level", "format", NULL};
@@ -181,6 +181,34 @@ static int load_spool_pg(hookd_cy *cy, hookd_config *cfg, yaml_node_t *m)
     return 0;
 }
 
+/* admin.token, admin.console, admin.console_dir (docs/DESIGN.md §12). The
+ * token is a secret: no message repeats it. */
+static int load_admin_console(hookd_cy *cy, hookd_config *cfg, yaml_node_t *m)
+{
+    static const char *const bools[] = {"false", "true", NULL};
+    int r, e;
+    if (hookd_cy_str(cy, m, "token", &cfg->admin_token, HOOKD_CY_EMPTY_OK) < 0)
+        return -1;
+    if (cfg->admin_token && !cfg->admin_token[0]) {
+        free(cfg->admin_token); /* "${HOOKD_ADMIN_TOKEN:-}": none, the loopback rule holds */
+        cfg->admin_token = NULL;
+    }
+    if (cfg->admin_token && strlen(cfg->admin_token) < HOOKD_ADMIN_TOKEN_MIN)
+        return hookd_cy_fail_key(cy, m, "token", "too short: at least %d characters",
+                                 HOOKD_ADMIN_TOKEN_MIN);
+    for (const char *t = cfg->admin_token; t && *t; t++)
+        if ((unsigned char)*t <= 0x20 || (unsigned char)*t >= 0x7f)
+            return hookd_cy_fail_key(cy, m, "token", "only visible ASCII characters, no "
+                                     "spaces (it travels in an Authorization header)");
+    if ((r = hookd_cy_enum(cy, m, "console", bools, &e)) < 0)
+        return -1;
+    if (r)
+        cfg->admin_console = e;
+    if (hookd_cy_str(cy, m, "console_dir", &cfg->admin_console_dir, 0) < 0)
+        return -1;
+    return 0;
+}
+
 static int load_misc(hookd_cy *cy, hookd_config *cfg, yaml_node_t *root)
 {
     yaml_node_t *m;
@@ -201,6 +229,8 @@ static int load_misc(hookd_cy *cy, hookd_config *cfg, yaml_node_t *root)
                 "expected host:port (like 127.0.0.1:9090), got "
                 "\"%s\"",
                 cfg->admin_listen);
+        if (load_admin_console(cy, cfg, m) < 0)
+            return -1;
         hookd_cy_pop(cy, old);
     }
 
@@ -394,6 +424,7 @@ static hookd_config *new_config(const char *name)
     cfg->body_timeout_ms = 30000;
     cfg->idle_timeout_ms = 60000;
     cfg->spool_driver = "sqlite";
+    cfg->admin_console = 1;
     cfg->spool_sync_full = 1;
     cfg->spool_retention_ms = 7 * HOOKD_CY_DAY_MS;
     cfg->spool_lease_ms = 30000;
@@ -544,6 +575,8 @@ void hookd_config_free(hookd_config *cfg)
     free(cfg->tls_cert);
     free(cfg->tls_key);
     free(cfg->admin_listen);
+    free(cfg->admin_token);
+    free(cfg->admin_console_dir);
     free(cfg->spool_path);
     free(cfg->spool_conninfo);
     free(cfg->spool_node);

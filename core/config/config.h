@@ -91,6 +91,8 @@ typedef struct hookd_route_cfg {
     hookd_mark mark;
 } hookd_route_cfg;
 
+#define HOOKD_ADMIN_TOKEN_MIN 16 /* characters of admin.token */
+
 typedef struct hookd_config {
     char *file;             /* path as given, used in messages */
 
@@ -108,6 +110,9 @@ typedef struct hookd_config {
     int64_t idle_timeout_ms;   /* default 60 s */
 
     char *admin_listen;     /* NULL: no admin listener */
+    char *admin_token;      /* the console API's bearer token; NULL: none. Never logged */
+    int admin_console;      /* admin.console: serve the console and its API (1, default) */
+    char *admin_console_dir;/* serve the console's files from here (development); NULL: embedded */
 
     const char *spool_driver; /* spool.driver: "sqlite" (default); a literal, never freed */
     char *spool_path;       /* default "hookd-spool.db" */
@@ -159,7 +164,8 @@ const hookd_source_cfg *hookd_config_source(const hookd_config *cfg, const char 
 int hookd_config_metrics(const hookd_config *cfg, int reload);
 
 /* The embedded default configuration used when no file exists: plain HTTP
- * on 127.0.0.1:8080, a Constant Contact source, the file plugin. */
+ * on 127.0.0.1:8080, the admin listener and console on 127.0.0.1:9090, a
+ * Constant Contact source, the file plugin. */
 extern const char hookd_default_config[];
 
 #endif

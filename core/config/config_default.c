@@ -1,6 +1,8 @@
 /* Which configuration to read: -c FILE, ./hookd.yaml, /etc/hookd/hookd.yaml,
  * else the one built in (docs/DESIGN.md §4): plain HTTP on 127.0.0.1:8080,
- * the Constant Contact source, every event appended to a JSON-lines file.
+ * the admin listener and its console on 127.0.0.1:9090 (loopback: no token
+ * needed), the Constant Contact source, every event appended to a
+ * JSON-lines file.
  * Set CTCT_CLIENT_SECRET before exposing it to anything. */
 #include "config.h"
 
@@ -11,6 +13,8 @@ const char hookd_default_config[] =
     "# hookd built-in default configuration\n"
     "server:\n"
     "  listen: \"127.0.0.1:8080\"\n"
+    "admin:\n"
+    "  listen: \"127.0.0.1:9090\"\n"
     "spool:\n"
     "  path: hookd-spool.db\n"
     "log:\n"

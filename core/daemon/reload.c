@@ -96,6 +96,20 @@ static void keep_restart_only(hookd_config *old, hookd_config *nw, int tls_loade
         note(changed, cap, "admin.listen");
         swap_str(&old->admin_listen, &nw->admin_listen);
     }
+    /* The console read these at start: say so rather than seem to apply
+     * a new token. */
+    if (str_differs(old->admin_token, nw->admin_token)) {
+        note(changed, cap, "admin.token");
+        swap_str(&old->admin_token, &nw->admin_token);
+    }
+    if (old->admin_console != nw->admin_console) {
+        note(changed, cap, "admin.console");
+        nw->admin_console = old->admin_console;
+    }
+    if (str_differs(old->admin_console_dir, nw->admin_console_dir)) {
+        note(changed, cap, "admin.console_dir");
+        swap_str(&old->admin_console_dir, &nw->admin_console_dir);
+    }
     if (str_differs(old->spool_path, nw->spool_path)) {
         note(changed, cap, "spool.path");
         swap_str(&old->spool_path, &nw->spool_path);

@@ -14,6 +14,7 @@
 #include "base/json_pointer.h"
 #include "base/log.h"
 #include "base/metrics.h"
+#include "base/refusals.h"
 #include "config/config.h"
 #include "deliver/template.h"
 #include "verify/verify.h"
@@ -25,12 +26,15 @@ static const char *req_header(void *ctx, const char *name)
     return hookd_request_header(ctx, name);
 }
 
+/* check: the short word the console's recent refusals show ("auth",
+ * "signature", ...); why: the logged line, which never holds a secret. */
 static void refuse(hookd_response *resp, int status, const hookd_request *req,
-                   const char *source, const char *why)
+                   const char *source, const char *check, const char *why)
 {
     hookd_response_error(resp, status, why);
     hookd_logctx ctx = {.source = source, .peer = req->peer};
     hookd_logx(HOOKD_LOG_WARN, &ctx, "refused %d: %s", status, why);
+    hookd_refusal_add(source, req->peer, status, check, why);
 }
 
 /* Event types end up in logs, templates, URLs and file names: keep them
@@ -69,6 +73,7 @@ static void stored(hookd_append *a)
         hookd_response_error(&resp, 503, why);
         resp.headers = "Retry-After: 5\r\n";
         hookd_logx(HOOKD_LOG_WARN, &ctx, "refused 503: %s", why);
+        hookd_refusal_add(ev->source, a->peer, 503, "spool", why);
     } else if (a->result == HOOKD_SPOOL_DUPLICATE) {
         resp.status = 200;
         resp.body_len = (size_t)snprintf(resp.body, sizeof resp.body,
@@ -145,13 +150,13 @@ static const hookd_source_cfg *head_checks(const hookd_runtime *rt, const hookd_
 {
     const hookd_source_cfg *src = hookd_runtime_source(rt, req->path, req->path_len);
     if (!src) {
-        refuse(resp, 404, req, NULL, "no source at this path");
+        refuse(resp, 404, req, NULL, "path", "no source at this path");
         return NULL;
     }
     int src_idx = (int)(src - rt->cfg->sources);
     resp->source = src_idx + 1;
     if (req->method != HTTP_POST) {
-        refuse(resp, 405, req, src->name, "only POST is accepted");
+        refuse(resp, 405, req, src->name, "method", "only POST is accepted");
         resp->headers = "Allow: POST\r\n";
         return NULL;
     }
@@ -159,7 +164,7 @@ static const hookd_source_cfg *head_checks(const hookd_runtime *rt, const hookd_
         hookd_basic_check(hookd_request_header(req, "authorization"), src->basic_user,
                           src->basic_pass) != 0) {
         hookd_metrics_verify_failure(src_idx, HOOKD_MR_BASIC_AUTH);
-        refuse(resp, 401, req, src->name, "basic credentials missing or wrong");
+        refuse(resp, 401, req, src->name, "auth", "basic credentials missing or wrong");
         resp->headers = "WWW-Authenticate: Basic realm=\"hookd\"\r\n";
         return NULL;
     }
@@ -189,7 +194,7 @@ int hookd_receive_head(void *ud, const hookd_request *req, hookd_response *resp)
             snprintf(why, sizeof why, "signature check failed: no signature header of any "
                                       "configured scheme");
         hookd_metrics_verify_failure((int)(src - rc->rt->cfg->sources), HOOKD_MR_MISSING);
-        refuse(resp, 401, req, src->name, why);
+        refuse(resp, 401, req, src->name, "signature", why);
         return 1;
     }
     return 0;
@@ -215,14 +220,17 @@ int hookd_receive(void *ud, const hookd_request *req, hookd_response *resp,
          * every minute for an hour), so nothing is lost and nothing forged
          * is taken. */
         hookd_metrics_verify_failure(src_idx, HOOKD_MR_NO_KEYS);
-        refuse(resp, 503, req, src->name, "signature check unavailable: no key set read yet");
+        refuse(resp, 503, req, src->name, "keys",
+               "signature check unavailable: no key set read yet");
         resp->headers = "Retry-After: 60\r\n";
         return 0;
     }
     if (vrc != HOOKD_VERIFY_OK) {
-        hookd_metrics_verify_failure(src_idx, hookd_verify_metrics_reason(vrc));
+        int reason = hookd_verify_metrics_reason(vrc);
+        hookd_metrics_verify_failure(src_idx, reason);
         snprintf(why, sizeof why, "signature check failed: %s", check ? check : "refused");
-        refuse(resp, 401, req, src->name, why);
+        refuse(resp, 401, req, src->name,
+               reason == HOOKD_MR_EXPIRED ? "timestamp" : "signature", why);
         return 0;
     }
 
@@ -230,7 +238,7 @@ int hookd_receive(void *ud, const hookd_request *req, hookd_response *resp,
     json_t *json = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
     if (!json) {
         snprintf(why, sizeof why, "body is not JSON: %s at byte %d", jerr.text, jerr.position);
-        refuse(resp, 400, req, src->name, why);
+        refuse(resp, 400, req, src->name, "json", why);
         return 0;
     }
     const char *type = NULL;
@@ -246,14 +254,14 @@ int hookd_receive(void *ud, const hookd_request *req, hookd_response *resp,
                                                                     : "no event type",
                  src->event_type_header ? "header " : "",
                  src->event_type_header ? src->event_type_header : src->event_type);
-        refuse(resp, 400, req, src->name, why);
+        refuse(resp, 400, req, src->name, "type", why);
         json_decref(json);
         return 0;
     }
 
     if (hookd_dispatch_ready(rc->dispatch) + hookd_spool_waiting(rc->spool) >=
         rc->queue_max) {
-        refuse(resp, 503, req, src->name, "too many events waiting");
+        refuse(resp, 503, req, src->name, "queue", "too many events waiting");
         resp->headers = "Retry-After: 1\r\n";
         json_decref(json);
         return 0;
@@ -277,7 +285,7 @@ int hookd_receive(void *ud, const hookd_request *req, hookd_response *resp,
     size_t nto = ev ? hookd_runtime_route(rt, src->name, ev->type, to) : 0;
     hookd_append *a = ev ? hookd_append_new(ev, to, nto) : NULL;
     if (!a) {
-        refuse(resp, 503, req, src->name, "out of memory");
+        refuse(resp, 503, req, src->name, "memory", "out of memory");
         resp->headers = "Retry-After: 1\r\n";
         hookd_ev_unref(ev);
         return 0;

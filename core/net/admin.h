@@ -1,7 +1,8 @@
 /* admin: the admin listener (docs/DESIGN.md §4 `admin: { listen: ... }`): GET
- * /healthz, /readyz and /metrics over plain HTTP/1.1, on the loop thread.
- * One request per connection; small requests only; idle connections close
- * after a few seconds. */
+ * /healthz, /readyz and /metrics over plain HTTP/1.1, on the loop thread,
+ * and the console and its API (console.h, docs/DESIGN.md §12). Keep-alive,
+ * bounded: a few requests per connection, small heads and bodies, and
+ * connections idle past a few seconds close. */
 #ifndef HOOKD_ADMIN_H
 #define HOOKD_ADMIN_H
 
@@ -23,11 +24,15 @@ typedef struct hookd_admin_deps {
 typedef struct hookd_admin hookd_admin;
 
 #define HOOKD_ADMIN_MAX_CONNECTIONS 64 /* past it the oldest unanswered one is closed */
-#define HOOKD_ADMIN_MAX_REQUEST 8192
-#define HOOKD_ADMIN_TIMEOUT_MS 3000 /* to read a request and answer it */
+#define HOOKD_ADMIN_MAX_REQUEST 8192     /* the request line and headers */
+#define HOOKD_ADMIN_MAX_BODY (64 * 1024) /* 413 past it */
+#define HOOKD_ADMIN_TIMEOUT_MS 3000      /* to read a connection's first request */
+#define HOOKD_ADMIN_KEEPALIVE_MS 10000   /* to read each next one */
+#define HOOKD_ADMIN_MAX_REQUESTS 100     /* per connection */
 
 /* Listens on deps->rt->cfg->admin_listen and logs "admin listening on
- * http://IP:PORT". NULL with a one-line reason in err on failure. */
+ * http://IP:PORT" (and where the console is). NULL with a one-line reason in
+ * err on failure. */
 hookd_admin *hookd_admin_new(uv_loop_t *loop, const hookd_admin_deps *deps, char *err,
                              size_t errlen);
 

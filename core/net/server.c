@@ -16,6 +16,7 @@
 #include "base/hostport.h"
 #include "base/log.h"
 #include "base/metrics.h"
+#include "base/refusals.h"
 #include "tls.h"
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
@@ -74,6 +75,19 @@ static void conn_answer(conn *c, const hookd_response *r)
     c->t0_us = 0;
 }
 
+/* The console's word for a refusal of the connection stage. */
+static const char *refusal_check(int status)
+{
+    switch (status) {
+    case 408: return "timeout";
+    case 413:
+    case 431: return "size";
+    case 405: return "method";
+    case 503: return "busy";
+    default: return "http";
+    }
+}
+
 /* An answer the connection stage gives itself; the connection then closes. */
 static void conn_refuse(conn *c, int status, const char *why)
 {
@@ -86,6 +100,7 @@ static void conn_refuse(conn *c, int status, const char *why)
     c->linger = c->phase == PH_HEADERS || c->phase == PH_BODY;
     hookd_logctx ctx = {.peer = c->peer};
     hookd_logx(HOOKD_LOG_WARN, &ctx, "refused %d: %s", status, why);
+    hookd_refusal_add(NULL, c->peer, status, refusal_check(status), why);
 }
 
 /* ---------- writing ---------- */

@@ -71,7 +71,10 @@ static void test_embedded_default(void **state)
     assert_string_equal(c->listen[0], "127.0.0.1:8080");
     assert_null(c->tls_cert);
     assert_null(c->tls_key);
-    assert_null(c->admin_listen);
+    /* the console on loopback (docs/DESIGN.md §12): no token needed there */
+    assert_string_equal(c->admin_listen, "127.0.0.1:9090");
+    assert_int_equal(c->admin_console, 1);
+    assert_null(c->admin_token);
     assert_string_equal(c->spool_path, "hookd-spool.db");
     assert_int_equal(c->log_json, 0);
     assert_int_equal(c->log_level, HOOKD_LOG_INFO);
