@@ -36,6 +36,7 @@
 #   scripts/bench.sh [SECONDS]        (default 10; builds ./build if needed)
 #   CASES="hookd-normal nginx-http" scripts/bench.sh 5     a subset
 #   HOOKD_BIN=/path/to/old/hookd scripts/bench.sh          another build
+#   (PG_BIN and HAPROXY_BIN name PostgreSQL's and haproxy's, as for the tests)
 #
 # Everything it writes goes under build/bench/: the table in results.txt, the
 # servers' configurations and logs in work/ (kept for a look after a failure;
@@ -119,7 +120,7 @@ for c in $CASES; do
   fi
 done
 CASES=${keep# }
-[ -n "$CASES" ] || { printf '%s' "$skipped"; echo "bench: no case left to run" >&2; exit 1; }
+[ -n "$CASES" ] || { echo "bench: no case left to run" >&2; exit 0; }  # a skip is no failure
 
 # One PostgreSQL for the whole bench (a fresh database per run), started only
 # when a pg case runs.
@@ -259,10 +260,12 @@ run_wrk() {
     "${TS1[@]}" wrk -t1 -c"$CONNS" -d"${DUR}s" --latency -s "$2" "$1" | grep RESULT
 }
 stop_all() { # the run's servers: a kill, so the stop stays out of the measurement
-  local p
-  # shellcheck disable=SC2046
-  for p in $(cat "$work/pids"); do kill -KILL "$p" $(pgrep -P "$p" || true) 2>/dev/null || true; done
-  for p in $(cat "$work/pids"); do wait "$p" 2>/dev/null || true; done
+  local p pids; pids=$(cat "$work/pids")
+  for p in $pids; do  # each waited for at once: bash reports a killed job it has not waited for
+    # shellcheck disable=SC2046
+    kill -KILL "$p" $(pgrep -P "$p" || true) 2>/dev/null || true
+    wait "$p" 2>/dev/null || true
+  done
   : > "$work/pids"
 }
 
@@ -374,8 +377,8 @@ pg_run_once() {
   url=http://127.0.0.1:$base/webhooks/ctct
   if [ -n "$hport" ]; then
     haproxy_conf $hport "${nodes[@]}" > "$work/haproxy.cfg"
-    haproxy -c -q -f "$work/haproxy.cfg"
-    spawn haproxy -db -f "$work/haproxy.cfg" >>"$work/haproxy.log" 2>&1
+    "${HAPROXY_BIN:-haproxy}" -c -q -f "$work/haproxy.cfg"
+    spawn "${HAPROXY_BIN:-haproxy}" -db -f "$work/haproxy.cfg" >>"$work/haproxy.log" 2>&1
     hpid=$LAST
     { wait_port $hport && python3 scripts/bench_pg.py ready --haproxy "$work/haproxy.sock" $n; } ||
       { echo "bench: $name: haproxy did not see the nodes up" >&2; tail "$work/haproxy.log" >&2; exit 1; }

@@ -31,6 +31,9 @@ PASSWORD = "bench-pw"
 
 
 def haproxy_bin():
+    env = os.environ.get("HAPROXY_BIN")  # as tests/integration/cluster.py
+    if env:
+        return env if os.access(env, os.X_OK) else None
     return shutil.which("haproxy") or shutil.which("haproxy", path="/usr/sbin:/usr/local/sbin")
 
 
