@@ -413,7 +413,7 @@ for r in $(seq "$RUNS"); do
     # In the background, so that a signal's trap runs at once, not after wrk.
     run_once "$c" "$r" > "$work/run.out" &
     wait $! || { echo "bench: run $r of $c failed" >&2; exit 1; }
-    RES[$c]+="$(cat "$work/run.out")"$'\n'
+    RES[$c]+="$(tail -n1 "$work/run.out")"$'\n'  # its last line: a server may print
     echo "run $r $c: $(tail -n1 <<<"${RES[$c]%$'\n'}")" >&2
   done
 done
