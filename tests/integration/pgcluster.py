@@ -10,7 +10,13 @@ a login role and a database for the code under test, then stop and remove.
 initdb refuses to run as root: then every PostgreSQL program runs as the
 `postgres` system user (runuser), which owns the folder. Standard library
 only; the binaries come from PG_BIN, else /usr/lib/postgresql/<newest>/bin,
-else PATH."""
+else PATH.
+
+The tests' cluster trades durability for speed (fsync, synchronous_commit
+and full_page_writes off, 16MB of shared buffers). PgCluster(durable=True)
+keeps PostgreSQL's durable defaults instead, for measurements
+(scripts/bench.sh); base_dir puts the cluster's folder somewhere else than
+the temporary folder (on the disk being measured, not a tmpfs)."""
 import glob
 import os
 import pwd
@@ -69,8 +75,10 @@ class PgCluster:
     under test (TCP, scram-sha-256); the tests' own queries go through the
     unix socket as the superuser `postgres` (trust)."""
 
-    def __init__(self, user="hookd", password="s3cret'pw", dbname="hookd"):
+    def __init__(self, user="hookd", password="s3cret'pw", dbname="hookd", durable=False,
+                 base_dir=None):
         self.user, self.password, self.dbname = user, password, dbname
+        self.durable, self.base_dir = durable, base_dir
         self.bindir = find_bin_dir()
         psql = os.path.join(self.bindir or "", "psql")
         self.psql = psql if os.path.exists(psql) else shutil.which("psql")
@@ -121,9 +129,14 @@ class PgCluster:
             self._create()
         if self.running:
             return self
+        if self.durable:   # every commit on disk, as in production
+            speed = ("-c fsync=on -c synchronous_commit=on -c full_page_writes=on "
+                     "-c shared_buffers=128MB")
+        else:
+            speed = ("-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+                     "-c shared_buffers=16MB")
         opts = (f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 "
-                f"-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
-                f"-c max_connections=50 -c shared_buffers=16MB")
+                f"{speed} -c max_connections=50")
         self._run("pg_ctl", "-D", self.data, "-l", self.log_path, "-o", opts, "-w", "-t", "60",
                   "start")
         self.running = True
@@ -133,7 +146,7 @@ class PgCluster:
         why = available()
         if why:
             raise PgError(why)
-        self.dir = tempfile.mkdtemp(prefix="hookd-pg-")
+        self.dir = tempfile.mkdtemp(prefix="hookd-pg-", dir=self.base_dir)
         try:
             os.chmod(self.dir, 0o755)
             if self.as_root:
