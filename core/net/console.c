@@ -50,6 +50,12 @@ hookd_console *hookd_console_new(uv_loop_t *loop, const hookd_config *cfg, hookd
     }
     c->loop = loop;
     c->cfg = cfg;
+    if (!(c->view = hookd_console_view_new(cfg))) {
+        free(c->dir);
+        free(c);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
     c->spool = spool;
     c->started_ms = hookd_now_ms();
     if (cfg->admin_token) {
@@ -69,8 +75,15 @@ hookd_console *hookd_console_new(uv_loop_t *loop, const hookd_config *cfg, hookd
 
 void hookd_console_set_config(hookd_console *c, const hookd_config *cfg)
 {
-    if (c)
-        c->cfg = cfg;
+    if (!c)
+        return;
+    c->cfg = cfg;
+    /* Out of memory keeps the old view: the stats name old instances. */
+    hookd_console_view *v = hookd_console_view_new(cfg);
+    if (v) {
+        hookd_console_view_unref(c->view);
+        c->view = v;
+    }
 }
 
 void hookd_console_free(hookd_console *c)
@@ -78,6 +91,7 @@ void hookd_console_free(hookd_console *c)
     if (!c)
         return;
     free(c->dir);
+    hookd_console_view_unref(c->view);
     OPENSSL_cleanse(c->token_sha, sizeof c->token_sha);
     free(c);
 }

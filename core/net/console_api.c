@@ -3,6 +3,7 @@
  * the spool knows) are added to the table below. */
 #include "console_api.h"
 #include "console_priv.h"
+#include "console_spool.h"
 
 #include <llhttp.h>
 #include <stdio.h>
@@ -15,33 +16,6 @@
 #include "base/refusals.h"
 
 /* ---------- the routes without the spool ---------- */
-
-/* What this process knows without the spool: who it is and what it
- * received and refused since it started. */
-static int stats(const hookd_api_call *call, json_t **out)
-{
-    const hookd_config *cfg = call->cfg;
-    char host[256] = "";
-    const char *node = cfg->spool_node;
-    if (!node || strcmp(cfg->spool_driver, "postgres") != 0) {
-        if (gethostname(host, sizeof host - 1) != 0 || !host[0])
-            snprintf(host, sizeof host, "hookd");
-        node = host;
-    }
-    json_t *refused = json_object();
-    hookd_refusal_count counts[HOOKD_REFUSALS_CHECKS];
-    size_t n = hookd_refusals_counts(counts, HOOKD_REFUSALS_CHECKS);
-    for (size_t i = 0; i < n; i++)
-        json_object_set_new(refused, counts[i].check, json_integer((json_int_t)counts[i].n));
-    *out = json_pack("{s:s, s:s, s:o, s:o, s:I, s:o}", "node", node, "driver",
-                     cfg->spool_driver, "now", hookd_api_time(hookd_now_ms()), "started_at",
-                     hookd_api_time(call->started_ms), "received",
-                     (json_int_t)hookd_metrics_events_accepted(), "refused", refused);
-    /* HOOK (spool): pending, retrying, dead, oldest_pending_at, plugins and
-     * per_minute come from the spool; a spool stats route (off_loop) adds
-     * them to this object. */
-    return *out ? 200 : 500;
-}
 
 static int refusals(const hookd_api_call *call, json_t **out)
 {
@@ -64,13 +38,15 @@ static int refusals(const hookd_api_call *call, json_t **out)
     return 200;
 }
 
-/* The routes, matched in order. HOOK (spool): the lead adds here, each
- * off_loop (they read the spool):
- *   GET  /api/v1/events              GET  /api/v1/events/{id}
- *   GET  /api/v1/dead                POST /api/v1/events/{id}/replay
- *   POST /api/v1/dead/replay         and the spool's part of /api/v1/stats */
+/* The routes, matched in order; those over the spool (console_spool.c)
+ * block, so they run on the thread pool. */
 static const hookd_api_route routes[] = {
-    {HTTP_GET, "/api/v1/stats", 0, stats},
+    {HTTP_GET, "/api/v1/stats", 1, hookd_console_stats},
+    {HTTP_GET, "/api/v1/events", 1, hookd_console_events},
+    {HTTP_GET, "/api/v1/events/{id}", 1, hookd_console_event},
+    {HTTP_POST, "/api/v1/events/{id}/replay", 1, hookd_console_replay_event},
+    {HTTP_GET, "/api/v1/dead", 1, hookd_console_dead},
+    {HTTP_POST, "/api/v1/dead/replay", 1, hookd_console_replay_dead},
     /* Off the loop though it could run on it: it keeps the thread-pool path
      * exercised (the ring takes its own lock; no configuration is read). */
     {HTTP_GET, "/api/v1/refusals", 1, refusals},
@@ -159,6 +135,7 @@ static void job_done(uv_work_t *w, int status)
     }
     j->console->working--;
     json_decref(j->call.body);
+    hookd_console_view_unref(j->call.view);
     free((char *)j->call.query);
     j->done(j->ctx, &ans);
     free(j);
@@ -171,7 +148,7 @@ int hookd_api_dispatch(hookd_console *c, const hookd_console_req *req, json_t *b
     const hookd_api_route *r = NULL;
     char allow[64] = "";
     hookd_api_call call = {.console = c, .spool = c->spool, .body = body, .cfg = c->cfg,
-                           .started_ms = c->started_ms};
+                           .view = c->view, .started_ms = c->started_ms};
     for (size_t i = 0; i < NROUTES && !r; i++) {
         if (!match(routes[i].pattern, req->path, req->path_len, call.id, sizeof call.id))
             continue;
@@ -222,11 +199,13 @@ int hookd_api_dispatch(hookd_console *c, const hookd_console_req *req, json_t *b
     j->call = call;
     j->call.cfg = NULL; /* not for the thread pool (a reload may free it) */
     j->call.body = json_incref(body);
+    j->call.view = hookd_console_view_ref(c->view);
     j->done = done;
     j->ctx = ctx;
     j->work.data = j;
     if (uv_queue_work(c->loop, &j->work, job_run, job_done) != 0) {
         json_decref(j->call.body);
+        hookd_console_view_unref(j->call.view);
         free(query);
         free(j);
         hookd_api_error(ans, 503, "cannot queue the request", NULL);

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "console.h"
+#include "console_view.h"
 
 typedef struct hookd_api_call {
     hookd_console *console;
@@ -19,10 +20,11 @@ typedef struct hookd_api_call {
     const char *query;      /* after '?', NUL-terminated ("" when none) */
     char id[128];           /* the {id} segment of the route, "" when none */
     json_t *body;           /* a POST's JSON object (borrowed), else NULL */
+    hookd_console_view *view; /* what any thread may read of the configuration */
+    int64_t started_ms;     /* this process's start, Unix ms */
     /* On the loop thread only (an off_loop handler must not read them: a
      * reload may free the configuration meanwhile): */
     const hookd_config *cfg;
-    int64_t started_ms;     /* this process's start, Unix ms */
 } hookd_api_call;
 
 /* Returns the status and sets *out to the answer (an object; for an error

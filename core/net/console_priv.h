@@ -7,6 +7,7 @@
 #include <openssl/sha.h>
 
 #include "console.h"
+#include "console_view.h"
 
 /* On every console and API answer (docs/DESIGN.md §12; no cookies ever). */
 #define HOOKD_CONSOLE_HEADERS                                                          \
@@ -21,6 +22,7 @@
 struct hookd_console {
     uv_loop_t *loop;
     const hookd_config *cfg;   /* loop thread only (a reload replaces it) */
+    hookd_console_view *view;  /* its copy for the thread pool (a reload makes a new one) */
     hookd_spool *spool;        /* for the spool's routes (may be NULL) */
     int has_token;
     unsigned char token_sha[SHA256_DIGEST_LENGTH]; /* never the token itself */

@@ -4,6 +4,8 @@
  * it, never back into the router that calls them. */
 #include "console_api.h"
 
+#include "base/clock.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,13 +21,8 @@ json_t *hookd_api_time(int64_t ms)
 {
     if (ms < 0)
         return json_null();
-    time_t s = (time_t)(ms / 1000);
-    struct tm tm;
-    char buf[96]; /* room for any int the compiler imagines */
-    if (!gmtime_r(&s, &tm))
-        return json_null();
-    snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+    char buf[32];
+    hookd_format_iso8601_ms(ms, buf);
     return json_string(buf);
 }
 
