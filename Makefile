@@ -31,7 +31,8 @@ test-asan:
 # The main integration scenarios with `hookd run` under valgrind memcheck: any
 # invalid access or definite/indirect leak makes hookd exit 99, which fails
 # the test that stopped it.
-VALGRIND_TESTS ?= test_receive test_forward test_reload test_jws.Accepted test_jws.Refused test_jws.Migration
+VALGRIND_TESTS ?= test_receive test_forward test_reload test_jws.Accepted test_jws.Refused test_jws.Migration \
+  test_console_api test_console_spool.ConsoleSpool test_cluster_outage
 test-valgrind: build
 	cd tests/integration && HOOKD_BIN=$(CURDIR)/$(BUILD)/hookd \
 	  HOOKD_PLUGIN_DIR=$(CURDIR)/$(BUILD)/plugins HOOKD_FIXTURE_DIR=$(CURDIR)/$(BUILD)/tests/plugins \

@@ -14,7 +14,7 @@ import time
 import unittest
 import urllib.request
 
-from harness import HookdCase, base_config, ctct_body, wait_for
+from harness import HookdCase, base_config, ctct_body, request_bytes, wait_for
 from cluster import free_ports
 
 try:
@@ -142,8 +142,15 @@ class ConsoleInBrowser(HookdCase):
         wait_for(lambda: "delivered" in d.find_element(By.ID, "event-detail").text, timeout=10,
                  what="the page showing the delivery delivered")
 
+        # A refused request (a forged signature) shows among the refusals.
+        forged = self.h.send(request_bytes(ctct_body("tier.increase", account="forged"),
+                                           headers={"x-ctct-hmac-sha256": "AAAA"}))
+        self.assertEqual(forged.status, 401, forged)
         d.get(self.base + "#/refusals")
         self.ready("refusals")
+        wait_for(lambda: any("signature" in r.text for r in
+                             d.find_elements(By.CSS_SELECTOR, "#refusals-list tr.refusal")),
+                 timeout=10, what="the forged request among the refusals")
         d.get(self.base + "#/")
         self.ready("overview")
         shot = os.environ.get("HOOKD_SCREENSHOT")
