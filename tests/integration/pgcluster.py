@@ -24,6 +24,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import unittest
 import time
 
 NULL = "\x01NULL\x01"  # how psql prints NULL here; query() turns it into None
@@ -231,3 +232,34 @@ class PgCluster:
         for rec in out.split(RECORD_SEP):
             rows.append(tuple(None if v == NULL else v for v in rec.split(FIELD_SEP)))
         return rows
+
+
+class WithPostgres:
+    """A unittest mixin (before the TestCase class in the bases): one
+    throwaway PostgreSQL for the class as cls.pg (the class is skipped where
+    there is none), started again and emptied of the hookd_* tables before
+    each test, so the nodes create the schema afresh."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        why = available()
+        if why:
+            raise unittest.SkipTest(why)
+        cls.pg = PgCluster()
+        cls.pg.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.pg.destroy()
+        super().tearDownClass()
+
+    def setUp(self):
+        super().setUp()
+        self.pg.start()  # a test that failed half-way may have left it stopped
+        self.pg.sql(self.pg.dbname, "DROP TABLE IF EXISTS hookd_attempts, hookd_deliveries,"
+                    " hookd_dedup, hookd_events, hookd_meta CASCADE")
+
+    def q(self, sql):
+        """Rows of a query on the spool's database."""
+        return self.pg.query(self.pg.dbname, sql)

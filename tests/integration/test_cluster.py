@@ -47,28 +47,7 @@ def template():
     return node_config(spool=SPOOL, sources=SOURCES, plugins=PLUGINS, routes=ROUTES)
 
 
-class ClusterOnPostgres(ClusterCase):
-    @classmethod
-    def setUpClass(cls):
-        why = pgcluster.available()
-        if why:
-            raise unittest.SkipTest(why)
-        cls.pg = pgcluster.PgCluster()
-        cls.pg.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.pg.destroy()
-
-    def setUp(self):
-        super().setUp()
-        # A clean database for each test: the nodes recreate the schema.
-        self.pg.sql(self.pg.dbname, "DROP TABLE IF EXISTS hookd_attempts, hookd_deliveries,"
-                    " hookd_dedup, hookd_events, hookd_meta CASCADE")
-
-    def q(self, sql):
-        return self.pg.query(self.pg.dbname, sql)
-
+class ClusterOnPostgres(pgcluster.WithPostgres, ClusterCase):
     def start(self):
         c = self.cluster(template(), n=3, pg=self.pg)
         for n in c.nodes:

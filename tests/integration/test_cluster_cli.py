@@ -50,24 +50,7 @@ def count_lines(path):
         return []
 
 
-class ClusterCli(ClusterCase):
-    @classmethod
-    def setUpClass(cls):
-        why = pgcluster.available()
-        if why:
-            raise unittest.SkipTest(why)
-        cls.pg = pgcluster.PgCluster()
-        cls.pg.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.pg.destroy()
-
-    def setUp(self):
-        super().setUp()
-        self.pg.sql(self.pg.dbname, "DROP TABLE IF EXISTS hookd_attempts, hookd_deliveries,"
-                    " hookd_dedup, hookd_events, hookd_meta CASCADE")
-
+class ClusterCli(pgcluster.WithPostgres, ClusterCase):
     def cli(self, node, *args):
         """hookd ARGS -c NODE's configuration; the password never in its output."""
         r = subprocess.run([HOOKD, *args, "-c", os.path.join(node.dir, "hookd.yaml")],

@@ -78,25 +78,7 @@ class Load:
             return sum(1 for a in self.answers if a[0] == code)
 
 
-class PostgresOutage(ClusterCase):
-    @classmethod
-    def setUpClass(cls):
-        why = pgcluster.available()
-        if why:
-            raise unittest.SkipTest(why)
-        cls.pg = pgcluster.PgCluster()
-        cls.pg.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.pg.destroy()
-
-    def setUp(self):
-        super().setUp()
-        self.pg.start()  # a test that failed half-way may have left it stopped
-        self.pg.sql(self.pg.dbname, "DROP TABLE IF EXISTS hookd_attempts, hookd_deliveries,"
-                    " hookd_dedup, hookd_events, hookd_meta CASCADE")
-
+class PostgresOutage(pgcluster.WithPostgres, ClusterCase):
     def delivered(self, c):
         return {eid for n in c.nodes for eid in n.event_ids()}
 

@@ -144,19 +144,7 @@ class ConsoleSpool(HookdCase):
 SPOOL_PG = "spool: { driver: postgres, conninfo: @CONNINFO@, node: n@INDEX@, lease: 5s }\n"
 
 
-class ConsoleOnCluster(ClusterCase):
-    @classmethod
-    def setUpClass(cls):
-        why = pgcluster.available()
-        if why:
-            raise unittest.SkipTest(why)
-        cls.pg = pgcluster.PgCluster()
-        cls.pg.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.pg.destroy()
-
+class ConsoleOnCluster(pgcluster.WithPostgres, ClusterCase):
     def test_any_node_shows_the_cluster(self):
         c = self.cluster(node_config(spool=SPOOL_PG), n=2, pg=self.pg)
         ids = []

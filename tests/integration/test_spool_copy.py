@@ -59,27 +59,7 @@ CLUSTER_PLUGINS = textwrap.dedent(f"""\
 CLUSTER_SPOOL = "spool: { driver: postgres, conninfo: @CONNINFO@, node: n@INDEX@, lease: 5s }\n"
 
 
-class SpoolCopy(SpoolCase):
-    @classmethod
-    def setUpClass(cls):
-        why = pgcluster.available()
-        if why:
-            raise unittest.SkipTest(why)
-        cls.pg = pgcluster.PgCluster()
-        cls.pg.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.pg.destroy()
-
-    def setUp(self):
-        super().setUp()
-        self.pg.sql(self.pg.dbname, "DROP TABLE IF EXISTS hookd_attempts, hookd_deliveries,"
-                    " hookd_dedup, hookd_events, hookd_meta CASCADE")
-
-    def q(self, sql):
-        return self.pg.query(self.pg.dbname, sql)
-
+class SpoolCopy(pgcluster.WithPostgres, SpoolCase):
     def copy(self, *args, code=0):
         r = self.run_cli("spool", "copy", "-c", "hookd.yaml", *args)
         out, err = r.stdout.decode(), r.stderr.decode()
