@@ -21,9 +21,10 @@
 #define STASH_MAX 4096 /* bytes read behind a request (pipelined); the read buffer's size */
 
 /* The headers the console's rules read; others are skipped. */
-enum { H_AUTH = 0, H_CTYPE, H_SFS, NHDR, H_NONE = NHDR };
-static const char *const hdr_names[NHDR] = {"authorization", "content-type", "sec-fetch-site"};
-static const size_t hdr_caps[NHDR] = {1024, 256, 64};
+enum { H_AUTH = 0, H_CTYPE, H_SFS, H_HOST, NHDR, H_NONE = NHDR };
+static const char *const hdr_names[NHDR] = {"authorization", "content-type", "sec-fetch-site",
+                                            "host"};
+static const size_t hdr_caps[NHDR] = {1024, 256, 64, 256};
 
 typedef struct aconn {
     uv_tcp_t tcp;
@@ -300,7 +301,7 @@ static void route(aconn *c)
             .method = (int)c->parser.method, .path = c->url, .path_len = plen,
             .query = q ? q + 1 : "", .query_len = q ? c->url_len - plen - 1 : 0,
             .authorization = hval(c, H_AUTH), .content_type = hval(c, H_CTYPE),
-            .sec_fetch_site = hval(c, H_SFS), .body = c->body ? c->body : "",
+            .sec_fetch_site = hval(c, H_SFS), .host = hval(c, H_HOST), .body = c->body ? c->body : "",
             .body_len = c->body_len};
         hookd_console_answer ans;
         int r = hookd_console_handle(c->adm->console, &req, &ans, console_answered, c);

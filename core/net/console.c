@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <llhttp.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
@@ -195,6 +196,39 @@ static int bearer_ok(const hookd_console *c, const char *h)
     return ok && *h;
 }
 
+/* A Host naming this machine's loopback: localhost, 127.0.0.0/8 or [::1],
+ * with a port or not. Without a token, any other name is a page whose
+ * domain was made to resolve to 127.0.0.1 (DNS rebinding): refused. */
+static int loopback_host(const char *h)
+{
+    if (!h)
+        return 0;
+    char name[256];
+    size_t n = strlen(h);
+    if (n >= sizeof name)
+        return 0;
+    memcpy(name, h, n + 1);
+    if (name[0] == '[') {
+        char *end = strchr(name, ']');
+        if (!end || (end[1] && (end[1] != ':' || !end[2] ||
+                                strspn(end + 2, "0123456789") != strlen(end + 2))))
+            return 0;
+        *end = '\0';
+        struct in6_addr a6;
+        return inet_pton(AF_INET6, name + 1, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
+    }
+    char *colon = strchr(name, ':');
+    if (colon) {
+        if (!colon[1] || strspn(colon + 1, "0123456789") != strlen(colon + 1))
+            return 0;
+        *colon = '\0';
+    }
+    if (strcasecmp(name, "localhost") == 0)
+        return 1;
+    struct in_addr a4;
+    return inet_pton(AF_INET, name, &a4) == 1 && (ntohl(a4.s_addr) >> 24) == 127;
+}
+
 /* application/json, with parameters or not. */
 static int is_json_ctype(const char *ct)
 {
@@ -265,6 +299,14 @@ int hookd_console_handle(hookd_console *c, const hookd_console_req *req,
                  (req->path_len == 4 && memcmp(req->path, "/api", 4) == 0);
     if (!f && !is_api)
         return HOOKD_CONSOLE_NOT_MINE;
+    if (c->open && !c->has_token && !loopback_host(req->host)) {
+        static const char why[] = "admin.token is not set: only a loopback Host is answered";
+        if (is_api)
+            hookd_api_error(ans, 403, why, NULL);
+        else
+            text_answer(ans, 403, why, NULL);
+        return 0;
+    }
     if (!c->open) {
         static const char why[] = "admin.token is not set and admin.listen is not loopback";
         if (is_api)

@@ -26,6 +26,7 @@ typedef struct hookd_console_req {
     const char *authorization;     /* the header values, NULL when absent */
     const char *content_type;
     const char *sec_fetch_site;
+    const char *host;
     const char *body;              /* body_len bytes */
     size_t body_len;
 } hookd_console_req;

@@ -170,6 +170,23 @@ class ConsoleRules(HookdCase):
         self.assertEqual(req(port, "/").status, 200)
         self.assertIn(f"console at http://127.0.0.1:{port}/", h.run_log())
 
+    def test_loopback_without_a_token_refuses_other_hosts(self):
+        """DNS rebinding: a page of evil.example whose name now resolves to
+        127.0.0.1 reaches the listener with its own Host; without a token the
+        console answers only a loopback name."""
+        h = self.hookd(base_config(self.dir, top=admin()))
+        port = admin_port(h)
+        for host in (f"127.0.0.1:{port}", "localhost", f"localhost:{port}", f"[::1]:{port}",
+                     "127.0.0.1"):
+            self.assertEqual(req(port, "/api/v1/stats", headers={"Host": host}).status, 200,
+                             host)
+        for host in ("evil.example", f"evil.example:{port}", "127.0.0.1.evil.example",
+                     "localhost.evil.example", ""):
+            r = req(port, "/api/v1/stats", headers={"Host": host})
+            self.assertEqual(r.status, 403, host)
+            self.assertEqual(req(port, "/", headers={"Host": host}).status, 403, host)
+        self.assertEqual(req(port, "/healthz", headers={"Host": "evil.example"}).status, 200)
+
     def test_not_loopback_without_a_token_answers_403(self):
         h = self.hookd(base_config(self.dir, top=admin(listen="0.0.0.0:0")))
         port = admin_port(h)
