@@ -228,8 +228,9 @@ static void metrics_page(aconn *c)
         g.deliveries_pending = hookd_dispatch_pending(d->dispatch);
     if (d->server)
         g.connections_open = hookd_server_connections(d->server);
-    const char *sp = d->rt->cfg->spool_path;
-    if (sp) {
+    /* A file only on SQLite; PostgreSQL's size is the database's. */
+    const char *sp = d->rt->cfg->spool_path, *drv = d->rt->cfg->spool_driver;
+    if (sp && (!drv || strcmp(drv, "sqlite") == 0)) {
         char wal[4096];
         g.spool_bytes = file_size(sp);
         if ((size_t)snprintf(wal, sizeof wal, "%s-wal", sp) < sizeof wal)
