@@ -65,7 +65,9 @@ class ConsoleSpool(HookdCase):
         self.sigs = []
         ids = [self.post("tier.increase" if i % 2 else "tier.decrease", f"acct{i}")
                for i in range(7)]
-        wait_for(lambda: len(read_lines(self.events)) == 7, what="7 deliveries")
+        # Delivered, and the results committed (they follow the plugin's write).
+        wait_for(lambda: [e["status"] for e in self.api("events")["events"]] == ["delivered"] * 7,
+                 what="7 deliveries recorded")
         # Pages of 3, newest first, the cursor to the end.
         seen, cursor = [], None
         while True:
@@ -103,7 +105,10 @@ class ConsoleSpool(HookdCase):
         self.sigs = []
         dead = [self.post("flaky.run", f"f{i}") for i in range(3)]
         ok = self.post("tier.increase", "fine")
-        wait_for(lambda: len(self.api("dead")["dead"]) == 3, what="3 dead letters")
+        def settled():
+            st = self.api("stats")
+            return st["dead"] == 3 and st["pending"] == 0
+        wait_for(settled, what="3 dead letters and the rest recorded")
         rows = self.api("dead?plugin=flaky")["dead"]
         self.assertEqual(sorted(r["event"] for r in rows), sorted(dead))
         self.assertEqual(self.api("dead?plugin=audit")["dead"], [])
