@@ -102,8 +102,8 @@ static int send_append(hookd_pg *pg, hookd_append *a, int64_t now)
                          plugins, a->key, I64(win, a->window_ms)};
     int lens[13] = {0, 0, 0, 0, (int)ev->pub.body_len, (int)ev->hsize};
     int fmts[13] = {0, 0, 0, 0, 1, 1};
-    int ok = PQsendQueryParams(pg->w.c, a->has_key ? append_key_sql : append_sql,
-                               a->has_key ? 13 : 11, NULL, p, lens, fmts, 0);
+    int ok = PQsendQueryPrepared(pg->w.c, a->has_key ? "hookd_append_key" : "hookd_append",
+                                 a->has_key ? 13 : 11, p, lens, fmts, 0);
     free(plugins);
     return ok ? 0 : -1;
 }
@@ -112,11 +112,20 @@ static int send_enrichment(hookd_pg *pg, const hookd_spool_rec *rc)
 {
     const char *p[2] = {rc->id, rc->json};
     int lens[2] = {0, (int)strlen(rc->json)}, fmts[2] = {0, 1};
-    return PQsendQueryParams(pg->w.c, "UPDATE hookd_events SET enrichment = $2 WHERE id = $1",
-                             2, NULL, p, lens, fmts, 0)
-               ? 0
-               : -1;
+    return PQsendQueryPrepared(pg->w.c, "hookd_enrich", 2, p, lens, fmts, 0) ? 0 : -1;
 }
+
+/* The writer's statements, prepared once per connection: parsing and
+ * planning them for every event was most of the server's time. */
+static const struct {
+    const char *name, *sql;
+} writer_stmts[] = {
+    {"hookd_append", append_sql},
+    {"hookd_append_key", append_key_sql},
+    {"hookd_enrich", "UPDATE hookd_events SET enrichment = $2::bytea WHERE id = $1::text"},
+    {HOOKD_PG_FINISH_STMT, hookd_pg_finish_sql},
+};
+#define NSTMTS (sizeof writer_stmts / sizeof writer_stmts[0])
 
 static const char *result_text(int r)
 {
@@ -125,7 +134,7 @@ static const char *result_text(int r)
 
 /* What one statement of the pipeline was, to read its result. */
 typedef struct sent {
-    enum { S_PLAIN, S_APPEND, S_FINISH } kind;
+    enum { S_PLAIN, S_PREPARE, S_APPEND, S_FINISH } kind;
     const char *what;      /* for the failure's detail */
     hookd_append *a;       /* S_APPEND */
     int64_t id, token;     /* S_FINISH: the delivery, the token it is held under */
@@ -202,6 +211,10 @@ static int read_one(hookd_pg *pg, sent *s, PGresult *r)
         hookd_pg_note(pg, s->what, r);
         return -1;
     }
+    if (s->kind == S_PREPARE) {
+        pg->w.prepared = ++pg->w.nprepared == NSTMTS;
+        return 0;
+    }
     if (s->kind == S_FINISH) {
         s->written = strtol(PQcmdTuples(r), NULL, 10) > 0;
         return 0;
@@ -240,7 +253,15 @@ static int send_batch(hookd_pg *pg, batch *b, hookd_append *apps, hookd_spool_re
                       int64_t now)
 {
     PGconn *c = pg->w.c;
-    if (!PQenterPipelineMode(c) || send_plain(pg, b, "BEGIN") < 0)
+    if (!PQenterPipelineMode(c))
+        return -1;
+    /* A new connection: the writer's statements go first, in the same
+     * round trip (Parse is not transactional: they stay if the batch fails). */
+    for (size_t i = 0; !pg->w.prepared && i < NSTMTS; i++)
+        if (!add(b, S_PREPARE, "preparing statements") ||
+            !PQsendPrepare(c, writer_stmts[i].name, writer_stmts[i].sql, 0, NULL))
+            return -1;
+    if (send_plain(pg, b, "BEGIN") < 0)
         return -1;
     for (hookd_append *a = apps; a; a = a->next) {
         sent *s = add(b, S_APPEND, "storing an event");
@@ -338,6 +359,8 @@ static int commit_once(hookd_pg *pg, hookd_append *apps, hookd_spool_rec *recs, 
     else
         rc = read_batch(pg, &b);
     pg->round_trips++;
+    if (rc == 1 && !pg->w.prepared)
+        rc = -1; /* some statements may exist: a new connection starts clean */
     if (rc == 0)
         apply(pg, &b, apps);
     free(b.v);
