@@ -4,9 +4,10 @@
  * spool_pg_claim.c's; spool_pg_housekeep.c's thread renews leases, claims
  * due deliveries (woken by NOTIFY hookd_due) and applies retention on a
  * connection of its own. Here: open, close and the group commit, which
- * sends a whole batch in libpq's pipeline mode (BEGIN, one statement per
- * append and per record, COMMIT, then the results): one round trip and one
- * WAL flush per batch, whatever its size. */
+ * sends a whole batch in libpq's pipeline mode (BEGIN, one statement for
+ * the appends without a dedup key, one per append with a key, one for the
+ * results (spool_pg_batch.c), COMMIT, then the answers): one round trip
+ * and one WAL flush per batch, whatever its size. */
 #include "spool_pg.h"
 
 #include <inttypes.h>
