@@ -127,6 +127,11 @@ CASES=${keep# }
 PG_SETTINGS=""
 case " $CASES " in
 *" hookd-pg"*)
+  # PG_STATS=1: pg_stat_statements loaded; each pg run's statements, by
+  # server time, go to build/bench/work/pgstat-<case>-<run>.txt.
+  if [ "${PG_STATS:-0}" = 1 ]; then
+    export HOOKD_PG_EXTRA_OPTS="${HOOKD_PG_EXTRA_OPTS:-} -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all"
+  fi
   python3 scripts/bench_pg.py serve "$pgbase" "$work/postgres.log" >"$work/pg.env" 2>"$work/pg.err" &
   PG_SERVE=$!
   for _ in $(seq 1200); do
@@ -385,6 +390,10 @@ pg_run_once() {
     url=http://127.0.0.1:$hport/webhooks/ctct
   fi
   local e0 x0 e1 x1 out hwm
+  if [ "${PG_STATS:-0}" = 1 ]; then
+    pgq postgres "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" >/dev/null
+    pgq postgres "SELECT pg_stat_statements_reset()" >/dev/null
+  fi
   e0=$(pgq "$db" "SELECT count(*) FROM hookd_events")
   x0=$(pgq postgres "SELECT xact_commit FROM pg_stat_database WHERE datname = '$db'")
   out=$(run_wrk "$url" "$work/post.lua" "$(IFS=,; echo "${pids[*]}")" "+$PG_PID" "$hpid") ||
@@ -400,6 +409,15 @@ pg_run_once() {
   done
   x1=$(pgq postgres "SELECT xact_commit FROM pg_stat_database WHERE datname = '$db'")
   e1=$(pgq "$db" "SELECT count(*) FROM hookd_events")
+  if [ "${PG_STATS:-0}" = 1 ]; then
+    pgq postgres "SELECT calls, round(total_exec_time::numeric, 1) AS exec_ms,
+        round(total_plan_time::numeric, 1) AS plan_ms, rows,
+        round((total_exec_time / greatest(calls, 1))::numeric, 3) AS ms_per_call,
+        regexp_replace(left(query, 160), '\s+', ' ', 'g')
+      FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
+      WHERE d.datname = '$db' ORDER BY total_exec_time DESC LIMIT 25" \
+      > "$work/pgstat-$name-$run.txt" 2>&1 || true
+  fi
   pgq postgres "DROP DATABASE \"$db\" WITH (FORCE)" >/dev/null
   for ((i = 0; i < n; i++)); do rm -f "$work/events-$((base + i)).jsonl"; done
   local xpe; xpe=$(awk -v x=$((x1 - x0)) -v e=$((e1 - e0)) 'BEGIN { if (e > 0) printf "%.2f", x / e; else print "-" }')

@@ -4,9 +4,10 @@
  * spool_pg_claim.c's; spool_pg_housekeep.c's thread renews leases, claims
  * due deliveries (woken by NOTIFY hookd_due) and applies retention on a
  * connection of its own. Here: open, close and the group commit, which
- * sends a whole batch in libpq's pipeline mode (BEGIN, one statement per
- * append and per record, COMMIT, then the results): one round trip and one
- * WAL flush per batch, whatever its size. */
+ * sends a whole batch in libpq's pipeline mode (BEGIN, one statement for
+ * the appends without a dedup key, one per append with a key, one for the
+ * results (spool_pg_batch.c), COMMIT, then the answers): one round trip
+ * and one WAL flush per batch, whatever its size. */
 #include "spool_pg.h"
 
 #include <inttypes.h>
@@ -18,6 +19,7 @@
 #include "base/log.h"
 #include "base/metrics.h"
 #include "common/text.h"
+#include "spool_pg_batch.h"
 #include "spool_pg_claim.h"
 #include "spool_pg_schema.h"
 
@@ -34,12 +36,6 @@
     " lease_until, node) SELECT e.seq, u.p, 'pending', $4::bigint, $7::bigint, $8::bigint,"  \
     " $9::bigint, $10::text FROM e, unnest($11::text[]) WITH ORDINALITY AS u(p, o)"          \
     " ORDER BY u.o RETURNING id)"
-
-static const char append_sql[] =
-    "WITH e AS (INSERT INTO hookd_events(id, source, type, received_at, body, headers)"
-    " VALUES($1::text, $2::text, $3::text, $4::bigint, $5::bytea, $6::bytea) RETURNING seq),"
-    DELIVERIES
-    " SELECT $1::text, d.id FROM (SELECT 1) x LEFT JOIN d ON true ORDER BY d.id";
 
 /* With a dedup key: the key's row decides in the same statement. A new key
  * is inserted; a key seen inside the window ($13 ms before this event) is
@@ -88,6 +84,7 @@ static char *text_array(hookd_instance *const *to, size_t n)
     return s;
 }
 
+/* An append with a dedup key: a statement of its own. */
 static int send_append(hookd_pg *pg, hookd_append *a, int64_t now)
 {
     hookd_ev *ev = a->ev;
@@ -102,8 +99,7 @@ static int send_append(hookd_pg *pg, hookd_append *a, int64_t now)
                          plugins, a->key, I64(win, a->window_ms)};
     int lens[13] = {0, 0, 0, 0, (int)ev->pub.body_len, (int)ev->hsize};
     int fmts[13] = {0, 0, 0, 0, 1, 1};
-    int ok = PQsendQueryParams(pg->w.c, a->has_key ? append_key_sql : append_sql,
-                               a->has_key ? 13 : 11, NULL, p, lens, fmts, 0);
+    int ok = PQsendQueryPrepared(pg->w.c, "hookd_append_key", 13, p, lens, fmts, 0);
     free(plugins);
     return ok ? 0 : -1;
 }
@@ -112,11 +108,20 @@ static int send_enrichment(hookd_pg *pg, const hookd_spool_rec *rc)
 {
     const char *p[2] = {rc->id, rc->json};
     int lens[2] = {0, (int)strlen(rc->json)}, fmts[2] = {0, 1};
-    return PQsendQueryParams(pg->w.c, "UPDATE hookd_events SET enrichment = $2 WHERE id = $1",
-                             2, NULL, p, lens, fmts, 0)
-               ? 0
-               : -1;
+    return PQsendQueryPrepared(pg->w.c, "hookd_enrich", 2, p, lens, fmts, 0) ? 0 : -1;
 }
+
+/* The writer's statements, prepared once per connection: parsing and
+ * planning them for every event was most of the server's time. */
+static const struct {
+    const char *name, *sql;
+} writer_stmts[] = {
+    {HOOKD_PG_APPENDS_STMT, hookd_pg_appends_sql},
+    {"hookd_append_key", append_key_sql},
+    {"hookd_enrich", "UPDATE hookd_events SET enrichment = $2::bytea WHERE id = $1::text"},
+    {HOOKD_PG_FINISH_STMT, hookd_pg_finish_sql},
+};
+#define NSTMTS (sizeof writer_stmts / sizeof writer_stmts[0])
 
 static const char *result_text(int r)
 {
@@ -125,12 +130,14 @@ static const char *result_text(int r)
 
 /* What one statement of the pipeline was, to read its result. */
 typedef struct sent {
-    enum { S_PLAIN, S_APPEND, S_FINISH } kind;
+    enum { S_PLAIN, S_PREPARE, S_APPEND, S_APPENDS, S_FINISH, S_FINISHES } kind;
     const char *what;      /* for the failure's detail */
-    hookd_append *a;       /* S_APPEND */
+    hookd_append *a;       /* S_APPEND; S_APPENDS: the batch's list (those without a key) */
     int64_t id, token;     /* S_FINISH: the delivery, the token it is held under */
     int release;           /* S_FINISH: no longer held once written */
     int written;           /* S_FINISH: the claim still matched */
+    const hookd_spool_rec *rec; /* S_FINISH in fin: the result */
+    int64_t keep_until;    /* S_FINISH in fin: > 0 the retry stays claimed */
 } sent;
 
 typedef struct batch {
@@ -138,6 +145,8 @@ typedef struct batch {
     size_t n, cap;
     int lost;              /* results for deliveries not held here: not sent */
     int notify;            /* a retry released to the pool is due already */
+    sent *fin;             /* the results in the one S_FINISHES statement */
+    size_t nfin, capfin;
 } batch;
 
 static sent *add(batch *b, int kind, const char *what)
@@ -155,6 +164,21 @@ static sent *add(batch *b, int kind, const char *what)
     return s;
 }
 
+static sent *add_fin(batch *b)
+{
+    if (b->nfin == b->capfin) {
+        size_t cap = b->capfin ? b->capfin * 2 : 64;
+        sent *v = realloc(b->fin, cap * sizeof *v);
+        if (!v)
+            return NULL;
+        b->fin = v;
+        b->capfin = cap;
+    }
+    sent *s = &b->fin[b->nfin++];
+    *s = (sent){.kind = S_FINISH, .what = "writing a delivery's result"};
+    return s;
+}
+
 static int send_plain(hookd_pg *pg, batch *b, const char *sql)
 {
     return add(b, S_PLAIN, sql) &&
@@ -165,7 +189,8 @@ static int send_plain(hookd_pg *pg, batch *b, const char *sql)
 
 /* Queues one record. A result for a delivery this node does not hold (its
  * lease passed and it was dropped) sends nothing: it is counted lost. */
-static int send_record(hookd_pg *pg, batch *b, const hookd_spool_rec *rc, int64_t now)
+static int send_record(hookd_pg *pg, batch *b, const hookd_spool_rec *rc, int64_t now,
+                       int one_each)
 {
     if (rc->json)
         return add(b, S_PLAIN, "storing an enrichment") && send_enrichment(pg, rc) == 0 ? 0
@@ -176,7 +201,7 @@ static int send_record(hookd_pg *pg, batch *b, const hookd_spool_rec *rc, int64_
         b->lost++;
         return 0;
     }
-    sent *s = add(b, S_FINISH, "writing a delivery's result");
+    sent *s = one_each ? add(b, S_FINISH, "writing a delivery's result") : add_fin(b);
     if (!s)
         return -1;
     s->id = a->delivery;
@@ -189,18 +214,215 @@ static int send_record(hookd_pg *pg, batch *b, const hookd_spool_rec *rc, int64_
     s->release = !keep;
     if (pending && a->released && a->next_at <= now)
         b->notify = 1;
+    if (!one_each) { /* its parameters go into send_finishes' arrays */
+        s->rec = rc;
+        s->keep_until = keep ? now + pg->lease_ms : 0;
+        return 0;
+    }
     return hookd_pg_finish_send(pg->w.c, a->delivery, token, a->state, a->n, a->next_at, now,
                                 rc->reason, pg->node, a->started_at, a->duration_ms,
                                 result_text(a->result), keep ? now + pg->lease_ms : 0);
 }
 
-/* One statement's result: 0, or -1 with pg->detail set. */
-static int read_one(hookd_pg *pg, sent *s, PGresult *r)
+/* The parameters of a statement over arrays: arrays binary, scalars text. */
+typedef struct params {
+    hookd_pg_arr arr[10];
+    int narr;
+    const char *v[12];
+    int len[12], fmt[12];
+} params;
+
+static void params_free(params *q)
 {
-    ExecStatusType want = s->kind == S_APPEND ? PGRES_TUPLES_OK : PGRES_COMMAND_OK;
+    for (int i = 0; i < q->narr; i++)
+        hookd_pg_arr_free(&q->arr[i]);
+}
+
+/* Completes the arrays as parameters $1..$narr; 0 or -1 (no memory). */
+static int params_arrays(params *q)
+{
+    for (int i = 0; i < q->narr; i++) {
+        if (hookd_pg_arr_done(&q->arr[i]) < 0)
+            return -1;
+        q->v[i] = (const char *)q->arr[i].b;
+        q->len[i] = (int)q->arr[i].len;
+        q->fmt[i] = 1;
+    }
+    return 0;
+}
+
+static int cmp64(const void *x, const void *y)
+{
+    int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
+    return a < b ? -1 : a > b;
+}
+
+/* The batch's appends without a dedup key, in one statement. */
+static int send_appends(hookd_pg *pg, batch *b, hookd_append *apps, int64_t now)
+{
+    static const uint32_t oids[8] = {HOOKD_PG_OID_TEXT, HOOKD_PG_OID_TEXT, HOOKD_PG_OID_TEXT,
+                                     HOOKD_PG_OID_INT8, HOOKD_PG_OID_BYTEA, HOOKD_PG_OID_BYTEA,
+                                     HOOKD_PG_OID_INT4, HOOKD_PG_OID_TEXT};
+    params q = {.narr = 8};
+    for (int i = 0; i < q.narr; i++)
+        hookd_pg_arr_init(&q.arr[i], oids[i]);
+    int32_t n = 0;
+    for (hookd_append *a = apps; a; a = a->next) {
+        if (a->has_key)
+            continue;
+        hookd_ev *ev = a->ev;
+        n++;
+        hookd_pg_arr_text(&q.arr[0], ev->id);
+        hookd_pg_arr_text(&q.arr[1], ev->source);
+        hookd_pg_arr_text(&q.arr[2], ev->type);
+        hookd_pg_arr_i64(&q.arr[3], ev->pub.received_at_ms);
+        hookd_pg_arr_add(&q.arr[4], ev->body ? (const void *)ev->body : "", ev->pub.body_len);
+        hookd_pg_arr_add(&q.arr[5], ev->hstore ? (const void *)ev->hstore : "", ev->hsize);
+        for (size_t i = 0; i < a->nto; i++) {
+            hookd_pg_arr_i32(&q.arr[6], n);
+            hookd_pg_arr_text(&q.arr[7], a->to[i]->cfg->name);
+        }
+    }
+    int rc = 0;
+    if (n) {
+        char nw[24], tok[24], until[24];
+        q.v[8] = I64(nw, now);
+        q.v[9] = I64(tok, pg->token);
+        q.v[10] = I64(until, now + pg->lease_ms);
+        q.v[11] = pg->node;
+        sent *s = add(b, S_APPENDS, "storing events");
+        rc = s && params_arrays(&q) == 0 &&
+                     PQsendQueryPrepared(pg->w.c, HOOKD_PG_APPENDS_STMT, 12, q.v, q.len, q.fmt,
+                                         0)
+                 ? 0
+                 : -1;
+        if (s)
+            s->a = apps;
+    }
+    params_free(&q);
+    return rc;
+}
+
+/* The results collected in b->fin, in one statement. */
+static int send_finishes(hookd_pg *pg, batch *b, int64_t now)
+{
+    static const uint32_t oids[10] = {HOOKD_PG_OID_INT8, HOOKD_PG_OID_INT8, HOOKD_PG_OID_TEXT,
+                                      HOOKD_PG_OID_INT4, HOOKD_PG_OID_INT8, HOOKD_PG_OID_TEXT,
+                                      HOOKD_PG_OID_INT8, HOOKD_PG_OID_INT8, HOOKD_PG_OID_TEXT,
+                                      HOOKD_PG_OID_INT8};
+    if (!b->nfin)
+        return 0;
+    params q = {.narr = 10};
+    for (int i = 0; i < q.narr; i++)
+        hookd_pg_arr_init(&q.arr[i], oids[i]);
+    for (size_t i = 0; i < b->nfin; i++) {
+        const hookd_spool_rec *rc = b->fin[i].rec;
+        const hookd_attempt *a = &rc->a;
+        int pending = strcmp(a->state, "pending") == 0;
+        hookd_pg_arr_i64(&q.arr[0], b->fin[i].id);
+        hookd_pg_arr_i64(&q.arr[1], b->fin[i].token);
+        hookd_pg_arr_text(&q.arr[2], a->state);
+        hookd_pg_arr_i32(&q.arr[3], a->n);
+        hookd_pg_arr_i64(&q.arr[4], pending ? a->next_at : now);
+        hookd_pg_arr_text(&q.arr[5], rc->reason[0] ? rc->reason : NULL);
+        hookd_pg_arr_i64(&q.arr[6], a->started_at);
+        hookd_pg_arr_i64(&q.arr[7], a->duration_ms);
+        hookd_pg_arr_text(&q.arr[8], result_text(a->result));
+        hookd_pg_arr_i64(&q.arr[9], b->fin[i].keep_until);
+    }
+    char nw[24];
+    q.v[10] = I64(nw, now);
+    q.v[11] = pg->node;
+    int rc = add(b, S_FINISHES, "writing deliveries' results") && params_arrays(&q) == 0 &&
+                     PQsendQueryParams(pg->w.c, hookd_pg_finishes_sql, 12, NULL, q.v, q.len,
+                                       q.fmt, 0)
+                 ? 0
+                 : -1;
+    params_free(&q);
+    return rc;
+}
+
+/* Whether two results of the batch are about one delivery (then each goes
+ * in a statement of its own, in order: one UPDATE ... FROM would apply
+ * only one of them). */
+static int results_collide(const hookd_spool_rec *recs)
+{
+    size_t n = 0;
+    for (const hookd_spool_rec *r = recs; r; r = r->next)
+        n += !r->json;
+    if (n < 2)
+        return 0;
+    int64_t *ids = malloc(n * sizeof *ids);
+    if (!ids)
+        return 1; /* the slower way needs no memory */
+    n = 0;
+    for (const hookd_spool_rec *r = recs; r; r = r->next)
+        if (!r->json)
+            ids[n++] = r->a.delivery;
+    qsort(ids, n, sizeof *ids, cmp64);
+    int dup = 0;
+    for (size_t i = 1; i < n && !dup; i++)
+        dup = ids[i] == ids[i - 1];
+    free(ids);
+    return dup;
+}
+
+/* S_APPENDS: the deliveries' ids, in the order send_appends listed them. */
+static int read_appends(hookd_pg *pg, sent *s, PGresult *r)
+{
+    int rows = PQntuples(r), k = 0;
+    for (hookd_append *a = s->a; a; a = a->next) {
+        if (a->has_key)
+            continue;
+        for (size_t i = 0; i < a->nto; i++, k++)
+            if (k < rows)
+                a->delivery[i] = strtoll(PQgetvalue(r, k, 0), NULL, 10);
+        a->result = HOOKD_SPOOL_STORED;
+    }
+    if (k != rows) {
+        hookd_say(pg->detail, sizeof pg->detail, "storing events: %d of %d deliveries", rows,
+                  k);
+        return -1;
+    }
+    return 0;
+}
+
+/* S_FINISHES: the rows are the deliveries written. */
+static int read_finishes(hookd_pg *pg, batch *b, PGresult *r)
+{
+    int rows = PQntuples(r);
+    int64_t *ids = rows ? malloc((size_t)rows * sizeof *ids) : NULL;
+    if (rows && !ids) {
+        hookd_say(pg->detail, sizeof pg->detail, "writing deliveries' results: out of memory");
+        return -1;
+    }
+    for (int i = 0; i < rows; i++)
+        ids[i] = strtoll(PQgetvalue(r, i, 0), NULL, 10);
+    qsort(ids, (size_t)rows, sizeof *ids, cmp64);
+    for (size_t i = 0; i < b->nfin; i++)
+        b->fin[i].written = rows && bsearch(&b->fin[i].id, ids, (size_t)rows, sizeof *ids,
+                                            cmp64) != NULL;
+    free(ids);
+    return 0;
+}
+
+/* One statement's result: 0, or -1 with pg->detail set. */
+static int read_one(hookd_pg *pg, batch *b, sent *s, PGresult *r)
+{
+    ExecStatusType want = s->kind == S_APPEND || s->kind == S_APPENDS || s->kind == S_FINISHES
+                              ? PGRES_TUPLES_OK
+                              : PGRES_COMMAND_OK;
     if (PQresultStatus(r) != want) {
         hookd_pg_note(pg, s->what, r);
         return -1;
+    }
+    if (s->kind == S_APPENDS)
+        return read_appends(pg, s, r);
+    if (s->kind == S_FINISHES)
+        return read_finishes(pg, b, r);
+    if (s->kind == S_PREPARE) {
+        pg->w.prepared = ++pg->w.nprepared == NSTMTS;
+        return 0;
     }
     if (s->kind == S_FINISH) {
         s->written = strtol(PQcmdTuples(r), NULL, 10) > 0;
@@ -240,9 +462,21 @@ static int send_batch(hookd_pg *pg, batch *b, hookd_append *apps, hookd_spool_re
                       int64_t now)
 {
     PGconn *c = pg->w.c;
-    if (!PQenterPipelineMode(c) || send_plain(pg, b, "BEGIN") < 0)
+    if (!PQenterPipelineMode(c))
+        return -1;
+    /* A new connection: the writer's statements go first, in the same
+     * round trip (Parse is not transactional: they stay if the batch fails). */
+    for (size_t i = 0; !pg->w.prepared && i < NSTMTS; i++)
+        if (!add(b, S_PREPARE, "preparing statements") ||
+            !PQsendPrepare(c, writer_stmts[i].name, writer_stmts[i].sql, 0, NULL))
+            return -1;
+    if (send_plain(pg, b, "BEGIN") < 0)
+        return -1;
+    if (send_appends(pg, b, apps, now) < 0)
         return -1;
     for (hookd_append *a = apps; a; a = a->next) {
+        if (!a->has_key)
+            continue;
         sent *s = add(b, S_APPEND, "storing an event");
         if (!s)
             return -1;
@@ -250,9 +484,12 @@ static int send_batch(hookd_pg *pg, batch *b, hookd_append *apps, hookd_spool_re
         if (send_append(pg, a, now) < 0)
             return -1;
     }
+    int one_each = results_collide(recs);
     for (hookd_spool_rec *r = recs; r; r = r->next)
-        if (send_record(pg, b, r, now) < 0)
+        if (send_record(pg, b, r, now, one_each) < 0)
             return -1;
+    if (send_finishes(pg, b, now) < 0)
+        return -1;
     /* Delivered with the COMMIT, never before: listeners see the rows. */
     if (b->notify && send_plain(pg, b, "NOTIFY " HOOKD_PG_CHANNEL) < 0)
         return -1;
@@ -289,7 +526,7 @@ static int read_batch(hookd_pg *pg, batch *b)
             return -1;
         }
         /* After a failure the rest come back PGRES_PIPELINE_ABORTED. */
-        if (!failed && read_one(pg, &b->v[i], r) < 0)
+        if (!failed && read_one(pg, b, &b->v[i], r) < 0)
             failed = 1;
         PQclear(r);
     }
@@ -310,8 +547,8 @@ static void apply(hookd_pg *pg, batch *b, hookd_append *apps)
                 /* Not renewed: its lease ends and another node delivers it too. */
                 hookd_log(HOOKD_LOG_WARN, "spool %s: out of memory: delivery %" PRId64
                           " will not be renewed", pg->where, a->delivery[i]);
-    for (size_t i = 0; i < b->n; i++) {
-        sent *s = &b->v[i];
+    for (size_t i = 0; i < b->n + b->nfin; i++) {
+        sent *s = i < b->n ? &b->v[i] : &b->fin[i - b->n];
         if (s->kind != S_FINISH)
             continue;
         if (!s->written) /* the lease passed: another node may hold the delivery */
@@ -338,9 +575,12 @@ static int commit_once(hookd_pg *pg, hookd_append *apps, hookd_spool_rec *recs, 
     else
         rc = read_batch(pg, &b);
     pg->round_trips++;
+    if (rc == 1 && !pg->w.prepared)
+        rc = -1; /* some statements may exist: a new connection starts clean */
     if (rc == 0)
         apply(pg, &b, apps);
     free(b.v);
+    free(b.fin);
     if (rc == 1) {
         /* A statement failed: the server holds an aborted transaction. */
         PQclear(PQexec(pg->w.c, "ROLLBACK"));

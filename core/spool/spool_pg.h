@@ -39,6 +39,8 @@ typedef struct hookd_pg_link {
     PGconn *c;               /* NULL or bad: reconnect */
     int64_t retry_at, backoff;
     const char *role;        /* "writer", "housekeeping": for log lines */
+    int prepared;            /* the writer's statements are prepared on c */
+    size_t nprepared;        /* how many of them so far */
 } hookd_pg_link;
 
 typedef struct hookd_pg {

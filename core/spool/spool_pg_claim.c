@@ -184,7 +184,7 @@ long hookd_pg_renew(PGconn *c, const int64_t *ids, const int64_t *tokens, size_t
 /* Both rows or neither: the attempt is written only where the claim still
  * matched (the CTE's RETURNING is empty otherwise). $12 > 0: a retry kept
  * in memory keeps its claim, under a new lease. */
-static const char finish_sql[] =
+const char hookd_pg_finish_sql[] =
     "WITH u AS (UPDATE hookd_deliveries SET state = $3, attempts = $4, next_at = $5,"
     " updated_at = $6, reason = $7,"
     " claim = CASE WHEN $12::bigint > 0 THEN claim END,"
@@ -229,7 +229,7 @@ int hookd_pg_finish(PGconn *c, int64_t id, int64_t token, const char *state, int
     finish_params f;
     finish_fill(&f, id, token, state, attempts, next_at, now, reason, node, started_at,
                 duration_ms, result, 0);
-    PGresult *r = PQexecParams(c, finish_sql, 12, NULL, f.p, NULL, NULL, 0);
+    PGresult *r = PQexecParams(c, hookd_pg_finish_sql, 12, NULL, f.p, NULL, NULL, 0);
     int rc = -1;
     if (r && PQresultStatus(r) == PGRES_COMMAND_OK)
         rc = strtol(PQcmdTuples(r), NULL, 10) > 0;
@@ -248,7 +248,7 @@ int hookd_pg_finish_send(PGconn *c, int64_t id, int64_t token, const char *state
     finish_fill(&f, id, token, state, attempts, next_at, now, reason, node, started_at,
                 duration_ms, result, keep_until);
     /* libpq copies the parameters into its buffer: f may go. */
-    return PQsendQueryParams(c, finish_sql, 12, NULL, f.p, NULL, NULL, 0) ? 0 : -1;
+    return PQsendQueryPrepared(c, HOOKD_PG_FINISH_STMT, 12, f.p, NULL, NULL, 0) ? 0 : -1;
 }
 
 long hookd_pg_release_expired(PGconn *c, int64_t now, char *err, size_t errlen)

@@ -54,7 +54,13 @@ int hookd_pg_finish(PGconn *c, int64_t id, int64_t token, const char *state, int
                     int64_t started_at, int64_t duration_ms, const char *result,
                     char *err, size_t errlen);
 
-/* hookd_pg_finish sent in pipeline mode (its result read later: COMMAND_OK,
+/* hookd_pg_finish's statement (12 parameters), and the name the writer
+ * prepares it under on its connection. */
+extern const char hookd_pg_finish_sql[];
+#define HOOKD_PG_FINISH_STMT "hookd_finish"
+
+/* hookd_pg_finish sent in pipeline mode, as the prepared statement
+ * HOOKD_PG_FINISH_STMT (c must have it; its result read later: COMMAND_OK,
  * PQcmdTuples "1" written, "0" the lease was lost). keep_until > 0: a
  * retry ("pending") that the node keeps in memory stays claimed under
  * token with that lease instead of going back to the pool. 0, or -1 when

@@ -25,6 +25,8 @@ void hookd_pg_link_drop(hookd_pg_link *l)
 {
     PQfinish(l->c);
     l->c = NULL;
+    l->prepared = 0;
+    l->nprepared = 0;
 }
 
 int hookd_pg_link_ready(hookd_pg *pg, hookd_pg_link *l)
@@ -37,6 +39,8 @@ int hookd_pg_link_ready(hookd_pg *pg, hookd_pg_link *l)
     /* A new connection rather than PQreset: nothing of a broken pipeline
      * is left over. */
     PQfinish(l->c);
+    l->prepared = 0; /* prepared statements are the session's */
+    l->nprepared = 0;
     l->c = hookd_pg_connect(pg->conninfo);
     if (PQstatus(l->c) == CONNECTION_OK) {
         hookd_log(HOOKD_LOG_INFO, "spool %s: %s connection: connected again", pg->where,

@@ -138,6 +138,11 @@ class PgCluster:
                      "-c shared_buffers=16MB")
         opts = (f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 "
                 f"{speed} -c max_connections=50")
+        # More settings for a measurement, e.g. scripts/bench.sh's PG_STATS=1:
+        # "-c shared_preload_libraries=pg_stat_statements".
+        extra = os.environ.get("HOOKD_PG_EXTRA_OPTS", "").strip()
+        if extra:
+            opts += " " + extra
         self._run("pg_ctl", "-D", self.data, "-l", self.log_path, "-o", opts, "-w", "-t", "60",
                   "start")
         self.running = True

@@ -407,6 +407,26 @@ static void test_batch_one_round_trip(void **state)
     assert_int_equal(hookd_spool_postgres.commit(pg, x, NULL, now, &why), HOOKD_SPOOL_OK);
     assert_int_equal(x->result, HOOKD_SPOOL_STORED);
 
+    /* Two results for one delivery in one batch (results go in one
+     * statement over arrays, which would apply one of them): both are
+     * written, in order. */
+    hookd_spool_rec two[2];
+    memset(two, 0, sizeof two);
+    two[0].a = (hookd_attempt){.delivery = h1->delivery[0], .n = 2, .started_at = now,
+                               .result = HOOKD_RETRY, .state = "pending", .next_at = now + 1};
+    two[1].a = (hookd_attempt){.delivery = h1->delivery[0], .n = 3, .started_at = now + 1,
+                               .result = HOOKD_OK, .state = "delivered"};
+    two[0].next = &two[1];
+    assert_int_equal(hookd_spool_postgres.commit(pg, NULL, two, now, &why), HOOKD_SPOOL_OK);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM hookd_deliveries WHERE id = %lld AND"
+             " state = 'delivered' AND attempts = 3 AND claim IS NULL",
+             (long long)h1->delivery[0]);
+    assert_int_equal(pg_test_long(pc, sql), 1);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM hookd_attempts WHERE delivery = %lld",
+             (long long)h1->delivery[0]);
+    assert_int_equal(pg_test_long(pc, sql), 3);
+    assert_int_equal(hookd_pg_held_get(pg, h1->delivery[0]), 0);
+
     hookd_spool_postgres.close(pg);
     for (int i = 0; i < N + 3; i++)
         hookd_append_free(apps[i]);
