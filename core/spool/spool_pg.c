@@ -398,7 +398,8 @@ static int read_finishes(hookd_pg *pg, batch *b, PGresult *r)
     }
     for (int i = 0; i < rows; i++)
         ids[i] = strtoll(PQgetvalue(r, i, 0), NULL, 10);
-    qsort(ids, (size_t)rows, sizeof *ids, cmp64);
+    if (rows) /* qsort's pointer may not be NULL, even for none */
+        qsort(ids, (size_t)rows, sizeof *ids, cmp64);
     for (size_t i = 0; i < b->nfin; i++)
         b->fin[i].written = rows && bsearch(&b->fin[i].id, ids, (size_t)rows, sizeof *ids,
                                             cmp64) != NULL;

@@ -195,9 +195,10 @@ static void claim(hookd_pg *pg, hookd_runtime *rt, hookd_dispatch *d, int64_t no
     hookd_pg_claimed_free(v, n);
 }
 
-/* Events past retention whose deliveries all succeeded (their deliveries
- * and attempts go with them: ON DELETE CASCADE), and dedup keys past every
- * source's window; one node at a time, a batch per pass. */
+/* Events past retention whose deliveries all succeeded, with their
+ * deliveries and attempts (no foreign key cascades: the statement deletes
+ * all three, so no row is left naming a deleted one), and dedup keys past
+ * every source's window; one node at a time, a batch per pass. */
 static void purge(hookd_pg *pg, const hookd_runtime *rt, int64_t now)
 {
     int64_t max_window_ms = 0;
@@ -206,7 +207,7 @@ static void purge(hookd_pg *pg, const hookd_runtime *rt, int64_t now)
         if (src->dedup != HOOKD_DEDUP_NONE && src->dedup_window_ms > max_window_ms)
             max_window_ms = src->dedup_window_ms;
     }
-    char before[24], keys_before[24], sql[640];
+    char before[24], keys_before[24], sql[1024];
     snprintf(before, sizeof before, "%" PRId64, now - rt->cfg->spool_retention_ms);
     snprintf(keys_before, sizeof keys_before, "%" PRId64,
              max_window_ms > 0 ? now - max_window_ms : INT64_MIN);
@@ -215,10 +216,12 @@ static void purge(hookd_pg *pg, const hookd_runtime *rt, int64_t now)
              " e AS (DELETE FROM hookd_events WHERE (SELECT got FROM l) AND seq IN"
              " (SELECT x.seq FROM hookd_events x WHERE x.received_at < $1 AND NOT EXISTS"
              " (SELECT 1 FROM hookd_deliveries d WHERE d.event = x.seq AND d.state <> 'delivered')"
-             " ORDER BY x.received_at LIMIT %d) RETURNING 1),"
+             " ORDER BY x.received_at LIMIT %d) RETURNING seq),"
+             " d AS (DELETE FROM hookd_deliveries WHERE event IN (SELECT seq FROM e) RETURNING id),"
+             " a AS (DELETE FROM hookd_attempts WHERE delivery IN (SELECT id FROM d) RETURNING 1),"
              " k AS (DELETE FROM hookd_dedup WHERE (SELECT got FROM l) AND ctid IN"
              " (SELECT ctid FROM hookd_dedup WHERE at < $2 LIMIT %d) RETURNING 1)"
-             " SELECT (SELECT count(*) FROM e), (SELECT count(*) FROM k)",
+             " SELECT (SELECT count(*) FROM e), (SELECT count(*) FROM a), (SELECT count(*) FROM k)",
              HOOKD_PG_LOCK_HOUSEKEEP + 1, PURGE_BATCH, PURGE_BATCH);
     const char *p[2] = {before, keys_before};
     PGresult *r = PQexecParams(pg->k.c, sql, 2, NULL, p, NULL, NULL, 0);

@@ -6,7 +6,8 @@
  * a result whose lease had passed not written (hookd_lease_lost_total), and
  * a lost connection failing one commit and coming back for the next; a
  * batch in one round trip (the driver called directly); a NOTIFY hookd_due
- * waking a claim at once; expired leases counted.
+ * waking a claim at once; expired leases counted; retention deleting an
+ * event's deliveries and attempts with it.
  * Env: HOOKD_TEST_PG, HOOKD_PLUGIN_DIR. */
 #include <jansson.h>
 
@@ -520,6 +521,39 @@ static void test_leases_expired_counted(void **state)
     hookd_metrics_free();
 }
 
+/* Retention deletes an event past it with its deliveries and attempts (no
+ * foreign key cascades them: the purge must), and keeps an event with a
+ * delivery still pending, with its rows. */
+static void test_retention_deletes_children(void **state)
+{
+    (void)state;
+    open_spool();
+    PGresult *r = PQexec(
+        pc, "INSERT INTO hookd_events(id, source, type, received_at, body, headers)"
+            " VALUES('evOld', 's', 'order.paid', 1000, '', ''),"
+            " ('evLeft', 's', 'order.paid', 1000, '', '');"
+            " INSERT INTO hookd_deliveries(event, plugin, state, next_at, updated_at, claim)"
+            " SELECT seq, p, CASE WHEN id = 'evOld' THEN 'delivered' ELSE 'pending' END,"
+            " 4102444800000, 1000, CASE WHEN id = 'evLeft' THEN 42 END"
+            " FROM hookd_events, unnest(ARRAY['audit', 'other']) AS p;"
+            " INSERT INTO hookd_attempts(delivery, n, started_at, duration_ms, result)"
+            " SELECT id, 1, 1000, 1, 'ok' FROM hookd_deliveries");
+    assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
+    PQclear(r);
+    wait_for("SELECT count(*) FROM hookd_events", 1);
+    assert_int_equal(pg_test_long(pc, "SELECT count(*) FROM hookd_events WHERE id = 'evLeft'"),
+                     1);
+    assert_int_equal(pg_test_long(pc, "SELECT count(*) FROM hookd_deliveries d LEFT JOIN"
+                                      " hookd_events e ON e.seq = d.event WHERE e.seq IS NULL"),
+                     0);
+    assert_int_equal(pg_test_long(pc, "SELECT count(*) FROM hookd_attempts a LEFT JOIN"
+                                      " hookd_deliveries d ON d.id = a.delivery WHERE d.id IS NULL"),
+                     0);
+    assert_int_equal(pg_test_long(pc, "SELECT count(*) FROM hookd_deliveries"), 2);
+    assert_int_equal(pg_test_long(pc, "SELECT count(*) FROM hookd_attempts"), 2);
+    close_spool();
+}
+
 int main(void)
 {
     conninfo = pg_test_start();
@@ -531,6 +565,7 @@ int main(void)
         cmocka_unit_test(test_batch_one_round_trip),
         cmocka_unit_test(test_notify_wakes_claim),
         cmocka_unit_test(test_leases_expired_counted),
+        cmocka_unit_test(test_retention_deletes_children),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     free(conninfo);
