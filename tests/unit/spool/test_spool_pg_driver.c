@@ -512,11 +512,20 @@ static void test_leases_expired_counted(void **state)
     assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
     PQclear(r);
     wait_for("SELECT count(*) FROM hookd_deliveries WHERE claim IS NULL AND node IS NULL", 1);
-    size_t len;
-    hookd_metrics_gauges g = {0};
-    char *t = hookd_metrics_render(&g, &len);
-    assert_non_null(strstr(t, "\nhookd_leases_expired_total 1\n"));
-    free(t);
+    /* Counted once the release's transaction returned: a moment after the
+     * row shows it (slow under the sanitizers), so wait for the count. */
+    int counted = 0;
+    for (int i = 0; i < 500 && !counted; i++) {
+        size_t len;
+        hookd_metrics_gauges g = {0};
+        char *t = hookd_metrics_render(&g, &len);
+        assert_non_null(t);
+        counted = strstr(t, "\nhookd_leases_expired_total 1\n") != NULL;
+        free(t);
+        if (!counted)
+            usleep(10000);
+    }
+    assert_true(counted);
     close_spool();
     hookd_metrics_free();
 }
