@@ -128,27 +128,12 @@ void hookd_pg_claimed_free(hookd_pg_claimed *v, size_t n)
     free(v);
 }
 
-/* "{1,2,3}": an int8[] parameter in text form. NULL on no memory. */
-static char *int_array(const int64_t *x, size_t n)
-{
-    size_t cap = 2 + n * 21;
-    char *s = malloc(cap), *w = s;
-    if (!s)
-        return NULL;
-    *w++ = '{';
-    for (size_t i = 0; i < n; i++)
-        w += snprintf(w, cap - (size_t)(w - s), "%s%" PRId64, i ? "," : "", x[i]);
-    *w++ = '}';
-    *w = '\0';
-    return s;
-}
-
 long hookd_pg_renew_kept(PGconn *c, const int64_t *ids, const int64_t *tokens, size_t n,
                          int64_t until, int64_t *kept, char *err, size_t errlen)
 {
     if (n == 0)
         return 0;
-    char *a = int_array(ids, n), *b = int_array(tokens, n), u[24];
+    char *a = hookd_pg_int_array(ids, n), *b = hookd_pg_int_array(tokens, n), u[24];
     snprintf(u, sizeof u, "%" PRId64, until);
     long got = -1;
     if (a && b) {

@@ -3,6 +3,7 @@
  * Unix milliseconds, as in the SQLite spool. */
 #include "spool_pg_schema.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,6 +85,20 @@ PGconn *hookd_pg_connect(const char *conninfo)
                                        "tcp_user_timeout", "dbname", NULL};
     const char *vals[] = {"5", "10", "5", "3", "20000", conninfo, NULL};
     return PQconnectdbParams(keys, vals, 1);
+}
+
+char *hookd_pg_int_array(const int64_t *x, size_t n)
+{
+    size_t cap = 3 + n * 21; /* braces, NUL, and "-9223372036854775808," each */
+    char *s = malloc(cap), *w = s;
+    if (!s)
+        return NULL;
+    *w++ = '{';
+    for (size_t i = 0; i < n; i++)
+        w += snprintf(w, cap - (size_t)(w - s), "%s%" PRId64, i ? "," : "", x[i]);
+    *w++ = '}';
+    *w = '\0';
+    return s;
 }
 
 /* Runs sql; 0 when it gave `want`, else -1 with err. */

@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 #include <libpq-fe.h>
+#include <stdint.h>
 
 #define HOOKD_PG_SCHEMA 1
 
@@ -27,6 +28,10 @@ int hookd_pg_schema_version(PGconn *c, char *err, size_t errlen);
  * answering mid-statement is given up after about 20 s (TCP keepalives,
  * tcp_user_timeout), so the writer thread never waits without end. */
 PGconn *hookd_pg_connect(const char *conninfo);
+
+/* "{1,2,3}": an int8[] parameter in text form (malloc'd; "{}" for none).
+ * NULL on no memory. */
+char *hookd_pg_int_array(const int64_t *x, size_t n);
 
 /* One line into err: what failed and the server's (or libpq's) words. */
 void hookd_pg_why(char *err, size_t errlen, const char *what, const PGconn *c,

@@ -390,21 +390,6 @@ static int q_replay_events(hookd_spool_q *q, const char *const *ids, size_t nids
     return end_write(p, rc, *count);
 }
 
-/* "{1,2,3}": a bigint[] parameter. NULL on no memory. */
-static char *int_array(const int64_t *x, size_t n)
-{
-    size_t cap = 3 + n * 21;
-    char *s = malloc(cap), *w = s;
-    if (!s)
-        return NULL;
-    *w++ = '{';
-    for (size_t i = 0; i < n; i++)
-        w += snprintf(w, cap - (size_t)(w - s), "%s%" PRId64, i ? "," : "", x[i]);
-    *w++ = '}';
-    *w = '\0';
-    return s;
-}
-
 static int q_replay_dead(hookd_spool_q *q, const sq_filter *f, const int64_t *ids, size_t n,
                          int64_t now, int64_t *count)
 {
@@ -415,7 +400,7 @@ static int q_replay_dead(hookd_spool_q *q, const sq_filter *f, const int64_t *id
     int rc = ready(p);
     if (rc || (rc = f ? bind_list(p, f, 1, &b) : 0))
         return rc;
-    char *arr = f ? NULL : int_array(ids, n);
+    char *arr = f ? NULL : hookd_pg_int_array(ids, n);
     if (!f && !arr)
         return sq_no_memory(&p->q);
     if (!(rc = exec0(p, "BEGIN", "replaying"))) {
