@@ -21,6 +21,7 @@
 
 #define RETRY_FAILED_MS 200   /* after a failed commit, before records retry */
 #define RECORD_DELAY_MS 20    /* the longest a record waits for company */
+#define SETTLE_IDLE_MS 5      /* records in flight: read back by then when idle */
 
 typedef hookd_spool_rec rec;
 
@@ -128,10 +129,75 @@ static int commit(hookd_spool *sp, hookd_append *apps, rec *recs)
 
 /* ---------- the writer thread ---------- */
 
+/* Hands committed (or failed) appends back to the loop; under sp->lock. */
+static void give_back(hookd_spool *sp, hookd_append *apps)
+{
+    hookd_append *last = apps;
+    while (last->next)
+        last = last->next;
+    if (sp->done_tail)
+        sp->done_tail->next = apps;
+    else
+        sp->done_head = apps;
+    sp->done_tail = last;
+    if (!sp->detached)
+        uv_async_send(&sp->async);
+}
+
+static void free_recs(rec *r)
+{
+    while (r) {
+        rec *nx = r->next;
+        free(r->json);
+        free(r);
+        r = nx;
+    }
+}
+
+/* Puts records back at the head of the queue for a later commit (losing
+ * one would only repeat a delivery); under sp->lock. */
+static void keep_recs(hookd_spool *sp, rec *recs)
+{
+    rec *last = recs;
+    while (last->next)
+        last = last->next;
+    last->next = sp->recs;
+    if (!sp->recs)
+        sp->recs_tail = last;
+    sp->recs = recs;
+    sp->retry_recs_at = hookd_monotonic_ms() + RETRY_FAILED_MS;
+    if (!sp->recs_since)
+        sp->recs_since = hookd_monotonic_ms();
+}
+
+/* Reads the answer to the records that send_records left in flight:
+ * frees them once stored, queues them again if not. */
+static void settle(hookd_spool *sp, rec **fly)
+{
+    if (!*fly)
+        return;
+    rec *r = *fly;
+    *fly = NULL;
+    const char *why = NULL;
+    int status = sp->drv->settle(sp->db, &why);
+    if (status == HOOKD_SPOOL_OK) {
+        note_success(sp);
+        sp->commits++;
+        free_recs(r);
+        return;
+    }
+    note_failure(sp, why, status);
+    pthread_mutex_lock(&sp->lock);
+    keep_recs(sp, r);
+    pthread_mutex_unlock(&sp->lock);
+}
+
 static void *writer(void *arg)
 {
     hookd_spool *sp = arg;
     int64_t next_housekeep = 0;
+    rec *fly = NULL;            /* records sent, their answer not yet read */
+    int64_t fly_due = 0;        /* monotonic ms: read it back by then if idle */
     int yielded = 0;
     pthread_mutex_lock(&sp->lock);
     for (;;) {
@@ -140,9 +206,19 @@ static void *writer(void *arg)
         if (recs_due < sp->retry_recs_at)
             recs_due = sp->retry_recs_at;
         int recs_ready = sp->recs && now >= sp->retry_recs_at;
-        if (!sp->in_head && now < recs_due && now < next_housekeep && !sp->stopping) {
+        if (!sp->in_head && now < recs_due && now < next_housekeep && (!fly || now < fly_due) &&
+            !sp->stopping) {
             int64_t until = next_housekeep < recs_due ? next_housekeep : recs_due;
+            if (fly && fly_due < until)
+                until = fly_due;
             hookd_cond_wait_ms(&sp->cond, &sp->lock, until - now);
+            continue;
+        }
+        if (fly && !sp->in_head && now >= fly_due) {
+            /* Idle: read the records' answer now rather than at the next commit. */
+            pthread_mutex_unlock(&sp->lock);
+            settle(sp, &fly);
+            pthread_mutex_lock(&sp->lock);
             continue;
         }
         if (sp->in_head && !sp->stopping && !yielded) {
@@ -166,21 +242,41 @@ static void *writer(void *arg)
         pthread_mutex_unlock(&sp->lock);
 
         int failed = 0;
-        if (apps || recs)
-            failed = commit(sp, apps, recs) != 0;
-        if (!failed) {
-            while (recs) {
-                rec *nx = recs->next;
-                free(recs->json);
-                free(recs);
-                recs = nx;
+        settle(sp, &fly);
+        if (apps && recs && sp->drv->send_records) {
+            /* The answers wait for the appends' commit only; the records'
+             * transaction goes next and is read back later, while the loop
+             * reads the next requests. */
+            failed = commit(sp, apps, NULL) != 0;
+            pthread_mutex_lock(&sp->lock);
+            give_back(sp, apps);
+            pthread_mutex_unlock(&sp->lock);
+            apps = NULL;
+            if (!failed) {
+                const char *why = NULL;
+                int status = sp->drv->send_records(sp->db, recs, hookd_now_ms(), &why);
+                if (status == HOOKD_SPOOL_OK) {
+                    fly = recs;
+                    recs = NULL;
+                    fly_due = hookd_monotonic_ms() + SETTLE_IDLE_MS;
+                } else {
+                    note_failure(sp, why, status);
+                    failed = 1;
+                }
             }
+        } else if (apps || recs) {
+            failed = commit(sp, apps, recs) != 0;
+        }
+        if (!failed) {
+            free_recs(recs);
+            recs = NULL;
         }
         if (!stopping && hookd_monotonic_ms() >= next_housekeep) {
             /* The configuration of this moment: a reload may swap it. */
             pthread_mutex_lock(&sp->lock);
             hookd_runtime *rt = hookd_runtime_ref(sp->rt);
             pthread_mutex_unlock(&sp->lock);
+            settle(sp, &fly);
             int hk = sp->lost ? HOOKD_SPOOL_OK : sp->drv->housekeep(sp->db, rt, sp->dispatch);
             if (hk == HOOKD_SPOOL_LOST || hk == HOOKD_SPOOL_UNREACHABLE) {
                 note_failure(sp, "no answer to the housekeeping pass", hk);
@@ -193,32 +289,11 @@ static void *writer(void *arg)
         }
 
         pthread_mutex_lock(&sp->lock);
-        if (apps) {
-            hookd_append *last = apps;
-            while (last->next)
-                last = last->next;
-            if (sp->done_tail)
-                sp->done_tail->next = apps;
-            else
-                sp->done_head = apps;
-            sp->done_tail = last;
-            if (!sp->detached)
-                uv_async_send(&sp->async);
-        }
-        if (failed && recs) {
-            /* Keep them for the next commit: losing one only repeats a delivery. */
-            rec *last = recs;
-            while (last->next)
-                last = last->next;
-            last->next = sp->recs;
-            if (!sp->recs)
-                sp->recs_tail = last;
-            sp->recs = recs;
-            sp->retry_recs_at = hookd_monotonic_ms() + RETRY_FAILED_MS;
-            if (!sp->recs_since)
-                sp->recs_since = hookd_monotonic_ms();
-        }
-        if (stopping && !sp->in_head && (!sp->recs || failed))
+        if (apps)
+            give_back(sp, apps);
+        if (failed && recs)
+            keep_recs(sp, recs);
+        if (stopping && !sp->in_head && (!sp->recs || failed) && !fly)
             break;
     }
     pthread_mutex_unlock(&sp->lock);

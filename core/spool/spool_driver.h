@@ -66,6 +66,18 @@ typedef struct hookd_spool_driver {
     int (*commit)(void *db, hookd_append *apps, hookd_spool_rec *recs, int64_t now,
                   const char **why);
 
+    /* Optional, both or neither (a server whose work can overlap the loop
+     * reading the next requests; an embedded store runs on hookd's own
+     * core and would only pay a second commit). When a batch has appends
+     * and records, the writer commits the appends alone and answers them,
+     * then send_records sends the records' transaction without waiting:
+     * HOOKD_SPOOL_OK, or a failure status as commit's (nothing in flight).
+     * The caller keeps recs until settle, which reads that answer and
+     * returns commit's status for it; the writer calls it before any other
+     * call to the driver and within a few ms when idle. */
+    int (*send_records)(void *db, hookd_spool_rec *recs, int64_t now, const char **why);
+    int (*settle)(void *db, const char **why);
+
     /* Between commits, every HOOKD_SPOOL_HOUSEKEEP_MS: hands due pending
      * deliveries that nobody holds (an earlier run's, released retries,
      * replayed ones) to d within dispatch.queue, and applies retention

@@ -140,7 +140,7 @@ typedef struct sent {
     int64_t keep_until;    /* S_FINISH in fin: > 0 the retry stays claimed */
 } sent;
 
-typedef struct batch {
+typedef struct hookd_pg_sent_batch {
     sent *v;
     size_t n, cap;
     int lost;              /* results for deliveries not held here: not sent */
@@ -561,27 +561,17 @@ static void apply(hookd_pg *pg, batch *b, hookd_append *apps)
         hookd_metrics_lease_lost();
 }
 
-static int commit_once(hookd_pg *pg, hookd_append *apps, hookd_spool_rec *recs, int64_t now,
-                       const char **why)
+/* After a batch was read (rc from read_batch) or could not be sent (-1):
+ * applies a committed batch, rolls back a failed one, drops a broken
+ * connection; frees b's arrays. Returns commit's status. */
+static int conclude(hookd_pg *pg, batch *b, hookd_append *apps, int rc, const char **why)
 {
-    if (hookd_pg_link_ready(pg, &pg->w) < 0) {
-        atomic_store(&pg->writer_ok, 0);
-        *why = "PostgreSQL unreachable";
-        return HOOKD_SPOOL_UNREACHABLE;
-    }
-    batch b = {0};
-    int rc = send_batch(pg, &b, apps, recs, now);
-    if (rc < 0)
-        hookd_pg_note(pg, "sending a batch", NULL);
-    else
-        rc = read_batch(pg, &b);
-    pg->round_trips++;
     if (rc == 1 && !pg->w.prepared)
         rc = -1; /* some statements may exist: a new connection starts clean */
     if (rc == 0)
-        apply(pg, &b, apps);
-    free(b.v);
-    free(b.fin);
+        apply(pg, b, apps);
+    free(b->v);
+    free(b->fin);
     if (rc == 1) {
         /* A statement failed: the server holds an aborted transaction. */
         PQclear(PQexec(pg->w.c, "ROLLBACK"));
@@ -600,6 +590,80 @@ static int commit_once(hookd_pg *pg, hookd_append *apps, hookd_spool_rec *recs, 
         return HOOKD_SPOOL_OK;
     *why = "commit failed";
     return HOOKD_SPOOL_FAILED;
+}
+
+/* Sends a batch: 0, *b in flight; else concluded, and commit's status
+ * (never HOOKD_SPOOL_OK, which is 0). */
+static int send_or_conclude(hookd_pg *pg, batch *b, hookd_append *apps, hookd_spool_rec *recs,
+                            int64_t now, const char **why)
+{
+    if (hookd_pg_link_ready(pg, &pg->w) < 0) {
+        atomic_store(&pg->writer_ok, 0);
+        *why = "PostgreSQL unreachable";
+        return HOOKD_SPOOL_UNREACHABLE;
+    }
+    if (send_batch(pg, b, apps, recs, now) == 0)
+        return 0;
+    hookd_pg_note(pg, "sending a batch", NULL);
+    pg->round_trips++;
+    return conclude(pg, b, apps, -1, why);
+}
+
+static int commit_once(hookd_pg *pg, hookd_append *apps, hookd_spool_rec *recs, int64_t now,
+                       const char **why)
+{
+    batch b = {0};
+    int st = send_or_conclude(pg, &b, apps, recs, now, why);
+    if (st != 0)
+        return st;
+    int rc = read_batch(pg, &b);
+    pg->round_trips++;
+    return conclude(pg, &b, apps, rc, why);
+}
+
+/* The records' transaction, sent without waiting for its answer: pg_settle
+ * reads it before anything else uses the connection (spool_driver.h). */
+static int pg_send_records(void *db, hookd_spool_rec *recs, int64_t now, const char **why)
+{
+    hookd_pg *pg = db;
+    batch *b = calloc(1, sizeof *b);
+    if (!b) {
+        *why = "out of memory";
+        return HOOKD_SPOOL_FAILED;
+    }
+    int was_up = pg->w.c && PQstatus(pg->w.c) == CONNECTION_OK;
+    int st = send_or_conclude(pg, b, NULL, recs, now, why);
+    if (st == HOOKD_SPOOL_UNREACHABLE && was_up) { /* cut while idle: as pg_commit */
+        memset(b, 0, sizeof *b);
+        st = send_or_conclude(pg, b, NULL, recs, now, why);
+    }
+    if (st == 0) {
+        pg->fly = b;
+        pg->fly_recs = recs;
+        pg->fly_now = now;
+    } else {
+        free(b);
+    }
+    return st;
+}
+
+static int pg_settle(void *db, const char **why)
+{
+    hookd_pg *pg = db;
+    batch *b = pg->fly;
+    if (!b)
+        return HOOKD_SPOOL_OK;
+    pg->fly = NULL;
+    int rc = read_batch(pg, b);
+    pg->round_trips++;
+    int st = conclude(pg, b, NULL, rc, why);
+    free(b);
+    if (st == HOOKD_SPOOL_UNREACHABLE)
+        /* Cut while in flight (as pg_commit's retry): once more on a new
+         * connection, which spool.c would otherwise do after a 503 window. */
+        st = commit_once(pg, NULL, pg->fly_recs, pg->fly_now, why);
+    pg->fly_recs = NULL;
+    return st;
 }
 
 static int pg_commit(void *db, hookd_append *apps, hookd_spool_rec *recs, int64_t now,
@@ -727,6 +791,8 @@ static void pg_close(void *db)
 {
     hookd_pg *pg = db;
     hookd_pg_keeper_stop(pg); /* nothing claims or renews from here on */
+    const char *why;
+    (void)pg_settle(pg, &why); /* spool.c settles first; this is the backstop */
     give_back(pg);
     pg_free(pg);
 }
@@ -738,6 +804,8 @@ const hookd_spool_driver hookd_spool_postgres = {
     .name = "postgres",
     .open = pg_open,
     .commit = pg_commit,
+    .send_records = pg_send_records,
+    .settle = pg_settle,
     .housekeep = hookd_pg_housekeep,
     .close = pg_close,
     .describe = pg_describe,

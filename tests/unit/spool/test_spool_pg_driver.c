@@ -428,6 +428,42 @@ static void test_batch_one_round_trip(void **state)
     assert_int_equal(pg_test_long(pc, sql), 3);
     assert_int_equal(hookd_pg_held_get(pg, h1->delivery[0]), 0);
 
+    /* Records sent without waiting (the writer's path after the appends'
+     * commit): in flight until settle reads the answer, then stored once
+     * and no longer held. */
+    hookd_spool_rec one[1];
+    memset(one, 0, sizeof one);
+    one[0].a = (hookd_attempt){.delivery = x->delivery[0], .n = 1, .started_at = now,
+                               .result = HOOKD_OK, .state = "delivered"};
+    assert_int_equal(hookd_spool_postgres.send_records(pg, one, now, &why), HOOKD_SPOOL_OK);
+    assert_non_null(pg->fly);
+    assert_int_equal(hookd_spool_postgres.settle(pg, &why), HOOKD_SPOOL_OK);
+    assert_null(pg->fly);
+    assert_int_equal(hookd_spool_postgres.settle(pg, &why), HOOKD_SPOOL_OK); /* nothing left */
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM hookd_deliveries d JOIN hookd_attempts a"
+             " ON a.delivery = d.id WHERE d.id = %lld AND d.state = 'delivered'",
+             (long long)x->delivery[0]);
+    assert_int_equal(pg_test_long(pc, sql), 1);
+    assert_int_equal(hookd_pg_held_get(pg, x->delivery[0]), 0);
+
+    /* The server ends the connection with records in flight (or just
+     * before they go): they are sent once more on a new connection, not
+     * answered unreachable while the server is up. */
+    one[0].a.delivery = x->delivery[1];
+    snprintf(sql, sizeof sql, "SELECT pg_terminate_backend(%d)", PQbackendPID(pg->w.c));
+    PQclear(PQexec(pc, sql));
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM pg_stat_activity WHERE pid = %d",
+             PQbackendPID(pg->w.c));
+    for (int i = 0; i < 200 && pg_test_long(pc, sql) > 0; i++)
+        usleep(10 * 1000);
+    int st = hookd_spool_postgres.send_records(pg, one, now, &why);
+    assert_int_equal(st, HOOKD_SPOOL_OK);
+    assert_int_equal(hookd_spool_postgres.settle(pg, &why), HOOKD_SPOOL_OK);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM hookd_deliveries d JOIN hookd_attempts a"
+             " ON a.delivery = d.id WHERE d.id = %lld AND d.state = 'delivered'",
+             (long long)x->delivery[1]);
+    assert_int_equal(pg_test_long(pc, sql), 1);
+
     hookd_spool_postgres.close(pg);
     for (int i = 0; i < N + 3; i++)
         hookd_append_free(apps[i]);
