@@ -753,47 +753,13 @@ static void *pg_open(const hookd_spool_open_args *args, char *err, size_t errlen
     return pg;
 }
 
-/* Gives back what this node holds, so other nodes need not wait for the
- * leases to end: a lease ending now, and a NOTIFY with it so that idle
- * nodes take them at once. */
-static void give_back(hookd_pg *pg)
-{
-    int64_t *ids, *toks;
-    size_t n = hookd_pg_held_copy(pg, &ids, &toks);
-    if (!n || !pg->w.c || PQstatus(pg->w.c) != CONNECTION_OK) {
-        free(ids);
-        free(toks);
-        return;
-    }
-    char why[256] = "";
-    PGresult *r = PQexec(pg->w.c, "BEGIN");
-    int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-    PQclear(r);
-    if (ok && hookd_pg_renew(pg->w.c, ids, toks, n, 0, why, sizeof why) < 0)
-        ok = 0;
-    if (ok) {
-        r = PQexec(pg->w.c, "NOTIFY " HOOKD_PG_CHANNEL "; COMMIT");
-        ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-        if (!ok)
-            hookd_pg_why(why, sizeof why, "giving back deliveries", pg->w.c, r);
-        PQclear(r);
-    }
-    if (!ok) {
-        PQclear(PQexec(pg->w.c, "ROLLBACK"));
-        hookd_log(HOOKD_LOG_WARN, "spool %s: %s", pg->where,
-                  why[0] ? why : "giving back deliveries failed");
-    }
-    free(ids);
-    free(toks);
-}
-
 static void pg_close(void *db)
 {
     hookd_pg *pg = db;
     hookd_pg_keeper_stop(pg); /* nothing claims or renews from here on */
     const char *why;
     (void)pg_settle(pg, &why); /* spool.c settles first; this is the backstop */
-    give_back(pg);
+    hookd_pg_give_back(pg);
     pg_free(pg);
 }
 

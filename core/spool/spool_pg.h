@@ -100,5 +100,8 @@ void hookd_pg_keeper_stop(hookd_pg *pg);
 /* The driver's housekeep (writer thread, every HOOKD_SPOOL_HOUSEKEEP_MS):
  * hands rt and d to the housekeeping thread, reconnects the writer. */
 int hookd_pg_housekeep(void *db, hookd_runtime *rt, hookd_dispatch *d);
+/* At close, on the writer's connection: gives back what this node holds,
+ * its leases ended now and a NOTIFY with them (spool_pg_housekeep.c). */
+void hookd_pg_give_back(hookd_pg *pg);
 
 #endif

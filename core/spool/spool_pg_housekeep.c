@@ -362,3 +362,37 @@ void hookd_pg_keeper_stop(hookd_pg *pg)
     close(pg->wake[1]);
     pg->wake[0] = pg->wake[1] = -1;
 }
+
+/* Gives back what this node holds, so other nodes need not wait for the
+ * leases to end: a lease ending now, and a NOTIFY with it so that idle
+ * nodes take them at once. */
+void hookd_pg_give_back(hookd_pg *pg)
+{
+    int64_t *ids, *toks;
+    size_t n = hookd_pg_held_copy(pg, &ids, &toks);
+    if (!n || !pg->w.c || PQstatus(pg->w.c) != CONNECTION_OK) {
+        free(ids);
+        free(toks);
+        return;
+    }
+    char why[256] = "";
+    PGresult *r = PQexec(pg->w.c, "BEGIN");
+    int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    PQclear(r);
+    if (ok && hookd_pg_renew(pg->w.c, ids, toks, n, 0, why, sizeof why) < 0)
+        ok = 0;
+    if (ok) {
+        r = PQexec(pg->w.c, "NOTIFY " HOOKD_PG_CHANNEL "; COMMIT");
+        ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+        if (!ok)
+            hookd_pg_why(why, sizeof why, "giving back deliveries", pg->w.c, r);
+        PQclear(r);
+    }
+    if (!ok) {
+        PQclear(PQexec(pg->w.c, "ROLLBACK"));
+        hookd_log(HOOKD_LOG_WARN, "spool %s: %s", pg->where,
+                  why[0] ? why : "giving back deliveries failed");
+    }
+    free(ids);
+    free(toks);
+}
