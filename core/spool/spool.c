@@ -22,6 +22,8 @@
 #define RETRY_FAILED_MS 200   /* after a failed commit, before records retry */
 #define RECORD_DELAY_MS 20    /* the longest a record waits for company */
 #define SETTLE_IDLE_MS 5      /* records in flight: read back by then when idle */
+#define SPLIT_MIN 32          /* records apart (send_records) from this many on: fewer
+                               * cost less than a second transaction (docs/benchmark.md) */
 
 typedef hookd_spool_rec rec;
 
@@ -144,6 +146,14 @@ static void give_back(hookd_spool *sp, hookd_append *apps)
         uv_async_send(&sp->async);
 }
 
+/* Whether the list holds at least n records. */
+static int many(const rec *r, int n)
+{
+    for (; r && n > 0; r = r->next)
+        n--;
+    return n == 0;
+}
+
 static void free_recs(rec *r)
 {
     while (r) {
@@ -243,7 +253,7 @@ static void *writer(void *arg)
 
         int failed = 0;
         settle(sp, &fly);
-        if (apps && recs && sp->drv->send_records) {
+        if (apps && recs && sp->drv->send_records && many(recs, SPLIT_MIN)) {
             /* The answers wait for the appends' commit only; the records'
              * transaction goes next and is read back later, while the loop
              * reads the next requests. */

@@ -69,7 +69,8 @@ typedef struct hookd_spool_driver {
     /* Optional, both or neither (a server whose work can overlap the loop
      * reading the next requests; an embedded store runs on hookd's own
      * core and would only pay a second commit). When a batch has appends
-     * and records, the writer commits the appends alone and answers them,
+     * and enough records (spool.c's SPLIT_MIN; fewer ride with the
+     * appends), the writer commits the appends alone and answers them,
      * then send_records sends the records' transaction without waiting:
      * HOOKD_SPOOL_OK, or a failure status as commit's (nothing in flight).
      * The caller keeps recs until settle, which reads that answer and
