@@ -189,7 +189,7 @@ static void settle(hookd_spool *sp, rec **fly)
     rec *r = *fly;
     *fly = NULL;
     const char *why = NULL;
-    int status = sp->drv->settle(sp->db, &why);
+    int status = sp->drv->settle(sp->db, r, &why);
     if (status == HOOKD_SPOOL_OK) {
         note_success(sp);
         sp->commits++;

@@ -71,13 +71,14 @@ typedef struct hookd_spool_driver {
      * core and would only pay a second commit). When a batch has appends
      * and enough records (spool.c's SPLIT_MIN; fewer ride with the
      * appends), the writer commits the appends alone and answers them,
-     * then send_records sends the records' transaction without waiting:
-     * HOOKD_SPOOL_OK, or a failure status as commit's (nothing in flight).
-     * The caller keeps recs until settle, which reads that answer and
-     * returns commit's status for it; the writer calls it before any other
-     * call to the driver and within a few ms when idle. */
+     * then send_records sends the records' transaction without waiting
+     * (or, when it cannot, stores them as commit would): HOOKD_SPOOL_OK, or
+     * a failure status as commit's (nothing in flight). The caller keeps
+     * recs until settle, given the same list, reads that answer and returns
+     * commit's status for it; the writer calls it before any other call to
+     * the driver (close included) and within a few ms when idle. */
     int (*send_records)(void *db, hookd_spool_rec *recs, int64_t now, const char **why);
-    int (*settle)(void *db, const char **why);
+    int (*settle)(void *db, hookd_spool_rec *recs, const char **why);
 
     /* Between commits, every HOOKD_SPOOL_HOUSEKEEP_MS: hands due pending
      * deliveries that nobody holds (an earlier run's, released retries,

@@ -621,51 +621,6 @@ static int commit_once(hookd_pg *pg, hookd_append *apps, hookd_spool_rec *recs, 
     return conclude(pg, &b, apps, rc, why);
 }
 
-/* The records' transaction, sent without waiting for its answer: pg_settle
- * reads it before anything else uses the connection (spool_driver.h). */
-static int pg_send_records(void *db, hookd_spool_rec *recs, int64_t now, const char **why)
-{
-    hookd_pg *pg = db;
-    batch *b = calloc(1, sizeof *b);
-    if (!b) {
-        *why = "out of memory";
-        return HOOKD_SPOOL_FAILED;
-    }
-    int was_up = pg->w.c && PQstatus(pg->w.c) == CONNECTION_OK;
-    int st = send_or_conclude(pg, b, NULL, recs, now, why);
-    if (st == HOOKD_SPOOL_UNREACHABLE && was_up) { /* cut while idle: as pg_commit */
-        memset(b, 0, sizeof *b);
-        st = send_or_conclude(pg, b, NULL, recs, now, why);
-    }
-    if (st == 0) {
-        pg->fly = b;
-        pg->fly_recs = recs;
-        pg->fly_now = now;
-    } else {
-        free(b);
-    }
-    return st;
-}
-
-static int pg_settle(void *db, const char **why)
-{
-    hookd_pg *pg = db;
-    batch *b = pg->fly;
-    if (!b)
-        return HOOKD_SPOOL_OK;
-    pg->fly = NULL;
-    int rc = read_batch(pg, b);
-    pg->round_trips++;
-    int st = conclude(pg, b, NULL, rc, why);
-    free(b);
-    if (st == HOOKD_SPOOL_UNREACHABLE)
-        /* Cut while in flight (as pg_commit's retry): once more on a new
-         * connection, which spool.c would otherwise do after a 503 window. */
-        st = commit_once(pg, NULL, pg->fly_recs, pg->fly_now, why);
-    pg->fly_recs = NULL;
-    return st;
-}
-
 static int pg_commit(void *db, hookd_append *apps, hookd_spool_rec *recs, int64_t now,
                      const char **why)
 {
@@ -681,6 +636,40 @@ static int pg_commit(void *db, hookd_append *apps, hookd_spool_rec *recs, int64_
         status = commit_once(pg, apps, recs, now, why);
     }
     return status;
+}
+
+/* The records' transaction, sent without waiting for its answer: pg_settle
+ * reads it before anything else uses the connection (spool_driver.h). Not
+ * sent (a connection cut while idle, no server, no memory): the waiting
+ * way instead, pg_commit with its retry, so nothing is left in flight. */
+static int pg_send_records(void *db, hookd_spool_rec *recs, int64_t now, const char **why)
+{
+    hookd_pg *pg = db;
+    batch *b = calloc(1, sizeof *b);
+    if (b && send_or_conclude(pg, b, NULL, recs, now, why) == 0) {
+        pg->fly = b;
+        return HOOKD_SPOOL_OK;
+    }
+    free(b);
+    return pg_commit(db, NULL, recs, now, why);
+}
+
+static int pg_settle(void *db, hookd_spool_rec *recs, const char **why)
+{
+    hookd_pg *pg = db;
+    batch *b = pg->fly;
+    if (!b)
+        return HOOKD_SPOOL_OK;
+    pg->fly = NULL;
+    int rc = read_batch(pg, b);
+    pg->round_trips++;
+    int st = conclude(pg, b, NULL, rc, why);
+    free(b);
+    if (st == HOOKD_SPOOL_UNREACHABLE)
+        /* Cut while in flight (as pg_commit's retry): once more on a new
+         * connection, which spool.c would otherwise do after a 503 window. */
+        st = commit_once(pg, NULL, recs, hookd_now_ms(), why);
+    return st;
 }
 
 /* ---------- open and close ---------- */
@@ -757,8 +746,6 @@ static void pg_close(void *db)
 {
     hookd_pg *pg = db;
     hookd_pg_keeper_stop(pg); /* nothing claims or renews from here on */
-    const char *why;
-    (void)pg_settle(pg, &why); /* spool.c settles first; this is the backstop */
     hookd_pg_give_back(pg);
     pg_free(pg);
 }

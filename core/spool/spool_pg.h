@@ -54,8 +54,6 @@ typedef struct hookd_pg {
     char detail[256];        /* PostgreSQL's words on the last failed commit */
     uint64_t round_trips;    /* writer: waits for the server in commits (tests) */
     struct hookd_pg_sent_batch *fly; /* writer: records sent, their answer not yet read */
-    hookd_spool_rec *fly_recs;       /* ... those records (spool.c keeps them until settled) */
-    int64_t fly_now;
     int64_t next_renew;      /* writer: Unix ms */
     atomic_int writer_ok;    /* the writer's connection works: claims pause when not */
 

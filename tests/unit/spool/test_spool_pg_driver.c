@@ -437,9 +437,9 @@ static void test_batch_one_round_trip(void **state)
                                .result = HOOKD_OK, .state = "delivered"};
     assert_int_equal(hookd_spool_postgres.send_records(pg, one, now, &why), HOOKD_SPOOL_OK);
     assert_non_null(pg->fly);
-    assert_int_equal(hookd_spool_postgres.settle(pg, &why), HOOKD_SPOOL_OK);
+    assert_int_equal(hookd_spool_postgres.settle(pg, one, &why), HOOKD_SPOOL_OK);
     assert_null(pg->fly);
-    assert_int_equal(hookd_spool_postgres.settle(pg, &why), HOOKD_SPOOL_OK); /* nothing left */
+    assert_int_equal(hookd_spool_postgres.settle(pg, one, &why), HOOKD_SPOOL_OK); /* nothing left */
     snprintf(sql, sizeof sql, "SELECT count(*) FROM hookd_deliveries d JOIN hookd_attempts a"
              " ON a.delivery = d.id WHERE d.id = %lld AND d.state = 'delivered'",
              (long long)x->delivery[0]);
@@ -458,7 +458,7 @@ static void test_batch_one_round_trip(void **state)
         usleep(10 * 1000);
     int st = hookd_spool_postgres.send_records(pg, one, now, &why);
     assert_int_equal(st, HOOKD_SPOOL_OK);
-    assert_int_equal(hookd_spool_postgres.settle(pg, &why), HOOKD_SPOOL_OK);
+    assert_int_equal(hookd_spool_postgres.settle(pg, one, &why), HOOKD_SPOOL_OK);
     snprintf(sql, sizeof sql, "SELECT count(*) FROM hookd_deliveries d JOIN hookd_attempts a"
              " ON a.delivery = d.id WHERE d.id = %lld AND d.state = 'delivered'",
              (long long)x->delivery[1]);
