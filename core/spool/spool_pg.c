@@ -120,6 +120,7 @@ static const struct {
     {"hookd_append_key", append_key_sql},
     {"hookd_enrich", "UPDATE hookd_events SET enrichment = $2::bytea WHERE id = $1::text"},
     {HOOKD_PG_FINISH_STMT, hookd_pg_finish_sql},
+    {HOOKD_PG_FINISHES_STMT, hookd_pg_finishes_sql},
 };
 #define NSTMTS (sizeof writer_stmts / sizeof writer_stmts[0])
 
@@ -145,6 +146,7 @@ typedef struct hookd_pg_sent_batch {
     size_t n, cap;
     int lost;              /* results for deliveries not held here: not sent */
     int notify;            /* a retry released to the pool is due already */
+    int setup;             /* it carries the session's setting and statements */
     sent *fin;             /* the results in the one S_FINISHES statement */
     size_t nfin, capfin;
 } batch;
@@ -334,8 +336,8 @@ static int send_finishes(hookd_pg *pg, batch *b, int64_t now)
     q.v[10] = I64(nw, now);
     q.v[11] = pg->node;
     int rc = add(b, S_FINISHES, "writing deliveries' results") && params_arrays(&q) == 0 &&
-                     PQsendQueryParams(pg->w.c, hookd_pg_finishes_sql, 12, NULL, q.v, q.len,
-                                       q.fmt, 0)
+                     PQsendQueryPrepared(pg->w.c, HOOKD_PG_FINISHES_STMT, 12, q.v, q.len,
+                                         q.fmt, 0)
                  ? 0
                  : -1;
     params_free(&q);
@@ -465,9 +467,14 @@ static int send_batch(hookd_pg *pg, batch *b, hookd_append *apps, hookd_spool_re
     PGconn *c = pg->w.c;
     if (!PQenterPipelineMode(c))
         return -1;
-    /* A new connection: the writer's statements go first, in the same
-     * round trip (Parse is not transactional: they stay if the batch fails). */
-    for (size_t i = 0; !pg->w.prepared && i < NSTMTS; i++)
+    /* A new connection: the session's setting and the writer's statements
+     * go first, in the same round trip. Every statement of the writer
+     * reaches rows by key; without the setting, a generic plan made while
+     * hookd_deliveries was small kept a sequential scan as it grew. */
+    b->setup = !pg->w.prepared;
+    if (b->setup && send_plain(pg, b, "SET enable_seqscan = off") < 0)
+        return -1;
+    for (size_t i = 0; b->setup && i < NSTMTS; i++)
         if (!add(b, S_PREPARE, "preparing statements") ||
             !PQsendPrepare(c, writer_stmts[i].name, writer_stmts[i].sql, 0, NULL))
             return -1;
@@ -566,8 +573,8 @@ static void apply(hookd_pg *pg, batch *b, hookd_append *apps)
  * connection; frees b's arrays. Returns commit's status. */
 static int conclude(hookd_pg *pg, batch *b, hookd_append *apps, int rc, const char **why)
 {
-    if (rc == 1 && !pg->w.prepared)
-        rc = -1; /* some statements may exist: a new connection starts clean */
+    if (rc == 1 && b->setup)
+        rc = -1; /* its SET rolled back, some statements exist: start clean */
     if (rc == 0)
         apply(pg, b, apps);
     free(b->v);

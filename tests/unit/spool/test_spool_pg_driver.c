@@ -260,6 +260,29 @@ static hookd_append *new_append(hookd_runtime *rt, const char *body, const char 
     return a;
 }
 
+/* The server ends the writer's connection (the driver notices at its next
+ * use); returns once the backend is gone. */
+static void end_writer(hookd_pg *pg)
+{
+    char sql[128];
+    snprintf(sql, sizeof sql, "SELECT pg_terminate_backend(%d)", PQbackendPID(pg->w.c));
+    PQclear(PQexec(pc, sql));
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM pg_stat_activity WHERE pid = %d",
+             PQbackendPID(pg->w.c));
+    for (int i = 0; i < 200 && pg_test_long(pc, sql) > 0; i++)
+        usleep(10 * 1000);
+}
+
+/* The writer's session never plans a sequential scan (a generic plan made
+ * while the tables were small would keep it as they grow). */
+static void assert_seqscan_off(hookd_pg *pg)
+{
+    PGresult *r = PQexec(pg->w.c, "SHOW enable_seqscan");
+    assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+    assert_string_equal(PQgetvalue(r, 0, 0), "off");
+    PQclear(r);
+}
+
 /* How many times the server said ReadyForQuery in a libpq trace: the round
  * trips, counted apart from the driver's own counter. */
 static int ready_for_query(const char *trace)
@@ -318,6 +341,7 @@ static void test_batch_one_round_trip(void **state)
     const char *why = NULL;
     assert_int_equal(hookd_spool_postgres.commit(pg, h1, NULL, now, &why), HOOKD_SPOOL_OK);
     assert_int_equal(pg->round_trips, 1);
+    assert_seqscan_off(pg);
 
     PGconn *lc = pg_test_connect(conninfo, "drv1");
     PQclear(PQexec(lc, "LISTEN hookd_due"));
@@ -397,16 +421,20 @@ static void test_batch_one_round_trip(void **state)
     PQfreemem(nt);
 
     /* A failing statement (an event id stored already) fails the whole
-     * batch: nothing of it is stored, and the connection works after. */
+     * batch: nothing of it is stored, and the connection works after. It
+     * fails on a new connection here (the old one was ended), so the
+     * session's setting rolls back with it: the next commit has it again. */
     hookd_append *x = new_append(rt, "{\"x\":1}", "kx", now), *y = new_append(rt, "{\"y\":1}", NULL, now);
     x->next = y;
     snprintf(y->ev->id, sizeof y->ev->id, "%s", h1->ev->id);
+    end_writer(pg);
     assert_int_equal(hookd_spool_postgres.commit(pg, x, NULL, now, &why), HOOKD_SPOOL_FAILED);
     assert_string_equal(why, "commit failed");
     assert_int_equal(pg_test_long(pc, "SELECT count(*) FROM hookd_dedup WHERE key = 'kx'"), 0);
     x->next = NULL;
     assert_int_equal(hookd_spool_postgres.commit(pg, x, NULL, now, &why), HOOKD_SPOOL_OK);
     assert_int_equal(x->result, HOOKD_SPOOL_STORED);
+    assert_seqscan_off(pg);
 
     /* Two results for one delivery in one batch (results go in one
      * statement over arrays, which would apply one of them): both are
@@ -450,12 +478,7 @@ static void test_batch_one_round_trip(void **state)
      * before they go): they are sent once more on a new connection, not
      * answered unreachable while the server is up. */
     one[0].a.delivery = x->delivery[1];
-    snprintf(sql, sizeof sql, "SELECT pg_terminate_backend(%d)", PQbackendPID(pg->w.c));
-    PQclear(PQexec(pc, sql));
-    snprintf(sql, sizeof sql, "SELECT count(*) FROM pg_stat_activity WHERE pid = %d",
-             PQbackendPID(pg->w.c));
-    for (int i = 0; i < 200 && pg_test_long(pc, sql) > 0; i++)
-        usleep(10 * 1000);
+    end_writer(pg);
     int st = hookd_spool_postgres.send_records(pg, one, now, &why);
     assert_int_equal(st, HOOKD_SPOOL_OK);
     assert_int_equal(hookd_spool_postgres.settle(pg, one, &why), HOOKD_SPOOL_OK);
