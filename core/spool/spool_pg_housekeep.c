@@ -277,9 +277,15 @@ static int wait_for(hookd_pg *pg, int64_t ms, int up)
     return notified(pg);
 }
 
+/* A new housekeeping connection: LISTEN, and plain index scans for its
+ * session. A claim's due rows are few among many entries that rows
+ * already delivered left in the due index until a vacuum; a plain index
+ * scan marks those dead as it passes, so the next pass skips them, where
+ * a bitmap scan (the planner's pick while the statistics say the due set
+ * is small) visited them all again every pass. */
 static int listen_due(hookd_pg *pg)
 {
-    PGresult *r = PQexec(pg->k.c, "LISTEN " HOOKD_PG_CHANNEL);
+    PGresult *r = PQexec(pg->k.c, "SET enable_bitmapscan = off; LISTEN " HOOKD_PG_CHANNEL);
     int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
     if (!ok) {
         char why[256];

@@ -257,14 +257,17 @@ class Hookd:
         return self.send(request_bytes(body, **kw))
 
 
-def wait_for(pred, timeout=10.0, what="condition", interval=0.05):
+def wait_for(pred, timeout=10.0, what="condition", interval=0.05, log=None):
+    """pred's first true value; on a timeout, AssertionError naming `what`
+    and ending with the last 4000 characters of log() when given."""
     deadline = time.time() + timeout * SLOW
     while time.time() < deadline:
         v = pred()
         if v:
             return v
         time.sleep(interval)
-    raise AssertionError(f"timed out waiting for {what}")
+    tail = f"; log:\n{log()[-4000:]}" if log else ""
+    raise AssertionError(f"timed out waiting for {what}{tail}")
 
 
 def read_lines(path):

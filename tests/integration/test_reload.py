@@ -230,7 +230,7 @@ class Reload(HookdCase):
         # A second SIGHUP during the build is not lost: it builds again after.
         h.proc.send_signal(signal.SIGHUP)
         open(gate, "w").close()
-        wait_for(lambda: h.run_log().count("reloaded") == 2, what="two reloads")
+        wait_for(lambda: h.run_log().count("reloaded") == 2, what="two reloads", log=h.run_log)
         self.assertEqual(h.run_log().count("SIGHUP: reloading"), 2)
         self.assertIn("2 plugin instances", h.run_log())
 
