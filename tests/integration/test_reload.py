@@ -18,8 +18,8 @@ try:
 except ImportError:
     sys.path.append("/usr/lib/python3/dist-packages")
 
-from harness import (FIXTURE_DIR, HookdCase, USER, PASSWORD, basic, base_config, ctct_body, ctct_sig,
-                     read_lines, wait_for)
+from harness import (FIXTURE_DIR, SLOW, HookdCase, USER, PASSWORD, basic, base_config,
+                     ctct_body, ctct_sig, read_lines, wait_for)
 from test_admin import admin_port, scrape, val
 
 ADMIN = 'admin: { listen: "127.0.0.1:0" }\n'
@@ -195,8 +195,9 @@ class Reload(HookdCase):
         with open(count) as f:
             self.assertEqual(f.read().split(), [eid])
 
-    def gated(self, name="gated", max_ms=30000):
-        """A configuration whose new instance's init() waits for a file."""
+    def gated(self, name="gated", max_ms=30000 * SLOW):
+        """A configuration whose new instance's init() waits for a file (at
+        most max_ms: as long as the harness's waits, under valgrind too)."""
         started, gate = (os.path.join(self.dir, f"{name}.{w}") for w in ("started", "gate"))
         plugins = textwrap.dedent(f"""\
           - name: audit
