@@ -32,7 +32,7 @@
 # stored event (pg cases) and where the machine's CPU went while wrk ran
 # (scripts/bench_cpu.py): the server (all hookd nodes), postgres (the
 # postmaster and every backend), haproxy, wrk, other programs, idle, and
-# each core's speed before the run (core_ms below).
+# the cores' and the disk's speed before the run (machine_state below).
 #
 #   scripts/bench.sh [SECONDS]        (default 10; builds ./build if needed)
 #   CASES="hookd-normal nginx-http" scripts/bench.sh 5     a subset
@@ -426,27 +426,46 @@ pg_run_once() {
   echo "$rps $p50 $p99 $errs $hwm $xpe $(cat "$work/cpu") $((e1 - e0)) $((x1 - x0))"
 }
 
-# The speed of each core just before a run: ms for a fixed loop pinned to it
-# (smaller is faster; "- -" unpinned). This machine's cores change speed on
-# their own, not together, and a case leans on them differently: the server
-# is on CPU 0, wrk on CPU 1, PostgreSQL mostly where wrk is (docs/benchmark.md).
-core_ms() {
-  [ ${#TS0[@]} -gt 0 ] || { echo "- -"; return; }
+# The machine's state just before a run: each core's speed, ms for a fixed
+# loop pinned to it (smaller is faster; "-" unpinned), and the disk's, the
+# median µs of an 8 kB write and fdatasync in build/bench (what a durable
+# commit waits for). This machine's cores and disk change speed on their
+# own, and the cases lean on them differently: the server is on CPU 0, wrk
+# on CPU 1, PostgreSQL mostly where wrk is and on the disk (docs/benchmark.md).
+machine_state() {
   local c out=""
   for c in 0 1; do
-    out+="$(taskset -c $c python3 -c 'import time
+    if [ ${#TS0[@]} -gt 0 ]; then
+      out+="$(taskset -c $c python3 -c 'import time
 t = time.perf_counter()
 n = 0
 while n < 2000000: n += 1
 print(round((time.perf_counter() - t) * 1000))') "
+    else
+      out+="- "
+    fi
   done
-  echo "${out% }"
+  out+=$(python3 - "$work/fsync.probe" <<'PY'
+import os, statistics, sys, time
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT, 0o600)
+block, times = b"x" * 8192, []
+for _ in range(100):
+    t = time.perf_counter()
+    os.pwrite(fd, block, 0)
+    os.fdatasync(fd)
+    times.append(time.perf_counter() - t)
+os.close(fd)
+os.unlink(sys.argv[1])
+print(round(statistics.median(times) * 1e6))
+PY
+)
+  echo "$out"
 }
 
 declare -A RES
 for r in $(seq "$RUNS"); do
   for c in $CASES; do
-    speed=$(core_ms)
+    speed=$(machine_state)
     # In the background, so that a signal's trap runs at once, not after wrk.
     run_once "$c" "$r" > "$work/run.out" &
     wait $! || { echo "bench: run $r of $c failed" >&2; exit 1; }
@@ -483,13 +502,14 @@ fi
 pin="server on CPU 0, wrk on CPU 1"; [ ${#TS0[@]} -gt 0 ] || pin="nothing pinned"
 printf "\nCPU while wrk ran, %% of %d cores (median run; %s; postgres and haproxy not pinned)\n" \
   "$(nproc)" "$pin"
-printf "%-17s %7s %8s %8s %6s %6s %6s %8s %8s %8s %8s\n" case server postgres haproxy wrk other idle \
-  events commits "xact/ev" "core ms"
+printf "%-17s %7s %8s %8s %6s %6s %6s %8s %8s %8s %8s %6s\n" case server postgres haproxy wrk other idle \
+  events commits "xact/ev" "core ms" "sync"
 for c in $CASES; do
-  read -r _ _ _ _ _ xpe cs cp ch cw co ci ev xa k0 k1 <<<"${MED[$c]}"
-  printf "%-17s %7s %8s %8s %6s %6s %6s %8s %8s %8s %8s\n" "$c" "$cs" "$cp" "$ch" "$cw" "$co" "$ci" \
-    "$ev" "$xa" "$xpe" "$k0/$k1"
+  read -r _ _ _ _ _ xpe cs cp ch cw co ci ev xa k0 k1 fs _ <<<"${MED[$c]}"
+  printf "%-17s %7s %8s %8s %6s %6s %6s %8s %8s %8s %8s %6s\n" "$c" "$cs" "$cp" "$ch" "$cw" "$co" "$ci" \
+    "$ev" "$xa" "$xpe" "$k0/$k1" "$fs"
 done
-printf "core ms: a fixed loop on CPU 0 / CPU 1 just before the run (smaller is faster)\n"
+printf "just before the run: core ms, a fixed loop on CPU 0 / CPU 1; sync, µs for an 8 kB write\n"
+printf "and fdatasync on this disk (median of 100; smaller is faster)\n"
 [ -z "$PG_SETTINGS" ] || printf "PostgreSQL %s, not pinned; events: rows hookd_events gained in the run,\ncommits: its database's xact_commit over the run, xact/ev: commits per event\n" "$PG_SETTINGS"
 } | tee "$out/results.txt"
