@@ -5,7 +5,9 @@
  * housekeeping, one for an instance no longer configured dead-lettered, and
  * a result whose lease had passed not written (hookd_lease_lost_total), and
  * a lost connection failing one commit and coming back for the next; a
- * batch in one round trip (the driver called directly); a NOTIFY hookd_due
+ * batch in one round trip (the driver called directly), the writer's
+ * session without sequential scans, also after a first batch that failed
+ * on a new connection; a NOTIFY hookd_due
  * waking a claim at once; expired leases counted; retention deleting an
  * event's deliveries and attempts with it.
  * Env: HOOKD_TEST_PG, HOOKD_PLUGIN_DIR. */
