@@ -423,10 +423,6 @@ static int read_one(hookd_pg *pg, batch *b, sent *s, PGresult *r)
         return read_appends(pg, s, r);
     if (s->kind == S_FINISHES)
         return read_finishes(pg, b, r);
-    if (s->kind == S_PREPARE) {
-        pg->w.prepared = ++pg->w.nprepared == NSTMTS;
-        return 0;
-    }
     if (s->kind == S_FINISH) {
         s->written = strtol(PQcmdTuples(r), NULL, 10) > 0;
         return 0;
@@ -575,8 +571,10 @@ static int conclude(hookd_pg *pg, batch *b, hookd_append *apps, int rc, const ch
 {
     if (rc == 1 && b->setup)
         rc = -1; /* its SET rolled back, some statements exist: start clean */
-    if (rc == 0)
+    if (rc == 0) {
+        pg->w.prepared = 1; /* a setup batch went through whole (a drop below resets it) */
         apply(pg, b, apps);
+    }
     free(b->v);
     free(b->fin);
     if (rc == 1) {

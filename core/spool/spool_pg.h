@@ -39,8 +39,8 @@ typedef struct hookd_pg_link {
     PGconn *c;               /* NULL or bad: reconnect */
     int64_t retry_at, backoff;
     const char *role;        /* "writer", "housekeeping": for log lines */
-    int prepared;            /* the writer's statements are prepared on c */
-    size_t nprepared;        /* how many of them so far */
+    int prepared;            /* c's first batch (the writer's setting and
+                              * statements) went through: c is set up */
 } hookd_pg_link;
 
 typedef struct hookd_pg {

@@ -26,7 +26,6 @@ void hookd_pg_link_drop(hookd_pg_link *l)
     PQfinish(l->c);
     l->c = NULL;
     l->prepared = 0;
-    l->nprepared = 0;
 }
 
 int hookd_pg_link_ready(hookd_pg *pg, hookd_pg_link *l)
@@ -40,7 +39,6 @@ int hookd_pg_link_ready(hookd_pg *pg, hookd_pg_link *l)
      * is left over. */
     PQfinish(l->c);
     l->prepared = 0; /* prepared statements are the session's */
-    l->nprepared = 0;
     l->c = hookd_pg_connect(pg->conninfo);
     if (PQstatus(l->c) == CONNECTION_OK) {
         hookd_log(HOOKD_LOG_INFO, "spool %s: %s connection: connected again", pg->where,
